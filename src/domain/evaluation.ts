@@ -1,0 +1,90 @@
+/**
+ * The product's vocabulary (statuses, verdicts, lifecycle events, limits), as plain constants
+ * and types. Workflow code imports this file, so it must stay free of I/O and heavy imports.
+ */
+
+export const LANGUAGES = ['python', 'javascript'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export const STATUSES = [
+  'queued',
+  'scanning',
+  'awaiting_review',
+  'running',
+  'completed',
+  'blocked',
+  'rejected',
+  'cancelled',
+  'failed',
+] as const;
+export type EvaluationStatus = (typeof STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly EvaluationStatus[] = ['completed', 'blocked', 'rejected', 'cancelled', 'failed'];
+export function isTerminal(status: string): boolean {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+export const VERDICTS = [
+  'accepted',
+  'wrong_answer',
+  'runtime_error',
+  'time_limit_exceeded',
+  'memory_limit_exceeded',
+  'output_limit_exceeded',
+] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export const EVENT_TYPES = [
+  'EVALUATION_QUEUED',
+  'SCAN_COMPLETED',
+  'SECURITY_VIOLATION',
+  'REVIEW_REQUESTED',
+  'REVIEW_APPROVED',
+  'REVIEW_REJECTED',
+  'EXECUTION_STARTED',
+  'EVALUATION_COMPLETED',
+  'EVALUATION_FAILED',
+  'EVALUATION_CANCELLED',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface Limits {
+  cpuTimeMs: number;
+  wallTimeMs: number;
+  memoryMb: number;
+  maxProcesses: number;
+  maxOutputBytes: number;
+}
+
+export const LIMIT_DEFAULTS: Limits = {
+  cpuTimeMs: 5000,
+  wallTimeMs: 10000,
+  memoryMb: 256,
+  maxProcesses: 64,
+  maxOutputBytes: 64 * 1024,
+};
+
+export const LIMIT_MAXIMA: Limits = {
+  cpuTimeMs: 60000,
+  wallTimeMs: 300000,
+  memoryMb: 2048,
+  maxProcesses: 256,
+  maxOutputBytes: 1024 * 1024,
+};
+
+export const SEVERITIES = ['info', 'warning', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface Finding {
+  ruleId: string;
+  severity: Severity;
+  message: string;
+  line: number;
+  column: number;
+}
+
+export const TASK_QUEUE = 'evaluations';
+export const WORKFLOW_TYPE = 'evaluationWorkflow';
+export function workflowIdFor(evaluationId: string): string {
+  return `evaluation-${evaluationId}`;
+}

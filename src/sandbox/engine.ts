@@ -1,0 +1,50 @@
+/**
+ * The contract between the `execute` activity and the sandbox engines. An engine runs one
+ * program under limits and reports what happened; a user's failure (time, memory, output,
+ * crash) is a result, while an infrastructure failure (engine missing, cannot spawn) throws
+ * SandboxInfrastructureError so that Temporal retries it.
+ */
+import type { Language, Limits } from '../domain/evaluation';
+
+export type EngineName = 'bwrap' | 'gvisor' | 'process';
+
+export interface RunRequest {
+  language: Language;
+  code: Buffer;
+  stdin?: Buffer;
+  limits: Limits;
+  /** Aborting it kills the whole run (every process it started) promptly. */
+  signal?: AbortSignal;
+}
+
+/** Which limit ended the run, if one did. */
+export type LimitHit = 'cpu_time' | 'wall_time' | 'memory' | 'output' | null;
+
+export interface RunResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Exit code of the program; null when it was killed by a signal. */
+  exitCode: number | null;
+  /** Signal name (e.g. 'SIGKILL') when the program was killed by one, else null. */
+  signal: string | null;
+  timeMs: number;
+  cpuTimeMs: number;
+  memoryKb: number;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  limitHit: LimitHit;
+  engine: EngineName;
+  /** True when the run was stopped because `signal` was aborted. */
+  cancelled: boolean;
+}
+
+export interface SandboxEngine {
+  readonly name: EngineName;
+  /** Cheap self-check for /readyz: can this engine run programs on this machine? */
+  check(): Promise<{ ok: boolean; detail: string }>;
+  run(request: RunRequest): Promise<RunResult>;
+}
+
+export class SandboxInfrastructureError extends Error {
+  override readonly name = 'SandboxInfrastructureError';
+}
