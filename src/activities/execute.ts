@@ -1,0 +1,77 @@
+/**
+ * execute: run the submission in the configured sandbox engine. The user's failures come back
+ * as a verdict; only infrastructure failures throw (and are retried). Heartbeats carry
+ * cancellation from the workflow to the sandbox.
+ */
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import type { EvaluationStore } from '../db/evaluations';
+import { EvaluationNotFoundError } from '../db/evaluations';
+import type { Language, Limits } from '../domain/evaluation';
+import { computeVerdict } from '../domain/verdict';
+import type { SandboxEngine } from '../sandbox/engine';
+import { evaluationNotFound } from './errors';
+import type { ExecuteOutcome, StoredOutput } from './types';
+
+/** Above this many output bytes the output is parked in PostgreSQL instead of the workflow history. */
+export const INLINE_OUTPUT_LIMIT_BYTES = 96 * 1024;
+const HEARTBEAT_INTERVAL_MS = 1000;
+
+export interface ExecuteDeps {
+  store: EvaluationStore;
+  engine: SandboxEngine;
+}
+
+export function makeExecute(deps: ExecuteDeps) {
+  return async function execute(input: { evaluationId: string }): Promise<ExecuteOutcome> {
+    const ctx = Context.current();
+    const row = await deps.store.get(input.evaluationId);
+    if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
+
+    const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
+    let result;
+    try {
+      ctx.heartbeat();
+      result = await deps.engine.run({
+        language: row.language as Language,
+        code: Buffer.from(row.code),
+        stdin: row.stdin ? Buffer.from(row.stdin) : undefined,
+        limits: row.limits as unknown as Limits,
+        signal: ctx.cancellationSignal,
+      });
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (result.cancelled) throw new CancelledFailure('execution cancelled; the sandboxed program was killed');
+
+    const verdict = computeVerdict(result, row.expectedOutput ? Buffer.from(row.expectedOutput) : null);
+    const output = await keepOutputOutOfHistory(deps.store, input.evaluationId, result.stdout, result.stderr);
+    return {
+      verdict,
+      limitHit: result.limitHit,
+      output,
+      execution: {
+        exitCode: result.exitCode,
+        signal: result.signal,
+        timeMs: Math.round(result.timeMs),
+        cpuTimeMs: Math.round(result.cpuTimeMs),
+        memoryKb: Math.round(result.memoryKb),
+        stdoutTruncated: result.stdoutTruncated,
+        stderrTruncated: result.stderrTruncated,
+        engine: result.engine,
+      },
+    };
+  };
+}
+
+async function keepOutputOutOfHistory(
+  store: EvaluationStore,
+  evaluationId: string,
+  stdout: Buffer,
+  stderr: Buffer,
+): Promise<StoredOutput> {
+  if (stdout.byteLength + stderr.byteLength <= INLINE_OUTPUT_LIMIT_BYTES) {
+    return { kind: 'inline', stdoutBase64: stdout.toString('base64'), stderrBase64: stderr.toString('base64') };
+  }
+  return { kind: 'stored', outputId: await store.storeOutput(evaluationId, stdout, stderr) };
+}

@@ -1,0 +1,27 @@
+/** All activities of the evaluation workflow, wired to their dependencies. */
+import type { EvaluationStore } from '../db/evaluations';
+import type { Language } from '../domain/evaluation';
+import type { SandboxEngine } from '../sandbox/engine';
+import type { ScanPolicy } from '../scanner/decide';
+import type { ScanReport } from '../scanner/index';
+import { makeExecute } from './execute';
+import { makePersistResults } from './persist-results';
+import { makeRecordTransition } from './record-transition';
+import { makeSecurityScan } from './security-scan';
+import type { EvaluationActivities } from './types';
+
+export interface ActivityDeps {
+  store: EvaluationStore;
+  engine: SandboxEngine;
+  policy: ScanPolicy;
+  scan: (language: Language, code: Buffer) => Promise<ScanReport>;
+}
+
+export function createActivities(deps: ActivityDeps): EvaluationActivities {
+  return {
+    recordTransition: makeRecordTransition(deps),
+    securityScan: makeSecurityScan(deps),
+    execute: makeExecute(deps),
+    persistResults: makePersistResults(deps),
+  };
+}

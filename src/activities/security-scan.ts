@@ -1,0 +1,25 @@
+/** securityScan: parse the submission (never run it) and decide allow / review / block by policy. */
+import type { EvaluationStore } from '../db/evaluations';
+import { EvaluationNotFoundError } from '../db/evaluations';
+import type { Language } from '../domain/evaluation';
+import { decide } from '../scanner/decide';
+import type { ScanPolicy } from '../scanner/decide';
+import type { ScanReport } from '../scanner/index';
+import { evaluationNotFound } from './errors';
+import type { ScanOutcome } from './types';
+
+export interface SecurityScanDeps {
+  store: EvaluationStore;
+  policy: ScanPolicy;
+  scan: (language: Language, code: Buffer) => Promise<ScanReport>;
+}
+
+export function makeSecurityScan(deps: SecurityScanDeps) {
+  return async function securityScan(input: { evaluationId: string }): Promise<ScanOutcome> {
+    const row = await deps.store.get(input.evaluationId);
+    if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
+    const report = await deps.scan(row.language as Language, Buffer.from(row.code));
+    const decision = decide(report.findings, deps.policy);
+    return { findings: report.findings, syntaxError: report.syntaxError, action: decision.action, reasons: decision.reasons };
+  };
+}

@@ -1,0 +1,58 @@
+/** The Hono application: middleware, routes, the OpenAPI document and error mapping. */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from '../logging/logger';
+import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType } from './errors';
+import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
+import { healthRoutes, type ReadinessCheck } from './routes/health';
+import { MAX_BODY_BYTES } from './schemas';
+
+export interface AppDeps extends EvaluationRoutesDeps {
+  readiness: ReadinessCheck[];
+  log: Logger;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono();
+
+  app.use('/v1/*', requireJsonBody);
+  // Counts the bytes actually read, so neither chunked bodies nor a lying Content-Length get past.
+  app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw payloadTooLarge(`the request body exceeds ${MAX_BODY_BYTES} bytes`); } }));
+
+  app.route('/', healthRoutes(deps.readiness));
+  app.route('/v1/evaluations', evaluationRoutes(deps));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Crucible evaluation API',
+      version: '1.0.0',
+      description: 'Submit untrusted code; it is scanned, run in a sandbox under limits, and its verdict stored durably.',
+    },
+  });
+
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return renderError(err, c);
+    if (err instanceof HTTPException) {
+      const code = err.status === 400 ? 'invalid_json' : err.status === 413 ? 'payload_too_large' : 'http_error';
+      return c.json(errorBody(code, err.status === 400 ? 'the request body is not valid JSON' : err.message), err.status);
+    }
+    deps.log.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error in request');
+    return c.json(errorBody('internal_error', 'an internal error occurred; it has been logged'), 500);
+  });
+  return app;
+}
+
+/** A request that carries a body must say it is JSON; anything else is 415, before parsing. */
+const requireJsonBody = async (c: Parameters<Parameters<OpenAPIHono['use']>[1]>[0], next: () => Promise<void>) => {
+  const method = c.req.method;
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+    const hasBody = c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? '0') > 0;
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (hasBody && type !== 'application/json') throw unsupportedMediaType();
+    if (!hasBody && c.req.path === '/v1/evaluations' && type !== 'application/json') throw unsupportedMediaType();
+  }
+  await next();
+};

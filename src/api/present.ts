@@ -1,0 +1,71 @@
+/** Turns stored rows into the API's documented shapes. */
+import type { EvaluationRow, EventRow } from '../db/evaluations';
+import type { Evaluation, LifecycleEvent } from './schemas';
+import { badRequest } from './errors';
+
+export function links(id: string) {
+  return { self: `/v1/evaluations/${id}`, events: `/v1/evaluations/${id}/events` };
+}
+
+export function presentEvaluation(row: EvaluationRow): Evaluation {
+  const hasResult = row.exitCode !== null || row.signal !== null || row.engine !== null;
+  return {
+    id: row.id,
+    workflowId: row.workflowId,
+    status: row.status as Evaluation['status'],
+    language: row.language as Evaluation['language'],
+    ...(row.verdict ? { verdict: row.verdict as Evaluation['verdict'] } : {}),
+    limits: row.limits as Evaluation['limits'],
+    metadata: row.metadata as Record<string, string>,
+    findings: row.findings as Evaluation['findings'],
+    ...(hasResult
+      ? {
+          result: {
+            stdout: text(row.stdout),
+            stderr: text(row.stderr),
+            exitCode: row.exitCode,
+            signal: row.signal,
+            timeMs: row.timeMs ?? 0,
+            cpuTimeMs: row.cpuTimeMs ?? 0,
+            memoryKb: row.memoryKb ?? 0,
+            stdoutTruncated: row.stdoutTruncated ?? false,
+            stderrTruncated: row.stderrTruncated ?? false,
+            engine: row.engine ?? 'unknown',
+          },
+        }
+      : {}),
+    ...(row.error ? { error: row.error } : {}),
+    createdAt: row.createdAt.toISOString(),
+    ...(row.startedAt ? { startedAt: row.startedAt.toISOString() } : {}),
+    ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),
+    links: links(row.id),
+  };
+}
+
+export function presentEvent(row: EventRow): LifecycleEvent {
+  return {
+    id: row.id.toString(),
+    type: row.type as LifecycleEvent['type'],
+    at: row.createdAt.toISOString(),
+    data: (row.data ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** Output is stored as bytes (NUL included); JSON carries it as UTF-8 text, NUL as \u0000. */
+function text(bytes: Uint8Array | null): string {
+  return bytes ? Buffer.from(bytes).toString('utf8') : '';
+}
+
+/** Opaque cursor: the sort key (createdAt, id) of the last item on the page. */
+export function encodeCursor(row: EvaluationRow): string {
+  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw badRequest('cursor is not one this API returned');
+  }
+  return { createdAt, id };
+}

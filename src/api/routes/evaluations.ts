@@ -1,0 +1,164 @@
+/** /v1/evaluations: submit, read, list, events, cancel, approve and reject. */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { isTerminal } from '../../domain/evaluation';
+import type { EvaluationStore } from '../../db/evaluations';
+import type { TemporalGateway } from '../../temporal/gateway';
+import { TemporalUnavailableError, WorkflowClosedError } from '../../temporal/gateway';
+import { withDatabase } from '../dependency-errors';
+import { conflict, notFound, serviceUnavailable } from '../errors';
+import { decodeCursor, encodeCursor, links, presentEvaluation, presentEvent } from '../present';
+import {
+  ActionAccepted,
+  CreateEvaluationRequest,
+  ErrorBody,
+  Evaluation,
+  EvaluationList,
+  EventList,
+  IdParam,
+  ListQuery,
+  ReviewRequest,
+  SubmitResponse,
+} from '../schemas';
+import type { Submissions } from '../submissions';
+import { validationHook } from '../validation';
+
+export interface EvaluationRoutesDeps {
+  store: EvaluationStore;
+  temporal: TemporalGateway;
+  submissions: Submissions;
+}
+
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((code) => [code, { description: errorDescriptions[code] ?? 'error', content: { 'application/json': { schema: ErrorBody } } }]),
+  );
+const errorDescriptions: Record<number, string> = {
+  400: 'Invalid request',
+  404: 'No such evaluation',
+  409: 'Conflict with the evaluation\'s current state',
+  413: 'Request or field too large',
+  415: 'Body is not JSON',
+  503: 'PostgreSQL or Temporal unreachable',
+};
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+const submitRoute = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Submit code for evaluation',
+  request: {
+    headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+    body: { required: true, content: { 'application/json': { schema: CreateEvaluationRequest } } },
+  },
+  responses: { 202: json(SubmitResponse, 'Accepted; the evaluation runs asynchronously'), ...errors(400, 409, 413, 415, 503) },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'Read one evaluation',
+  request: { params: IdParam },
+  responses: { 200: json(Evaluation, 'The evaluation'), ...errors(400, 404, 503) },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List evaluations, newest first',
+  request: { query: ListQuery },
+  responses: { 200: json(EvaluationList, 'A page of evaluations'), ...errors(400, 503) },
+});
+
+const eventsRoute = createRoute({
+  method: 'get',
+  path: '/{id}/events',
+  summary: 'Lifecycle events of an evaluation, oldest first',
+  request: { params: IdParam },
+  responses: { 200: json(EventList, 'The events'), ...errors(400, 404, 503) },
+});
+
+const cancelRoute = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  summary: 'Cancel an evaluation; a running program is killed',
+  request: { params: IdParam },
+  responses: { 202: json(ActionAccepted, 'Cancellation requested'), ...errors(400, 404, 409, 503) },
+});
+
+const reviewRoute = (decision: 'approve' | 'reject') =>
+  createRoute({
+    method: 'post',
+    path: `/{id}/${decision}`,
+    summary: decision === 'approve' ? 'Approve an evaluation held for review' : 'Reject an evaluation held for review',
+    request: {
+      params: IdParam,
+      body: { required: false, content: { 'application/json': { schema: ReviewRequest } } },
+    },
+    responses: { 202: json(ActionAccepted, 'Decision sent to the workflow'), ...errors(400, 404, 409, 415, 503) },
+  });
+
+export function evaluationRoutes(deps: EvaluationRoutesDeps) {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const { store, temporal } = deps;
+
+  const load = async (id: string) => {
+    const row = await withDatabase(() => store.get(id));
+    if (!row) throw notFound(`evaluation ${id}`);
+    return row;
+  };
+
+  app.openapi(submitRoute, async (c) => {
+    const row = await deps.submissions.submit(c.req.valid('json'), c.req.valid('header')['idempotency-key']);
+    c.header('Location', links(row.id).self);
+    return c.json({ id: row.id, status: row.status as 'queued', workflowId: row.workflowId, links: links(row.id) }, 202);
+  });
+
+  app.openapi(getRoute, async (c) => c.json(presentEvaluation(await load(c.req.valid('param').id)), 200));
+
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
+    const rows = await withDatabase(() =>
+      store.list({ status: q.status, language: q.language, limit: q.limit + 1, cursor: q.cursor ? decodeCursor(q.cursor) : undefined }),
+    );
+    const page = rows.slice(0, q.limit);
+    const nextCursor = rows.length > q.limit ? encodeCursor(page[page.length - 1]!) : null;
+    return c.json({ items: page.map(presentEvaluation), nextCursor }, 200);
+  });
+
+  app.openapi(eventsRoute, async (c) => {
+    const row = await load(c.req.valid('param').id);
+    const events = await withDatabase(() => store.events(row.id));
+    return c.json({ items: events.map(presentEvent) }, 200);
+  });
+
+  app.openapi(cancelRoute, async (c) => {
+    const row = await load(c.req.valid('param').id);
+    if (isTerminal(row.status)) throw conflict('already_finished', `evaluation ${row.id} has already finished (${row.status})`);
+    await toWorkflow(() => temporal.cancel(row.id), row.id);
+    return c.json({ id: row.id, status: row.status as 'queued' }, 202);
+  });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    app.openapi(reviewRoute(decision), async (c) => {
+      const row = await load(c.req.valid('param').id);
+      if (row.status !== 'awaiting_review') {
+        throw conflict('not_awaiting_review', `evaluation ${row.id} is not awaiting review (it is ${row.status})`);
+      }
+      const body = c.req.valid('json') ?? {};
+      await toWorkflow(() => temporal.signal(row.id, decision, { reason: body.reason, by: body.by ?? 'api' }), row.id);
+      return c.json({ id: row.id, status: row.status as 'awaiting_review' }, 202);
+    });
+  }
+
+  return app;
+}
+
+async function toWorkflow(call: () => Promise<void>, id: string): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    if (err instanceof WorkflowClosedError) throw conflict('already_finished', `evaluation ${id} has already finished`);
+    if (err instanceof TemporalUnavailableError) throw serviceUnavailable('temporal_unavailable', 'Temporal is unreachable; try again shortly');
+    throw err;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Accepting an evaluation: the row is written first (so GET never answers 404 after a 202), then
+ * the workflow is started; if Temporal refuses, the row is removed again and the caller gets 503.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { LIMIT_DEFAULTS, type Limits } from '../domain/evaluation';
+import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
+import type { TemporalGateway } from '../temporal/gateway';
+import { TemporalUnavailableError } from '../temporal/gateway';
+import { withDatabase } from './dependency-errors';
+import { conflict, serviceUnavailable } from './errors';
+import type { CreateEvaluationRequest } from './schemas';
+
+export interface SubmissionDeps {
+  store: EvaluationStore;
+  temporal: TemporalGateway;
+  reviewTimeout: string;
+}
+
+export class Submissions {
+  constructor(private readonly deps: SubmissionDeps) {}
+
+  async submit(request: CreateEvaluationRequest, idempotencyKey?: string): Promise<EvaluationRow> {
+    const requestHash = idempotencyKey ? hashRequest(request) : undefined;
+    if (idempotencyKey) {
+      const existing = await withDatabase(() => this.deps.store.findByIdempotencyKey(idempotencyKey));
+      if (existing) return sameRequestOrConflict(existing, requestHash!);
+    }
+
+    const id = idempotencyKey ? uuidFromKey(idempotencyKey) : randomUUID();
+    const limits: Limits = { ...LIMIT_DEFAULTS, ...stripUndefined(request.limits ?? {}) };
+    let row: EvaluationRow;
+    try {
+      row = await withDatabase(() =>
+        this.deps.store.create({
+          id,
+          language: request.language,
+          code: Buffer.from(request.code, 'utf8'),
+          stdin: request.stdin !== undefined ? Buffer.from(request.stdin, 'utf8') : undefined,
+          expectedOutput: request.expectedOutput !== undefined ? Buffer.from(request.expectedOutput, 'utf8') : undefined,
+          limits,
+          metadata: request.metadata ?? {},
+          idempotencyKey,
+          requestHash,
+        }),
+      );
+    } catch (err) {
+      // Two requests with the same key raced; the loser answers with the winner's evaluation.
+      if (idempotencyKey && isUniqueViolation(err)) {
+        const winner = await withDatabase(() => this.deps.store.findByIdempotencyKey(idempotencyKey));
+        if (winner) return sameRequestOrConflict(winner, requestHash!);
+      }
+      throw err;
+    }
+
+    try {
+      await this.deps.temporal.startEvaluation({ evaluationId: id, language: request.language, reviewTimeout: this.deps.reviewTimeout });
+    } catch (err) {
+      await withDatabase(() => this.deps.store.remove(id));
+      if (err instanceof TemporalUnavailableError) {
+        throw serviceUnavailable('temporal_unavailable', 'Temporal is unreachable; the evaluation was not accepted, try again shortly');
+      }
+      throw err;
+    }
+    return row;
+  }
+}
+
+function sameRequestOrConflict(existing: EvaluationRow, requestHash: string): EvaluationRow {
+  if (existing.requestHash !== requestHash) {
+    throw conflict('idempotency_key_reused', 'this Idempotency-Key was already used with a different request body');
+  }
+  return existing;
+}
+
+function hashRequest(request: CreateEvaluationRequest): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+/** Key order must not make two equal bodies look different. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The same key always names the same evaluation (and so the same workflow id). */
+function uuidFromKey(key: string): string {
+  const h = createHash('sha256').update(`idempotency:${key}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string })?.code === 'P2002' || /Unique constraint/i.test(String((err as Error)?.message));
+}
+

@@ -1,0 +1,82 @@
+/**
+ * Configuration: every environment variable the service reads, parsed and validated once at
+ * start-up. A bad value stops the process with a message naming the variable.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const ConfigSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  EMBEDDED_POSTGRES_PORT: port.default(5433),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  EVAL_ENGINE: z.enum(['bwrap', 'gvisor', 'process']).default('bwrap'),
+  ALLOW_PROCESS_ENGINE: booleanFlag.default(false),
+  SCAN_POLICY: z.string().min(1).optional(),
+  SCANNER_PYTHON: z.string().min(1).default('/usr/bin/python3'),
+  REVIEW_TIMEOUT: z
+    .string()
+    .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m or 24h')
+    .default('24h'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  temporal: { address?: string; namespace: string; port: number; uiPort: number };
+  embeddedPostgresPort: number;
+  dataDir: string;
+  engine: RawConfig['EVAL_ENGINE'];
+  allowProcessEngine: boolean;
+  scanPolicyPath?: string;
+  scannerPython: string;
+  reviewTimeout: string;
+  workerConcurrency: number;
+  logLevel: RawConfig['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset", as in most shells' `VAR= command`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = ConfigSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new ConfigError(`Invalid configuration:\n${problems}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    temporal: { address: c.TEMPORAL_ADDRESS, namespace: c.TEMPORAL_NAMESPACE, port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT },
+    embeddedPostgresPort: c.EMBEDDED_POSTGRES_PORT,
+    dataDir: path.resolve(c.DATA_DIR),
+    engine: c.EVAL_ENGINE,
+    allowProcessEngine: c.ALLOW_PROCESS_ENGINE,
+    scanPolicyPath: c.SCAN_POLICY,
+    scannerPython: c.SCANNER_PYTHON,
+    reviewTimeout: c.REVIEW_TIMEOUT,
+    workerConcurrency: c.WORKER_CONCURRENCY,
+    logLevel: c.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * `npm start`: everything on one machine. With DATABASE_URL unset it starts an embedded
+ * PostgreSQL (PGlite); with TEMPORAL_ADDRESS unset, an embedded Temporal dev server with its
+ * Web UI. Data lives under DATA_DIR, so a restart finds earlier evaluations.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../config/config';
+import { applyMigrations } from '../db/migrate';
+import { startEmbeddedPostgres } from '../embedded/postgres';
+import { startEmbeddedTemporal } from '../embedded/temporal';
+import { createLogger } from '../logging/logger';
+import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../temporal/search-attributes';
+import { startApi, startWorker, stopOnSignals } from './runtime';
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel, 'crucible');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  stopOnSignals(stopAll, log);
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'postgres'), port: config.embeddedPostgresPort });
+      stops.push(() => pg.stop());
+      databaseUrl = pg.url;
+      log.info({ dataDir: path.join(config.dataDir, 'postgres') }, 'embedded PostgreSQL (PGlite) started');
+    }
+    await applyMigrations(databaseUrl);
+
+    let temporalAddress = config.temporal.address;
+    let uiUrl: string | undefined;
+    if (!temporalAddress) {
+      const temporal = await startEmbeddedTemporal({
+        dataDir: path.join(config.dataDir, 'temporal'),
+        port: config.temporal.port,
+        uiPort: config.temporal.uiPort,
+        namespace: config.temporal.namespace,
+        searchAttributes: SEARCH_ATTRIBUTE_CLI_ARGS,
+        log: (line) => log.debug({ source: 'temporal' }, line),
+      });
+      stops.push(() => temporal.stop());
+      temporalAddress = temporal.address;
+      uiUrl = temporal.uiUrl;
+    }
+
+    const endpoints = { databaseUrl, temporalAddress };
+    const worker = await startWorker(config, endpoints, log);
+    stops.push(() => worker.stop());
+    const api = await startApi(config, endpoints, log);
+    stops.push(() => api.stop());
+
+    const lines = [
+      '',
+      `  Crucible is running.`,
+      `  API:          ${api.url}   (OpenAPI: ${api.url}/openapi.json)`,
+      uiUrl ? `  Temporal UI:  ${uiUrl}` : `  Temporal:     ${temporalAddress}`,
+      `  Data:         ${config.dataDir}`,
+      `  Try:  curl -X POST ${api.url}/v1/evaluations -H 'content-type: application/json' -d '{"language":"python","code":"print(sum(range(10)))"}'`,
+      `  Ctrl-C stops everything.`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  } catch (err) {
+    log.error({ err }, 'start-up failed');
+    await stopAll();
+    throw err;
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,13 @@
+/** Client-side connection to Temporal, used by the API (the worker uses a NativeConnection). */
+import { Client, Connection } from '@temporalio/client';
+
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+}
+
+export async function connectClient(target: TemporalTarget): Promise<Client> {
+  // Lazy: the API can start (and say "not ready") while Temporal is still down.
+  const connection = Connection.lazy({ address: target.address });
+  return new Client({ connection, namespace: target.namespace });
+}

@@ -1,0 +1,34 @@
+/** Builds the Temporal worker for the `evaluations` task queue. */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { TASK_QUEUE } from '../domain/evaluation';
+import type { EvaluationActivities } from '../activities/types';
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace: string;
+  activities: EvaluationActivities;
+  /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  maxConcurrentExecutions?: number;
+  taskQueue?: string;
+}
+
+export function workflowsPath(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker> {
+  return Worker.create({
+    connection: setup.connection,
+    namespace: setup.namespace,
+    taskQueue: setup.taskQueue ?? TASK_QUEUE,
+    ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: workflowsPath() }),
+    activities: setup.activities,
+    // Each execute holds a sandbox (CPU and memory); more at once than the machine has cores only queues inside it.
+    maxConcurrentActivityTaskExecutions: setup.maxConcurrentExecutions ?? 8,
+  });
+}
+
+export async function connectWorker(address: string): Promise<NativeConnection> {
+  return NativeConnection.connect({ address });
+}

@@ -1,0 +1,2 @@
+/** The module the worker bundles: every workflow type the `evaluations` task queue runs. */
+export { evaluationWorkflow } from './evaluation';
