@@ -15,7 +15,8 @@ import type { ExecuteOutcome, StoredOutput } from './types';
 
 /** Above this many output bytes the output is parked in PostgreSQL instead of the workflow history. */
 export const INLINE_OUTPUT_LIMIT_BYTES = 96 * 1024;
-const HEARTBEAT_INTERVAL_MS = 1000;
+// Frequent enough that a cancel reaches the sandbox well within a second (the worker throttles to 500 ms).
+const HEARTBEAT_INTERVAL_MS = 250;
 
 export interface ExecuteDeps {
   store: EvaluationStore;

@@ -17,6 +17,7 @@ const ConfigSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('evaluations'),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   EMBEDDED_POSTGRES_PORT: port.default(5433),
@@ -39,7 +40,7 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl?: string;
-  temporal: { address?: string; namespace: string; port: number; uiPort: number };
+  temporal: { address?: string; namespace: string; taskQueue: string; port: number; uiPort: number };
   embeddedPostgresPort: number;
   dataDir: string;
   engine: RawConfig['EVAL_ENGINE'];
@@ -68,7 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: c.PORT,
     host: c.HOST,
     databaseUrl: c.DATABASE_URL,
-    temporal: { address: c.TEMPORAL_ADDRESS, namespace: c.TEMPORAL_NAMESPACE, port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT },
+    temporal: { address: c.TEMPORAL_ADDRESS, namespace: c.TEMPORAL_NAMESPACE, taskQueue: c.TEMPORAL_TASK_QUEUE, port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT },
     embeddedPostgresPort: c.EMBEDDED_POSTGRES_PORT,
     dataDir: path.resolve(c.DATA_DIR),
     engine: c.EVAL_ENGINE,

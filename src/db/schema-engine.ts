@@ -18,9 +18,17 @@ import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-util
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { SchemaEngine } from '@prisma/schema-engine-wasm';
 
+type WasmExports = Record<string, unknown>;
+
 type SchemaEngineGlue = typeof import('@prisma/schema-engine-wasm/schema_engine_bg') & {
-  __wbg_set_wasm(exports: WebAssembly.Exports): void;
+  __wbg_set_wasm(exports: WasmExports): void;
 };
+
+/** The slice of the WebAssembly global we use (this project's `lib` setting has no DOM types). */
+interface WebAssemblyApi {
+  instantiate(bytes: Uint8Array, imports: Record<string, unknown>): Promise<{ instance: { exports: WasmExports } }>;
+}
+const { WebAssembly: webAssembly } = globalThis as unknown as { WebAssembly: WebAssemblyApi };
 
 export type { SchemaEngine };
 
@@ -46,6 +54,30 @@ const GLUE_IMPORT_MODULE = './schema_engine_bg.js';
 
 let gluePromise: Promise<SchemaEngineGlue> | undefined;
 
+/**
+ * The glue reports a Rust panic by calling `global.PRISMA_WASM_PANIC_REGISTRY.set_message()` and
+ * then traps with an opaque "unreachable" RuntimeError; without the registry that call itself
+ * throws a TypeError that hides the panic. The Prisma CLI installs the same object.
+ */
+interface PanicRegistry {
+  get(): string;
+  set_message(message: string): void;
+}
+
+function panicRegistry(): PanicRegistry {
+  const holder = globalThis as { PRISMA_WASM_PANIC_REGISTRY?: PanicRegistry };
+  holder.PRISMA_WASM_PANIC_REGISTRY ??= {
+    message: '',
+    get() {
+      return this.message;
+    },
+    set_message(message: string) {
+      this.message = message;
+    },
+  } as PanicRegistry & { message: string };
+  return holder.PRISMA_WASM_PANIC_REGISTRY;
+}
+
 /** Loads and instantiates the wasm engine once per process (about 50 ms, 5 MB). */
 export function loadSchemaEngineGlue(): Promise<SchemaEngineGlue> {
   gluePromise ??= instantiateGlue().catch((error: unknown) => {
@@ -56,13 +88,14 @@ export function loadSchemaEngineGlue(): Promise<SchemaEngineGlue> {
 }
 
 async function instantiateGlue(): Promise<SchemaEngineGlue> {
+  panicRegistry();
   const gluePath = resolveGluePath();
   const [glueSource, wasmBytes] = await Promise.all([
     readFile(gluePath, 'utf8'),
     readFile(path.join(path.dirname(gluePath), 'schema_engine_bg.wasm')),
   ]);
   const glue = evaluateGlue(glueSource, gluePath);
-  const { instance } = await WebAssembly.instantiate(wasmBytes, { [GLUE_IMPORT_MODULE]: glue as never });
+  const { instance } = await webAssembly.instantiate(wasmBytes, { [GLUE_IMPORT_MODULE]: glue });
   glue.__wbg_set_wasm(instance.exports);
   (instance.exports.__wbindgen_start as () => void)();
   return glue;
@@ -95,8 +128,38 @@ function evaluateGlue(source: string, gluePath: string): SchemaEngineGlue {
     );
   }
   // The glue reads `module.require` only as a last-resort source of randomness on old Node versions.
-  const factory = new Function('module', `${body}\nreturn { ${exportedNames.join(', ')} };\n//# sourceURL=${gluePath}`);
-  return factory({ require }) as SchemaEngineGlue;
+  const factory = new Function(
+    'module',
+    'setTimeout',
+    `${body}\nreturn { ${exportedNames.join(', ')} };\n//# sourceURL=${gluePath}`,
+  );
+  return factory({ require }, engineSetTimeout) as SchemaEngineGlue;
+}
+
+/**
+ * The engine arms a timer for every wait with a deadline (10 s for its advisory lock) and never
+ * clears it: the glue has no clearTimeout. Left alone, such a timer keeps a finished `npm run
+ * migrate` alive for 10 s. Timers stay referenced while a session is open and are unreferenced
+ * once none is, so they can still fire but no longer hold the process.
+ */
+const pendingEngineTimers = new Set<NodeJS.Timeout>();
+let openSessions = 0;
+
+function engineSetTimeout(callback: () => void, delayMs: number): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    pendingEngineTimers.delete(timer);
+    callback();
+  }, delayMs);
+  if (openSessions === 0) timer.unref();
+  else pendingEngineTimers.add(timer);
+  return timer;
+}
+
+function sessionClosed(): void {
+  openSessions -= 1;
+  if (openSessions > 0) return;
+  for (const timer of pendingEngineTimers) timer.unref();
+  pendingEngineTimers.clear();
 }
 
 export interface SchemaEngineSession {
@@ -121,24 +184,36 @@ export async function openSchemaEngine(
   const boundFactory = bindMigrationAwareSqlAdapterFactory(tracked.factory);
   const describe = (error: unknown) => describeEngineError(error, boundFactory.errorRegistry);
   let engine: SchemaEngine;
+  openSessions += 1;
   try {
     engine = await glue.SchemaEngine.new({ datamodels: undefined }, (line: string) => log(line.trimEnd()), boundFactory);
   } catch (error) {
+    sessionClosed();
     await tracked.disposeAll();
     throw new SchemaEngineCommandError('start', describe(error), error);
   }
+  let closing: Promise<void> | undefined;
   return {
     engine,
     async run(command, call) {
       try {
         return await call(engine);
       } catch (error) {
+        if (error instanceof Error && error.name === 'RuntimeError') {
+          // A panic leaves the wasm instance in an undefined state: the next session gets a fresh one.
+          gluePromise = undefined;
+          throw new SchemaEngineCommandError(command, `the engine panicked: ${panicRegistry().get() || error.message}`, error);
+        }
         throw new SchemaEngineCommandError(command, describe(error), error);
       }
     },
-    async close() {
-      engine.free();
-      await tracked.disposeAll();
+    close() {
+      closing ??= (async () => {
+        engine.free();
+        sessionClosed();
+        await tracked.disposeAll();
+      })();
+      return closing;
     },
   };
 }

@@ -40,11 +40,12 @@ export async function startWorker(config: Config, endpoints: Endpoints, log: Log
   const worker = await createEvaluationWorker({
     connection,
     namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
     activities: createActivities({ store, engine, policy, scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }) }),
     maxConcurrentExecutions: config.workerConcurrency,
   });
   const running = worker.run();
-  log.info({ taskQueue: 'evaluations', engine: engine.name }, 'worker started');
+  log.info({ taskQueue: config.temporal.taskQueue, engine: engine.name }, 'worker started');
   return {
     worker,
     async stop() {
@@ -60,7 +61,7 @@ export async function startApi(config: Config, endpoints: Endpoints, log: Logger
   const db: Db = createDb(endpoints.databaseUrl);
   const store = new EvaluationStore(db);
   const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace });
-  const temporal = new TemporalGateway(client);
+  const temporal = new TemporalGateway(client, config.temporal.taskQueue);
   const app = createApp({
     store,
     temporal,

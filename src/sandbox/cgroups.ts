@@ -81,7 +81,9 @@ export async function discoverCgroupV1Layout(): Promise<CgroupV1Layout> {
     const relative = path.posix.relative(mount.root, groupPath);
     if (relative.startsWith('..')) return null; // our group is outside what is mounted here
     const directory = path.posix.join(mount.mountPoint, relative);
-    return (await canCreateChildGroup(directory)) ? directory : null;
+    if (!(await canCreateChildGroup(directory))) return null;
+    await removeStaleRunGroups(directory);
+    return directory;
   };
   const [memory, pids, cpuacct] = await Promise.all([locate('memory'), locate('pids'), locate('cpuacct')]);
   return { memory, pids, cpuacct };
@@ -91,13 +93,40 @@ async function canCreateChildGroup(directory: string): Promise<boolean> {
   const probe = path.posix.join(directory, `crucible-probe-${process.pid}-${Date.now()}`);
   try {
     await fs.mkdir(probe);
-  } catch {
-    // Not permitted (no privilege, read-only mount, no delegation): this controller is unusable,
-    // which is a supported configuration, not an error.
-    return false;
+  } catch (error) {
+    // Not permitted (no privilege, read-only mount, no delegation) or not there: this controller
+    // is unusable, which is a supported configuration (rlimits take over), not an error.
+    if (['EACCES', 'EPERM', 'EROFS', 'ENOENT'].some((code) => isErrno(error, code))) return false;
+    throw error;
   }
   await fs.rmdir(probe);
   return true;
+}
+
+/**
+ * Removes empty run groups left by a worker that died mid-run (its runs' processes died with it,
+ * through bwrap's --die-with-parent, but nobody removed the directories). Groups are named after
+ * the worker's pid; a group whose worker is alive, or that still has tasks (rmdir: EBUSY), stays.
+ */
+async function removeStaleRunGroups(directory: string): Promise<void> {
+  for (const entry of await fs.readdir(directory)) {
+    const match = /^crucible-(?:probe-)?(\d+)-/.exec(entry);
+    if (!match || isAlive(Number(match[1]))) continue;
+    try {
+      await fs.rmdir(path.posix.join(directory, entry));
+    } catch (error) {
+      if (!isErrno(error, 'EBUSY') && !isErrno(error, 'ENOENT')) throw error;
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return !isErrno(error, 'ESRCH'); // EPERM: alive, just not ours to signal
+  }
 }
 
 export interface RunCgroupLimits {

@@ -20,13 +20,16 @@ export class WorkflowClosedError extends Error {
 }
 
 export class TemporalGateway {
-  constructor(private readonly client: Client) {}
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string = TASK_QUEUE,
+  ) {}
 
   async startEvaluation(input: EvaluationWorkflowInput): Promise<void> {
     await this.call(async () => {
       try {
         await this.client.workflow.start(WORKFLOW_TYPE, {
-          taskQueue: TASK_QUEUE,
+          taskQueue: this.taskQueue,
           workflowId: workflowIdFor(input.evaluationId),
           args: [input],
           // An evaluation id runs once: a retried start must never run the code a second time.

@@ -26,6 +26,9 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
     activities: setup.activities,
     // Each execute holds a sandbox (CPU and memory); more at once than the machine has cores only queues inside it.
     maxConcurrentActivityTaskExecutions: setup.maxConcurrentExecutions ?? 8,
+    // Cancellation reaches an activity only on a heartbeat's response; the SDK's default throttle
+    // (80% of the heartbeat timeout) would delay a cancel by up to 4 s.
+    maxHeartbeatThrottleInterval: '500 milliseconds',
   });
 }
 

@@ -1,0 +1,36 @@
+/**
+ * Creates the database named in DATABASE_URL when the server has no such database yet, as
+ * `prisma migrate deploy` does, so a fresh PostgreSQL only needs to exist, not to be prepared.
+ */
+import pg from 'pg';
+
+const INVALID_CATALOG_NAME = '3D000'; // "database does not exist"
+/** Another starter created it first: 42P04, or 23505 when both inserted into pg_database at once. */
+const CREATED_CONCURRENTLY = new Set(['42P04', '23505']);
+
+export async function ensureDatabaseExists(databaseUrl: string): Promise<{ created: boolean }> {
+  const probe = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await probe.connect();
+    return { created: false };
+  } catch (error) {
+    if ((error as { code?: string }).code !== INVALID_CATALOG_NAME) throw error;
+  } finally {
+    await probe.end().catch(() => undefined); // a client that never connected has nothing to end
+  }
+
+  const url = new URL(databaseUrl);
+  const databaseName = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(databaseName)}`);
+    return { created: true };
+  } catch (error) {
+    if (CREATED_CONCURRENTLY.has((error as { code?: string }).code ?? '')) return { created: false };
+    throw error;
+  } finally {
+    await admin.end();
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The bubblewrap engine: the default isolation on Linux.
+ *
+ * Layers, outermost first:
+ * 1. cgroup v1 groups per run (cgroups.ts): total memory, tasks and CPU time of the whole run.
+ *    A tiny /bin/sh launcher joins them and then execs bwrap, so nothing of the run is ever
+ *    outside them. Without usable cgroups, bwrap is spawned directly and rlimits are the fence.
+ * 2. bwrap: new user, PID, network, IPC, UTS, mount and cgroup namespaces; uid/gid 65534 inside;
+ *    no capabilities; no further user namespaces; an empty environment; a read-only view of the
+ *    system directories only; a size-bounded tmpfs work dir; dies with its parent.
+ * 3. The init (sandbox-init.ts) as PID 1: applies rlimits to the program, reports its exact exit
+ *    status and rusage, and takes every leftover process down with it when the program ends.
+ *
+ * The program file and the synthetic /etc files are handed to bwrap through fds
+ * (--ro-bind-data), so the host never creates or follows a path inside the sandbox.
+ */
+import { lstatSync, readlinkSync, promises as fs, constants as fsConstants } from 'node:fs';
+import type { Limits } from '../domain/evaluation';
+import type { RunRequest, RunResult, SandboxEngine } from './engine';
+import { SandboxInfrastructureError } from './engine';
+import { discoverCgroupV1Layout, RunCgroup, type CgroupV1Layout } from './cgroups';
+import { createLanguageRegistry, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import { programRlimits } from './rlimits';
+import { seccompFilterForThisMachine } from './seccomp';
+import { initArgv } from './sandbox-init';
+import { assertApplicableLimits, SANDBOX_FDS, superviseRun, type Launch } from './supervisor';
+
+export interface BwrapEngineOptions {
+  bwrapPath?: string;
+  /** The python that runs the sandbox's init; it must be inside a bound system directory. */
+  initPythonPath?: string;
+  /** Shell used by the cgroup-joining launcher. */
+  shellPath?: string;
+  languages?: LanguageRegistry;
+  /** 'auto': use cgroup v1 controllers where this process may create groups; 'off': rlimits only. */
+  cgroups?: 'auto' | 'off';
+  /** Size of the work dir and /tmp tmpfs (each; also RLIMIT_FSIZE); at most the memory limit. */
+  workDirBytes?: number;
+  /** Size of /dev/shm (POSIX shared memory and semaphores). */
+  sharedMemoryBytes?: number;
+  /** Install the syscall filter of seccomp.ts (default true; x86_64 and aarch64 only). */
+  seccomp?: boolean;
+}
+
+/** Inside the sandbox; also HOME. /tmp is a separate tmpfs of the same size. */
+export const WORK_DIR = '/work';
+const SANDBOX_UID = 65534;
+const SANDBOX_GID = 65534;
+const DEFAULT_WORK_DIR_BYTES = 64 * 1024 * 1024;
+const DEFAULT_SHARED_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Tasks of the sandbox machinery in the run's pids group: the bwrap monitor and the init. */
+const INFRASTRUCTURE_TASKS = 2;
+/** Memory of the machinery charged to the run's memory group (init ~9 MB, bwrap ~1 MB). */
+const INFRASTRUCTURE_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Only what dynamically linked programs need from /etc (the loader cache, alternatives links). */
+const HOST_ETC_FILES = ['/etc/ld.so.cache', '/etc/alternatives'];
+const PASSWD = `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:${SANDBOX_UID}:${SANDBOX_GID}:sandbox:${WORK_DIR}:/usr/sbin/nologin\n`;
+const GROUP = `root:x:0:\nsandbox:x:${SANDBOX_GID}:\n`;
+
+/** sh -c script: join each cgroup given as "$2".."$((1+$1))", then exec the rest of argv. */
+const JOIN_CGROUPS_AND_EXEC = [
+  'count=$1; shift',
+  'while [ "$count" -gt 0 ]; do',
+  '  echo $$ > "$1" || { echo "crucible launcher: cannot join cgroup $1" >&2; exit 125; }',
+  '  shift; count=$((count - 1))',
+  'done',
+  'exec "$@"',
+].join('\n');
+
+export class BwrapEngine implements SandboxEngine {
+  readonly name = 'bwrap' as const;
+  private readonly bwrapPath: string;
+  private readonly initPythonPath: string;
+  private readonly shellPath: string;
+  private readonly languages: LanguageRegistry;
+  private readonly cgroupMode: 'auto' | 'off';
+  private readonly workDirBytes: number;
+  private readonly sharedMemoryBytes: number;
+  private readonly systemMounts: string[];
+  private readonly seccompFilter: Buffer | null;
+  private layout: Promise<CgroupV1Layout> | null = null;
+
+  constructor(options: BwrapEngineOptions = {}) {
+    this.bwrapPath = options.bwrapPath ?? '/usr/bin/bwrap';
+    this.initPythonPath = options.initPythonPath ?? '/usr/bin/python3';
+    this.shellPath = options.shellPath ?? '/bin/sh';
+    this.languages = options.languages ?? createLanguageRegistry();
+    this.cgroupMode = options.cgroups ?? 'auto';
+    this.workDirBytes = options.workDirBytes ?? DEFAULT_WORK_DIR_BYTES;
+    this.sharedMemoryBytes = options.sharedMemoryBytes ?? DEFAULT_SHARED_MEMORY_BYTES;
+    this.systemMounts = systemDirectoryArgs();
+    this.seccompFilter = options.seccomp === false ? null : seccompFilterForThisMachine();
+  }
+
+  async check(): Promise<{ ok: boolean; detail: string }> {
+    try {
+      await fs.access(this.bwrapPath, fsConstants.X_OK);
+    } catch (error) {
+      return { ok: false, detail: `${this.bwrapPath} is not executable: ${(error as Error).message}` };
+    }
+    let fence = `seccomp ${this.seccompFilter ? 'on' : `off (${process.arch})`}`;
+    try {
+      fence = `${describeLayout(await this.cgroupLayout())}; ${fence}`;
+      const result = await this.run({
+        language: 'python',
+        code: Buffer.from('print("ok")\n'),
+        limits: { cpuTimeMs: 2000, wallTimeMs: 5000, memoryMb: 64, maxProcesses: 8, maxOutputBytes: 1024 },
+      });
+      const ok = result.exitCode === 0 && result.stdout.toString() === 'ok\n';
+      const outcome = ok
+        ? `trivial program ran in ${result.timeMs} ms`
+        : `trivial program failed (exit ${result.exitCode}, signal ${result.signal}): ${result.stderr.toString().slice(0, 500)}`;
+      return { ok, detail: `${outcome}; ${fence}` };
+    } catch (error) {
+      return { ok: false, detail: `${(error as Error).message}; ${fence}` };
+    }
+  }
+
+  async run(request: RunRequest): Promise<RunResult> {
+    const language = this.languages[request.language];
+    if (language === undefined) {
+      throw new SandboxInfrastructureError(`no runtime registered for language ${JSON.stringify(request.language)}`);
+    }
+    assertApplicableLimits(request.limits);
+    const layout = await this.cgroupLayout();
+    const cgroup = await this.createCgroup(layout, request.limits, language);
+    let result: RunResult;
+    try {
+      result = await superviseRun({ launch: this.launch(request, language, cgroup), request, language, cgroup });
+    } catch (error) {
+      if (cgroup) {
+        await cgroup.destroy().catch((cleanupError: unknown) => {
+          throw new SandboxInfrastructureError(
+            `sandbox run failed (${(error as Error).message}), and so did removing its cgroup (${(cleanupError as Error).message})`,
+            { cause: new AggregateError([error, cleanupError]) },
+          );
+        });
+      }
+      throw error;
+    }
+    await cgroup?.destroy();
+    return result;
+  }
+
+  private cgroupLayout(): Promise<CgroupV1Layout> {
+    if (this.cgroupMode === 'off') return Promise.resolve({ memory: null, pids: null, cpuacct: null });
+    this.layout ??= discoverCgroupV1Layout().catch((error: unknown) => {
+      this.layout = null; // not cached: the next run tries again
+      throw new SandboxInfrastructureError(`cannot inspect this host's cgroups: ${(error as Error).message}`, {
+        cause: error,
+      });
+    });
+    return this.layout;
+  }
+
+  private async createCgroup(layout: CgroupV1Layout, limits: Limits, language: LanguageRuntime): Promise<RunCgroup | null> {
+    if (layout.memory === null && layout.pids === null && layout.cpuacct === null) return null;
+    return RunCgroup.create(layout, {
+      memoryBytes: limits.memoryMb * 1024 * 1024 + INFRASTRUCTURE_MEMORY_BYTES,
+      maxTasks: limits.maxProcesses + language.runtimeTasks + INFRASTRUCTURE_TASKS,
+    });
+  }
+
+  private launch(request: RunRequest, language: LanguageRuntime, cgroup: RunCgroup | null): Launch {
+    const { limits } = request;
+    const workDirBytes = Math.min(this.workDirBytes, limits.memoryMb * 1024 * 1024);
+    const dataInputs = [request.code, Buffer.from(PASSWD), Buffer.from(GROUP)];
+    const [codeFd, passwdFd, groupFd] = dataInputs.map((_, index) => String(SANDBOX_FDS.firstData + index));
+    const seccompArgs: string[] = [];
+    if (this.seccompFilter !== null) {
+      seccompArgs.push('--seccomp', String(SANDBOX_FDS.firstData + dataInputs.length));
+      dataInputs.push(this.seccompFilter);
+    }
+
+    const bwrapArgs = [
+      '--unshare-all',
+      // As root, bwrap only creates a user namespace when asked; inside it we are an unprivileged uid.
+      '--unshare-user',
+      '--uid', String(SANDBOX_UID),
+      '--gid', String(SANDBOX_GID),
+      '--disable-userns',
+      '--new-session',
+      '--die-with-parent',
+      '--cap-drop', 'ALL',
+      '--hostname', 'sandbox',
+      ...seccompArgs,
+      '--clearenv',
+      '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin',
+      '--setenv', 'HOME', WORK_DIR,
+      '--setenv', 'TMPDIR', '/tmp',
+      '--setenv', 'LANG', 'C.UTF-8',
+      ...this.systemMounts,
+      // Before the interpreter binds, so that an interpreter installed under /tmp can be bound.
+      '--perms', '1777', '--size', String(workDirBytes), '--tmpfs', '/tmp',
+      ...language.hostPaths.flatMap((hostPath) => ['--ro-bind', hostPath, hostPath]),
+      ...HOST_ETC_FILES.flatMap((file) => ['--ro-bind-try', file, file]),
+      '--ro-bind-data', passwdFd, '/etc/passwd',
+      '--ro-bind-data', groupFd, '/etc/group',
+      '--proc', '/proc',
+      '--dev', '/dev',
+      '--size', String(this.sharedMemoryBytes), '--tmpfs', '/dev/shm',
+      // bwrap's /dev is itself a writable, unbounded tmpfs; /dev/shm above is a separate mount.
+      '--remount-ro', '/dev',
+      '--perms', '0700', '--size', String(workDirBytes), '--tmpfs', WORK_DIR,
+      '--ro-bind-data', codeFd, `${WORK_DIR}/${language.fileName}`,
+      // The root is a tmpfs bwrap builds; without this the program could fill it.
+      '--remount-ro', '/',
+      '--chdir', WORK_DIR,
+      // Our init is PID 1 (instead of bwrap's reaper, which reports signals as 128+n).
+      '--as-pid-1',
+      '--',
+      ...initArgv({
+        python: this.initPythonPath,
+        statusFd: SANDBOX_FDS.status,
+        stdoutFd: SANDBOX_FDS.stdout,
+        stderrFd: SANDBOX_FDS.stderr,
+        rlimits: programRlimits(limits, language, {
+          fileSizeBytes: workDirBytes,
+          memoryFencedByCgroup: cgroup?.has('memory') ?? false,
+          tasksFencedByCgroup: cgroup?.has('pids') ?? false,
+          infrastructureTasks: INFRASTRUCTURE_TASKS,
+        }),
+        command: language.command(limits),
+      }),
+    ];
+
+    if (cgroup === null) return { engine: this.name, executable: this.bwrapPath, args: bwrapArgs, dataInputs };
+    const joins = cgroup.procsFiles;
+    return {
+      engine: this.name,
+      executable: this.shellPath,
+      args: ['-c', JOIN_CGROUPS_AND_EXEC, 'crucible-launcher', String(joins.length), ...joins, this.bwrapPath, ...bwrapArgs],
+      dataInputs,
+    };
+  }
+}
+
+/**
+ * Read-only binds of the system directories. On merged-/usr systems /bin, /lib, ... are symlinks
+ * into /usr: recreate them as symlinks rather than binding the same tree twice.
+ */
+function systemDirectoryArgs(): string[] {
+  const args: string[] = [];
+  for (const directory of SYSTEM_DIRECTORIES) {
+    let stats;
+    try {
+      stats = lstatSync(directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // e.g. no /lib32 here
+      throw error;
+    }
+    if (stats.isSymbolicLink()) args.push('--symlink', readlinkSync(directory), directory);
+    else if (stats.isDirectory()) args.push('--ro-bind', directory, directory);
+  }
+  return args;
+}
+
+function describeLayout(layout: CgroupV1Layout): string {
+  const usable = (['memory', 'pids', 'cpuacct'] as const).filter((controller) => layout[controller] !== null);
+  const missing = (['memory', 'pids', 'cpuacct'] as const).filter((controller) => layout[controller] === null);
+  if (missing.length === 0) return 'cgroup v1 limits: memory, pids, cpuacct';
+  return `cgroup v1 limits: ${usable.join(', ') || 'none'}; rlimits only for: ${missing.join(', ')}`;
+}

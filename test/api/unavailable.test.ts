@@ -1,0 +1,78 @@
+/**
+ * When Temporal or PostgreSQL is unreachable the API answers 503 with the documented body and
+ * leaves nothing half-created behind.
+ */
+import net from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../src/api/app';
+import { Submissions } from '../../src/api/submissions';
+import { createDb } from '../../src/db/client';
+import { EvaluationStore } from '../../src/db/evaluations';
+import { createLogger } from '../../src/logging/logger';
+import { TemporalGateway } from '../../src/temporal/gateway';
+import { databaseUrl, temporalAddress } from '../support/harness';
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function build(dbUrl: string, temporalAddr: string) {
+  const db = createDb(dbUrl, { maxConnections: 2 });
+  const store = new EvaluationStore(db);
+  const connection = Connection.lazy({ address: temporalAddr });
+  const temporal = new TemporalGateway(new Client({ connection }), 'test-unavailable');
+  const app = createApp({
+    store,
+    temporal,
+    submissions: new Submissions({ store, temporal, reviewTimeout: '1h' }),
+    log: createLogger('silent'),
+    readiness: [
+      { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
+      { name: 'temporal', check: () => temporal.check() },
+    ],
+  });
+  return { app, db, close: async () => { await connection.close(); await db.$disconnect(); } };
+}
+
+const body = JSON.stringify({ language: 'python', code: 'print(1)' });
+const submit = (app: ReturnType<typeof build>['app']) =>
+  app.request('/v1/evaluations', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+test('Temporal unreachable: 503 temporal_unavailable, and the row written first is removed again', async () => {
+  const svc = build(databaseUrl(), `127.0.0.1:${await deadPort()}`);
+  try {
+    const before = await svc.db.evaluation.count();
+    const res = await submit(svc.app);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect(await res.json()).toEqual({ error: expect.objectContaining({ code: 'temporal_unavailable' }) });
+    expect(await svc.db.evaluation.count()).toBe(before);
+    const ready = await svc.app.request('/readyz');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { temporal: { ok: false }, postgresql: { ok: true } } });
+  } finally {
+    await svc.close();
+  }
+});
+
+test('PostgreSQL unreachable: 503 database_unavailable, and no workflow is started', async () => {
+  const url = new URL(databaseUrl());
+  url.hostname = '127.0.0.1';
+  url.port = String(await deadPort());
+  const svc = build(url.toString(), temporalAddress());
+  try {
+    const res = await submit(svc.app);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: expect.objectContaining({ code: 'database_unavailable' }) });
+    const client = new Client({ connection: await Connection.connect({ address: temporalAddress() }) });
+    expect((await client.workflow.count('TaskQueue = "test-unavailable"')).count).toBe(0);
+    await client.connection.close();
+  } finally {
+    await svc.close();
+  }
+});

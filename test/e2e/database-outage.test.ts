@@ -1,0 +1,54 @@
+/**
+ * PostgreSQL becomes unreachable for the worker while `persistResults` runs: Temporal retries it
+ * and, once the database is back, the result is stored exactly once, with no operator action.
+ */
+import { TcpProxy } from '../support/tcp-proxy';
+import { databaseUrl, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
+
+const queue = uniqueQueue('outage');
+let api: TestApi;
+let worker: TestWorker;
+let proxy: TcpProxy;
+
+beforeAll(async () => {
+  const direct = new URL(databaseUrl());
+  proxy = new TcpProxy(direct.hostname, Number(direct.port || 5432));
+  await proxy.start();
+  const proxied = new URL(databaseUrl());
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  api = await startTestApi(queue);
+  worker = await startTestWorker({ taskQueue: queue, databaseUrl: proxied.toString() });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await api?.close();
+  await proxy?.stop();
+});
+
+test('a result whose persistResults fails while PostgreSQL is down is stored once it is back', async () => {
+  const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("kept")' });
+  const { id } = (await res.json()) as any;
+  await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
+
+  await proxy.cut();
+  const handle = api.client.workflow.getHandle(`evaluation-${id}`);
+  await waitFor(
+    async () => {
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      return pending.some((a) => a.activityType?.name === 'persistResults' && (a.attempt ?? 0) >= 3) ? true : undefined;
+    },
+    'persistResults to fail and be retried',
+    30000,
+    200,
+  );
+  expect((await api.store.get(id))?.status).toBe('running');
+
+  await proxy.restore();
+  const done = await waitForTerminal(api, id, 30000);
+  expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'kept\n' } });
+  const events = await api.db.evaluationEvent.findMany({ where: { evaluationId: id } });
+  expect(events.filter((e) => e.type === 'EVALUATION_COMPLETED')).toHaveLength(1);
+  expect(new Set(events.map((e) => e.type)).size).toBe(events.length);
+});

@@ -1,0 +1,176 @@
+/**
+ * Builds the real service pieces for integration tests: a worker with the real activities
+ * (real scanner, real sandbox, real PostgreSQL) and the Hono app with a real Temporal client.
+ * Each test file gets its own task queue so files never pick up each other's workflows.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import { createApp } from '../../src/api/app';
+import { Submissions } from '../../src/api/submissions';
+import { createDb, type Db } from '../../src/db/client';
+import { EvaluationStore } from '../../src/db/evaluations';
+import { createLogger } from '../../src/logging/logger';
+import { createEngine } from '../../src/sandbox';
+import type { SandboxEngine } from '../../src/sandbox/engine';
+import { scanCode } from '../../src/scanner';
+import type { ScanPolicy } from '../../src/scanner/decide';
+import { loadPolicy } from '../../src/scanner/policy';
+import { TemporalGateway } from '../../src/temporal/gateway';
+import { createEvaluationWorker, workflowsPath } from '../../src/temporal/worker';
+
+export const databaseUrl = () => required('TEST_DATABASE_URL');
+export const temporalAddress = () => required('TEST_TEMPORAL_ADDRESS');
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through jest's global setup (npm test)`);
+  return value;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundling the workflows takes seconds; do it once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never;
+
+export interface TestWorkerOptions {
+  taskQueue: string;
+  databaseUrl?: string;
+  policy?: ScanPolicy;
+  engine?: SandboxEngine;
+}
+
+export interface TestWorker {
+  worker: Worker;
+  db: Db;
+  stop(): Promise<void>;
+}
+
+export async function startTestWorker(options: TestWorkerOptions): Promise<TestWorker> {
+  const db = createDb(options.databaseUrl ?? databaseUrl(), { maxConnections: 4 });
+  const store = new EvaluationStore(db);
+  const connection = await NativeConnection.connect({ address: temporalAddress() });
+  const worker = await createEvaluationWorker({
+    connection,
+    namespace: 'default',
+    taskQueue: options.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({
+      store,
+      engine: options.engine ?? createEngine({ engine: 'bwrap' }),
+      policy: options.policy ?? loadPolicy(undefined),
+      scan: (language, code) => scanCode(language, code),
+    }),
+  });
+  const running = worker.run();
+  return {
+    worker,
+    db,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+export interface TestApi {
+  request(path: string, init?: RequestInit): Promise<Response>;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  client: Client;
+  db: Db;
+  store: EvaluationStore;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(taskQueue: string): Promise<TestApi> {
+  const db = createDb(databaseUrl(), { maxConnections: 4 });
+  const store = new EvaluationStore(db);
+  const connection = await Connection.connect({ address: temporalAddress() });
+  const client = new Client({ connection, namespace: 'default' });
+  const temporal = new TemporalGateway(client, taskQueue);
+  const app = createApp({
+    store,
+    temporal,
+    submissions: new Submissions({ store, temporal, reviewTimeout: '1h' }),
+    log: createLogger('silent'),
+    readiness: [
+      { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
+      { name: 'temporal', check: () => temporal.check() },
+    ],
+  });
+  const request = async (path: string, init?: RequestInit) => app.request(path, init);
+  return {
+    request,
+    post: (path, body, headers = {}) =>
+      request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+    client,
+    db,
+    store,
+    async close() {
+      await connection.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+export const uniqueQueue = (name: string) => `test-${name}-${randomUUID().slice(0, 8)}`;
+
+/** Polls until `probe` returns a value that is not undefined, or fails at the deadline. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+}
+
+/** Waits until an evaluation reaches a terminal status and returns its API body. */
+export async function waitForTerminal(api: TestApi, id: string, timeoutMs = 30000): Promise<any> {
+  return waitFor(
+    async () => {
+      const res = await api.request(`/v1/evaluations/${id}`);
+      const body: any = await res.json();
+      return ['completed', 'blocked', 'rejected', 'cancelled', 'failed'].includes(body.status) ? body : undefined;
+    },
+    `evaluation ${id} to finish`,
+    timeoutMs,
+  );
+}
+
+/** Activity types scheduled in a workflow's history, in order. */
+export async function scheduledActivities(client: Client, evaluationId: string): Promise<string[]> {
+  const history = await client.workflow.getHandle(`evaluation-${evaluationId}`).fetchHistory();
+  return (history.events ?? [])
+    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+    .filter((n): n is string => typeof n === 'string');
+}
+
+/** PIDs of sandbox processes (bwrap and the launcher) still alive on this machine. */
+export function sandboxProcesses(): number[] {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (/(^|\/)bwrap\0/.test(cmdline)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked: it is not alive, which is what we count.
+    }
+  }
+  return pids;
+}

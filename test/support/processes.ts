@@ -1,0 +1,41 @@
+/** Starting the real `worker` entry point as a child process, so a test can SIGKILL it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { waitFor } from './harness';
+
+const root = path.resolve(__dirname, '../..');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  let output = '';
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(root, 'src/main/worker.ts')], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`worker exited early:\n${output}`);
+      return output.includes('worker started') ? true : undefined;
+    },
+    'the worker process to start',
+    90000,
+    200,
+  );
+  return {
+    child,
+    output: () => output,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
