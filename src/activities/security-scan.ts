@@ -5,6 +5,8 @@ import type { Language } from '../domain/evaluation';
 import { decide } from '../scanner/decide';
 import type { ScanPolicy } from '../scanner/decide';
 import type { ScanReport } from '../scanner/index';
+import { ApplicationFailure } from '@temporalio/common';
+import { ScanError } from '../scanner/types';
 import { evaluationNotFound } from './errors';
 import type { ScanOutcome } from './types';
 
@@ -18,7 +20,14 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
   return async function securityScan(input: { evaluationId: string }): Promise<ScanOutcome> {
     const row = await deps.store.get(input.evaluationId);
     if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
-    const report = await deps.scan(row.language as Language, Buffer.from(row.code));
+    let report: ScanReport;
+    try {
+      report = await deps.scan(row.language as Language, Buffer.from(row.code));
+    } catch (err) {
+      // A scan error caused by the input itself would fail the same way on every retry.
+      if (err instanceof ScanError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, `ScanError.${err.code}`);
+      throw err;
+    }
     const decision = decide(report.findings, deps.policy);
     return { findings: report.findings, syntaxError: report.syntaxError, action: decision.action, reasons: decision.reasons };
   };

@@ -57,7 +57,9 @@ let gluePromise: Promise<SchemaEngineGlue> | undefined;
 /**
  * The glue reports a Rust panic by calling `global.PRISMA_WASM_PANIC_REGISTRY.set_message()` and
  * then traps with an opaque "unreachable" RuntimeError; without the registry that call itself
- * throws a TypeError that hides the panic. The Prisma CLI installs the same object.
+ * throws a TypeError that hides the panic. The Prisma CLI installs the same object. A panic inside
+ * an engine callback surfaces as an uncaught exception rather than as the command's rejection, so
+ * the message is also emitted as a process warning (stderr) where it cannot be lost.
  */
 interface PanicRegistry {
   get(): string;
@@ -73,13 +75,14 @@ function panicRegistry(): PanicRegistry {
     },
     set_message(message: string) {
       this.message = message;
+      process.emitWarning(message, 'SchemaEnginePanic');
     },
   } as PanicRegistry & { message: string };
   return holder.PRISMA_WASM_PANIC_REGISTRY;
 }
 
 /** Loads and instantiates the wasm engine once per process (about 50 ms, 5 MB). */
-export function loadSchemaEngineGlue(): Promise<SchemaEngineGlue> {
+function loadSchemaEngineGlue(): Promise<SchemaEngineGlue> {
   gluePromise ??= instantiateGlue().catch((error: unknown) => {
     gluePromise = undefined; // let a later call retry instead of caching the failure forever
     throw error;

@@ -47,6 +47,8 @@ class ClientConnection {
   constructor(
     readonly socket: net.Socket,
     private readonly enqueue: (connection: ClientConnection, messages: Uint8Array[]) => void,
+    /** Set when over the connection limit: answered with this error once the client has said hello. */
+    readonly refusal?: Buffer,
   ) {}
 
   receive(data: Buffer): void {
@@ -78,6 +80,11 @@ class ClientConnection {
     }
     if (this.buffer.length < length) return 0;
     this.startupDone = true;
+    if (this.refusal) {
+      // Answering after reading the startup message: closing with it unread would reset the connection.
+      this.socket.end(this.refusal);
+      return this.buffer.length;
+    }
     this.enqueue(this, [new Uint8Array(this.buffer.subarray(0, length))]);
     return length;
   }
@@ -112,6 +119,7 @@ export class PgliteWireServer {
   /** The connection whose open transaction currently owns the session. */
   private transactionOwner: ClientConnection | undefined;
   private draining: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(private readonly options: PgliteWireServerOptions) {
     this.server = net.createServer((socket) => this.accept(socket));
@@ -129,27 +137,34 @@ export class PgliteWireServer {
     return { host: this.options.host, port: address.port };
   }
 
+  /** Open client connections, not counting refused ones still being turned away. */
   get connectionCount(): number {
-    return this.connections.size;
+    let count = 0;
+    for (const connection of this.connections) if (!connection.refusal) count += 1;
+    return count;
   }
 
   /** Stops accepting, drops every client, and waits for the batch in progress to finish. */
   async close(): Promise<void> {
+    this.stopped = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const connection of this.connections) connection.socket.destroy();
+    for (const connection of this.connections) {
+      connection.closed = true;
+      connection.socket.destroy();
+    }
+    this.connections.clear();
     this.queue = [];
     await this.draining;
+    // After this nothing touches the database, so the caller may close it.
     await this.rollbackAbandonedTransaction();
     await closed;
   }
 
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
-    if (this.connections.size >= this.options.maxConnections) {
-      socket.end(tooManyConnectionsError(this.options.maxConnections));
-      return;
-    }
-    const connection = new ClientConnection(socket, (from, messages) => this.enqueue(from, messages));
+    const refusal =
+      this.connectionCount >= this.options.maxConnections ? tooManyConnectionsError(this.options.maxConnections) : undefined;
+    const connection = new ClientConnection(socket, (from, messages) => this.enqueue(from, messages), refusal);
     this.connections.add(connection);
     socket.on('data', (data: Buffer) => connection.receive(data));
     socket.on('error', () => socket.destroy()); // a client vanishing is routine; 'close' cleans up
@@ -167,6 +182,7 @@ export class PgliteWireServer {
   }
 
   private drain(): void {
+    if (this.stopped) return;
     this.draining ??= this.runQueue()
       .catch((error: unknown) => this.reportError(error))
       .finally(() => {

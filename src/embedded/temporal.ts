@@ -138,6 +138,9 @@ async function startWithCli(cli: string, options: ResolvedOptions, lock: DataDir
     throw new EmbeddedTemporalStartError(`${(error as Error).message}\nServer output:\n${server.recentOutput()}`, { cause: error });
   }
   let stopping: Promise<void> | undefined;
+  void server.exited.then((exit) => {
+    if (!stopping) options.log(`the Temporal dev server exited unexpectedly (code ${exit.code}, signal ${exit.signal})`);
+  });
   return { ...endpoints, stop: () => (stopping ??= cleanUp()) };
 }
 

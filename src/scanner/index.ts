@@ -38,6 +38,6 @@ export { decide, actionFor, DEFAULT_SCAN_POLICY, SCAN_ACTIONS } from './decide';
 export type { ScanAction, ScanDecision, ScanPolicy } from './decide';
 export { loadPolicy, parsePolicy, PolicyError } from './policy';
 export { ALL_RULES } from './rule-catalog';
-export { ScanError, MAX_SCAN_INPUT_BYTES, MAX_REPORTED_FINDINGS } from './types';
+export { ScanError, MAX_SCAN_INPUT_BYTES, MAX_REPORTED_FINDINGS, DEFAULT_SCAN_TIMEOUT_MS } from './types';
 export type { ScanErrorCode, ScanReport, SyntaxErrorReport, RuleDescriptor } from './types';
 export { DEFAULT_PYTHON_PATH, PYTHON_SCANNER_SCRIPT } from './python-scanner';

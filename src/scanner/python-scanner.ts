@@ -10,11 +10,10 @@ import { z } from 'zod';
 import { SEVERITIES } from '../domain/evaluation';
 import { runBoundedChild, type BoundedChildResult } from './bounded-child';
 import { compareByPosition, unparseableFinding } from './findings';
-import { MAX_REPORTED_FINDINGS, ScanError, type ScanReport } from './types';
+import { DEFAULT_SCAN_TIMEOUT_MS, MAX_REPORTED_FINDINGS, ScanError, type ScanReport } from './types';
 
 /** Debian's interpreter: starts in ~10 ms and is the one sandboxes that bind /usr run. */
 export const DEFAULT_PYTHON_PATH = '/usr/bin/python3';
-export const DEFAULT_SCAN_TIMEOUT_MS = 10_000;
 /** Below the default wall-clock deadline, so slow hostile input hits the CPU limit (a finding) first. */
 export const PYTHON_SCAN_CPU_SECONDS = 5;
 export const PYTHON_SCAN_MEMORY_MB = 512;

@@ -31,6 +31,9 @@ export interface RuleDescriptor {
  */
 export const MAX_SCAN_INPUT_BYTES = 256 * 1024;
 
+/** Wall-clock deadline for the scanner's helper processes (Python scanner, V8 syntax check). */
+export const DEFAULT_SCAN_TIMEOUT_MS = 10_000;
+
 /** Most findings one report keeps (the most severe first); keeps workflow payloads small. */
 export const MAX_REPORTED_FINDINGS = 200;
 

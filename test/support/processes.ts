@@ -13,7 +13,8 @@ export interface WorkerProcess {
 
 export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
   let output = '';
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(root, 'src/main/worker.ts')], {
+  // tsx as a loader, not its CLI: the CLI runs the script in a grandchild that a SIGKILL would miss.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main/worker.ts')], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

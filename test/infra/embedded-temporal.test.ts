@@ -1,0 +1,137 @@
+/**
+ * The embedded Temporal dev server: found through PATH or TEMPORAL_CLI_PATH, ready with the
+ * search attributes registered, persistent across restarts, and never outliving its owner.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
+import { locateTemporalCli, TemporalCliNotFoundError } from '../../src/temporal/cli';
+import { SEARCH_ATTRIBUTE_CLI_ARGS, SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+import { freePorts, isListening } from './support/free-port';
+
+const projectRoot = path.resolve(__dirname, '../..');
+const NAMESPACE = 'crucible-infra';
+
+/** Processes whose command line mentions this path (Linux /proc). */
+function processesMentioning(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false; // exited while we looked
+      }
+    })
+    .map(Number);
+}
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('locateTemporalCli', () => {
+  it('finds the CLI on PATH, honours TEMPORAL_CLI_PATH first, and returns null without either', async () => {
+    const onPath = await locateTemporalCli();
+    expect(onPath).not.toBeNull();
+    expect(await locateTemporalCli({ PATH: process.env.PATH, TEMPORAL_CLI_PATH: onPath! })).toBe(onPath);
+    expect(await locateTemporalCli({ PATH: '/nonexistent' })).toBeNull();
+  });
+
+  it('rejects a TEMPORAL_CLI_PATH that is not a Temporal CLI instead of looking elsewhere', async () => {
+    await expect(locateTemporalCli({ PATH: process.env.PATH, TEMPORAL_CLI_PATH: '/bin/true' })).rejects.toBeInstanceOf(
+      TemporalCliNotFoundError,
+    );
+  });
+});
+
+describe('startEmbeddedTemporal', () => {
+  let dataDir: string;
+  let server: EmbeddedTemporal | undefined;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'crucible-embedded-temporal-'));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the namespace with the search attributes registered, keeps workflows across a restart, and stops completely', async () => {
+    const [port, uiPort] = await freePorts(2);
+    const options = { dataDir, port, uiPort, namespace: NAMESPACE, searchAttributes: SEARCH_ATTRIBUTE_CLI_ARGS };
+    server = await startEmbeddedTemporal(options);
+    expect(server.address).toBe(`127.0.0.1:${port}`);
+    expect(server.uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
+
+    let connection = await Connection.connect({ address: server.address });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: NAMESPACE });
+      for (const key of SEARCH_ATTRIBUTE_KEYS) expect(customAttributes?.[key.name]).toBeDefined();
+      // No worker needed: a started workflow is simply recorded, which is what must survive.
+      await new Client({ connection, namespace: NAMESPACE }).workflow.start('persistenceProbe', {
+        taskQueue: 'nobody-polls-this',
+        workflowId: 'persistence-probe',
+      });
+    } finally {
+      await connection.close();
+    }
+    const serverPids = processesMentioning(path.join(dataDir, 'temporal.db'));
+    expect(serverPids.length).toBeGreaterThan(0);
+
+    await server.stop();
+    server = undefined;
+    expect(processesMentioning(path.join(dataDir, 'temporal.db'))).toEqual([]);
+    expect(await isListening(port)).toBe(false);
+    expect(existsSync(path.join(dataDir, 'temporal-server.pid'))).toBe(false);
+
+    server = await startEmbeddedTemporal(options);
+    connection = await Connection.connect({ address: server.address });
+    try {
+      const handle = new Client({ connection, namespace: NAMESPACE }).workflow.getHandle('persistence-probe');
+      await expect(handle.describe()).resolves.toMatchObject({ workflowId: 'persistence-probe' });
+      await expect(
+        new Client({ connection, namespace: NAMESPACE }).workflow.getHandle('never-started').describe(),
+      ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    } finally {
+      await connection.close();
+    }
+    await server.stop();
+    server = undefined;
+  });
+
+  it('does not let the dev server outlive a Node process that is killed with SIGKILL', async () => {
+    const holderDir = mkdtempSync(path.join(os.tmpdir(), 'crucible-embedded-temporal-holder-'));
+    try {
+      const [port, uiPort] = await freePorts(2);
+      const holder = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(__dirname, 'fixtures', 'hold-embedded-temporal.ts'), holderDir, String(port), String(uiPort)],
+        { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      holder.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      holder.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const holderExited = new Promise((resolve) => holder.once('exit', resolve));
+      await waitUntil(() => output.includes('READY') || holder.exitCode !== null, 90_000, 'the holder to start Temporal');
+      expect(output).toContain('READY');
+      expect(processesMentioning(path.join(holderDir, 'temporal.db')).length).toBeGreaterThan(0);
+
+      holder.kill('SIGKILL');
+      await holderExited;
+      await waitUntil(() => processesMentioning(path.join(holderDir, 'temporal.db')).length === 0, 30_000, 'the orphaned dev server to exit');
+      await waitUntil(async () => !(await isListening(port)), 10_000, `port ${port} to close`);
+    } finally {
+      for (const pid of processesMentioning(path.join(holderDir, 'temporal.db'))) process.kill(pid, 'SIGKILL');
+      rmSync(holderDir, { recursive: true, force: true });
+    }
+  });
+});
