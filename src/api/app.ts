@@ -3,6 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from '../logging/logger';
+import { ANONYMOUS_PRINCIPAL, type AuthVariables } from '../auth/principal';
 import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType } from './errors';
 import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
@@ -14,8 +15,12 @@ export interface AppDeps extends EvaluationRoutesDeps {
 }
 
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono();
+  const app = new OpenAPIHono<{ Variables: AuthVariables }>();
 
+  app.use('/v1/*', async (c, next) => {
+    c.set('principal', ANONYMOUS_PRINCIPAL);
+    await next();
+  });
   app.use('/v1/*', requireJsonBody);
   // Counts the bytes actually read, so neither chunked bodies nor a lying Content-Length get past.
   app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw payloadTooLarge(`the request body exceeds ${MAX_BODY_BYTES} bytes`); } }));

@@ -20,20 +20,21 @@ export interface SubmissionDeps {
 export class Submissions {
   constructor(private readonly deps: SubmissionDeps) {}
 
-  async submit(request: CreateEvaluationRequest, idempotencyKey?: string): Promise<EvaluationRow> {
+  async submit(tenant: string, request: CreateEvaluationRequest, idempotencyKey?: string): Promise<EvaluationRow> {
     const requestHash = idempotencyKey ? hashRequest(request) : undefined;
     if (idempotencyKey) {
-      const existing = await withDatabase(() => this.deps.store.findByIdempotencyKey(idempotencyKey));
+      const existing = await withDatabase(() => this.deps.store.findByIdempotencyKey(tenant, idempotencyKey));
       if (existing) return sameRequestOrConflict(existing, requestHash!);
     }
 
-    const id = idempotencyKey ? uuidFromKey(idempotencyKey) : randomUUID();
+    const id = idempotencyKey ? uuidFromKey(tenant, idempotencyKey) : randomUUID();
     const limits: Limits = { ...LIMIT_DEFAULTS, ...stripUndefined(request.limits ?? {}) };
     let row: EvaluationRow;
     try {
       row = await withDatabase(() =>
         this.deps.store.create({
           id,
+          tenant,
           language: request.language,
           code: Buffer.from(request.code, 'utf8'),
           stdin: request.stdin !== undefined ? Buffer.from(request.stdin, 'utf8') : undefined,
@@ -47,7 +48,7 @@ export class Submissions {
     } catch (err) {
       // Two requests with the same key raced; the loser answers with the winner's evaluation.
       if (idempotencyKey && isUniqueViolation(err)) {
-        const winner = await withDatabase(() => this.deps.store.findByIdempotencyKey(idempotencyKey));
+        const winner = await withDatabase(() => this.deps.store.findByIdempotencyKey(tenant, idempotencyKey));
         if (winner) return sameRequestOrConflict(winner, requestHash!);
       }
       throw err;
@@ -89,9 +90,9 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The same key always names the same evaluation (and so the same workflow id). */
-function uuidFromKey(key: string): string {
-  const h = createHash('sha256').update(`idempotency:${key}`).digest('hex');
+/** The same tenant and key always name the same evaluation (and so the same workflow id). */
+function uuidFromKey(tenant: string, key: string): string {
+  const h = createHash('sha256').update(`idempotency:${tenant}:${key}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 

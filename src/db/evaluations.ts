@@ -22,6 +22,7 @@ export type EventRow = EvaluationEvent;
 
 export interface NewEvaluation {
   id: string;
+  tenant: string;
   language: Language;
   code: Buffer;
   stdin?: Buffer;
@@ -30,6 +31,7 @@ export interface NewEvaluation {
   metadata: Record<string, string>;
   idempotencyKey?: string;
   requestHash?: string;
+  callbackUrl?: string;
 }
 
 export interface LifecycleEvent {
@@ -68,6 +70,7 @@ export interface Outcome {
 }
 
 export interface ListFilter {
+  tenant?: string;
   status?: EvaluationStatus;
   language?: Language;
   limit: number;
@@ -86,6 +89,7 @@ export class EvaluationStore {
         data: {
           id: input.id,
           workflowId: workflowIdFor(input.id),
+          tenant: input.tenant,
           status: 'queued',
           language: input.language,
           code: bytes(input.code),
@@ -95,6 +99,7 @@ export class EvaluationStore {
           metadata: input.metadata,
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash: input.requestHash ?? null,
+          callbackUrl: input.callbackUrl ?? null,
           createdAt: at,
         },
       });
@@ -110,16 +115,19 @@ export class EvaluationStore {
     await this.db.evaluation.deleteMany({ where: { id } });
   }
 
-  get(id: string): Promise<EvaluationRow | null> {
-    return this.db.evaluation.findUnique({ where: { id } });
+  /** With a tenant, another tenant's evaluation reads as missing, so existence does not leak. */
+  async get(id: string, tenant?: string): Promise<EvaluationRow | null> {
+    const row = await this.db.evaluation.findUnique({ where: { id } });
+    return row && (tenant === undefined || row.tenant === tenant) ? row : null;
   }
 
-  findByIdempotencyKey(key: string): Promise<EvaluationRow | null> {
-    return this.db.evaluation.findUnique({ where: { idempotencyKey: key } });
+  findByIdempotencyKey(tenant: string, key: string): Promise<EvaluationRow | null> {
+    return this.db.evaluation.findUnique({ where: { tenant_idempotencyKey: { tenant, idempotencyKey: key } } });
   }
 
   async list(filter: ListFilter): Promise<EvaluationRow[]> {
     const where: Prisma.EvaluationWhereInput = {};
+    if (filter.tenant !== undefined) where.tenant = filter.tenant;
     if (filter.status) where.status = filter.status;
     if (filter.language) where.language = filter.language;
     if (filter.cursor) {

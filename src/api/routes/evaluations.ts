@@ -1,6 +1,7 @@
 /** /v1/evaluations: submit, read, list, events, cancel, approve and reject. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { isTerminal } from '../../domain/evaluation';
+import type { AuthVariables } from '../../auth/principal';
 import type { EvaluationStore } from '../../db/evaluations';
 import type { TemporalGateway } from '../../temporal/gateway';
 import { TemporalUnavailableError, WorkflowClosedError } from '../../temporal/gateway';
@@ -98,27 +99,27 @@ const reviewRoute = (decision: 'approve' | 'reject') =>
   });
 
 export function evaluationRoutes(deps: EvaluationRoutesDeps) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const app = new OpenAPIHono<{ Variables: AuthVariables }>({ defaultHook: validationHook });
   const { store, temporal } = deps;
 
-  const load = async (id: string) => {
-    const row = await withDatabase(() => store.get(id));
+  const load = async (id: string, tenant: string) => {
+    const row = await withDatabase(() => store.get(id, tenant));
     if (!row) throw notFound(`evaluation ${id}`);
     return row;
   };
 
   app.openapi(submitRoute, async (c) => {
-    const row = await deps.submissions.submit(c.req.valid('json'), c.req.valid('header')['idempotency-key']);
+    const row = await deps.submissions.submit(c.get('principal').tenant, c.req.valid('json'), c.req.valid('header')['idempotency-key']);
     c.header('Location', links(row.id).self);
     return c.json({ id: row.id, status: row.status as 'queued', workflowId: row.workflowId, links: links(row.id) }, 202);
   });
 
-  app.openapi(getRoute, async (c) => c.json(presentEvaluation(await load(c.req.valid('param').id)), 200));
+  app.openapi(getRoute, async (c) => c.json(presentEvaluation(await load(c.req.valid('param').id, c.get('principal').tenant)), 200));
 
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     const rows = await withDatabase(() =>
-      store.list({ status: q.status, language: q.language, limit: q.limit + 1, cursor: q.cursor ? decodeCursor(q.cursor) : undefined }),
+      store.list({ tenant: c.get('principal').tenant, status: q.status, language: q.language, limit: q.limit + 1, cursor: q.cursor ? decodeCursor(q.cursor) : undefined }),
     );
     const page = rows.slice(0, q.limit);
     const nextCursor = rows.length > q.limit ? encodeCursor(page[page.length - 1]!) : null;
@@ -126,13 +127,13 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
   });
 
   app.openapi(eventsRoute, async (c) => {
-    const row = await load(c.req.valid('param').id);
+    const row = await load(c.req.valid('param').id, c.get('principal').tenant);
     const events = await withDatabase(() => store.events(row.id));
     return c.json({ items: events.map(presentEvent) }, 200);
   });
 
   app.openapi(cancelRoute, async (c) => {
-    const row = await load(c.req.valid('param').id);
+    const row = await load(c.req.valid('param').id, c.get('principal').tenant);
     if (isTerminal(row.status)) throw conflict('already_finished', `evaluation ${row.id} has already finished (${row.status})`);
     await toWorkflow(() => temporal.cancel(row.id), row.id);
     return c.json({ id: row.id, status: row.status as 'queued' }, 202);
@@ -140,7 +141,7 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
 
   for (const decision of ['approve', 'reject'] as const) {
     app.openapi(reviewRoute(decision), async (c) => {
-      const row = await load(c.req.valid('param').id);
+      const row = await load(c.req.valid('param').id, c.get('principal').tenant);
       if (row.status !== 'awaiting_review') {
         throw conflict('not_awaiting_review', `evaluation ${row.id} is not awaiting review (it is ${row.status})`);
       }
