@@ -17,6 +17,7 @@ import { scanCode } from '../scanner';
 import { loadPolicy } from '../scanner/policy';
 import { connectClient } from '../temporal/connection';
 import { TemporalGateway } from '../temporal/gateway';
+import { installTemporalRuntime } from '../temporal/runtime';
 import { connectWorker, createEvaluationWorker } from '../temporal/worker';
 
 export interface Endpoints {
@@ -29,6 +30,7 @@ export interface Running {
 }
 
 export async function startWorker(config: Config, endpoints: Endpoints, log: Logger): Promise<Running & { worker: Worker }> {
+  installTemporalRuntime(log);
   const policy = loadPolicy(config.scanPolicyPath);
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const engineCheck = await engine.check();
@@ -49,7 +51,7 @@ export async function startWorker(config: Config, endpoints: Endpoints, log: Log
   return {
     worker,
     async stop() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
       await db.$disconnect();

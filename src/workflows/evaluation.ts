@@ -10,6 +10,7 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -26,11 +27,14 @@ import {
   type ReviewDecision,
 } from './definitions';
 
-// Lifecycle writes must land whatever PostgreSQL is doing: retry forever, backoff capped.
-const { recordTransition, persistResults } = proxyActivities<EvaluationActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
+// Writes must land whatever PostgreSQL is doing: retry forever, backoff capped.
+const persistRetry = { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' } as const;
+
+const { persistResults } = proxyActivities<EvaluationActivities>({ startToCloseTimeout: '30 seconds', retry: persistRetry });
+
+// Status changes between the main steps are small idempotent writes: as local activities they
+// run in this worker without a round trip through the Temporal server per write.
+const { recordTransition } = proxyLocalActivities<EvaluationActivities>({ startToCloseTimeout: '30 seconds', retry: persistRetry });
 
 const { securityScan } = proxyActivities<EvaluationActivities>({
   startToCloseTimeout: '1 minute',

@@ -1,0 +1,118 @@
+/**
+ * `npm start` on a machine with no PostgreSQL or Temporal configured: embedded PGlite and
+ * Temporal dev server (with Web UI), an evaluation end to end, Ctrl-C stops everything, and a
+ * restart finds the old evaluation.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { waitFor } from '../support/harness';
+
+const root = path.resolve(__dirname, '../..');
+let dataDir: string;
+let child: ChildProcess | undefined;
+let output = '';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+let ports: { api: number; temporal: number; ui: number; pg: number };
+
+async function start(): Promise<void> {
+  output = '';
+  child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main/start.ts')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      TEMPORAL_ADDRESS: '',
+      DATA_DIR: dataDir,
+      PORT: String(ports.api),
+      TEMPORAL_PORT: String(ports.temporal),
+      TEMPORAL_UI_PORT: String(ports.ui),
+      EMBEDDED_POSTGRES_PORT: String(ports.pg),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  await waitFor(
+    async () => {
+      if (child!.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+      return output.includes('Crucible is running') ? true : undefined;
+    },
+    'the service to start',
+    120000,
+    200,
+  );
+}
+
+async function stop(): Promise<number | null> {
+  const proc = child;
+  if (!proc || proc.exitCode !== null) return proc?.exitCode ?? null;
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.kill('SIGINT');
+  return exited;
+}
+
+const api = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${ports.api}${p}`, init);
+
+function temporalServerAlive(): boolean {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.includes('start-dev') && cmd.includes(dataDir)) return true;
+    } catch {
+      // gone while we looked
+    }
+  }
+  return false;
+}
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crucible-start-'));
+  ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), pg: await freePort() };
+});
+
+afterAll(async () => {
+  await stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('starts with embedded services, runs an evaluation, stops on Ctrl-C, and a restart finds it', async () => {
+  await start();
+  expect(output).toContain(`http://127.0.0.1:${ports.ui}`);
+
+  const res = await api('/v1/evaluations', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ language: 'python', code: 'print(sum(range(10)))' }),
+  });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as any;
+  const done: any = await waitFor(async () => {
+    const body: any = await (await api(`/v1/evaluations/${id}`)).json();
+    return body.status === 'completed' ? body : undefined;
+  }, 'the evaluation to complete');
+  expect(done).toMatchObject({ verdict: 'accepted', result: { stdout: '45\n' } });
+
+  const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
+  expect(ui.status).toBe(200);
+  expect((await api('/readyz')).status).toBe(200);
+
+  expect(await stop()).toBe(0);
+  await waitFor(async () => (temporalServerAlive() ? undefined : true), 'the embedded Temporal server to stop', 10000);
+
+  await start();
+  const again: any = await (await api(`/v1/evaluations/${id}`)).json();
+  expect(again).toMatchObject({ id, status: 'completed', verdict: 'accepted', result: { stdout: '45\n' } });
+  expect(await stop()).toBe(0);
+});
