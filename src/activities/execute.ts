@@ -9,6 +9,7 @@ import type { EvaluationStore } from '../db/evaluations';
 import { EvaluationNotFoundError } from '../db/evaluations';
 import type { Language, Limits } from '../domain/evaluation';
 import { computeVerdict } from '../domain/verdict';
+import type { Metrics } from '../metrics/metrics';
 import type { SandboxEngine } from '../sandbox/engine';
 import { evaluationNotFound } from './errors';
 import type { ExecuteOutcome, StoredOutput } from './types';
@@ -21,6 +22,7 @@ const HEARTBEAT_INTERVAL_MS = 250;
 export interface ExecuteDeps {
   store: EvaluationStore;
   engine: SandboxEngine;
+  metrics: Metrics;
 }
 
 export function makeExecute(deps: ExecuteDeps) {
@@ -46,6 +48,7 @@ export function makeExecute(deps: ExecuteDeps) {
     if (result.cancelled) throw new CancelledFailure('execution cancelled; the sandboxed program was killed');
 
     const verdict = computeVerdict(result, row.expectedOutput ? Buffer.from(row.expectedOutput) : null);
+    deps.metrics.sandboxRunSeconds.observe({ engine: result.engine, language: row.language, verdict }, result.timeMs / 1000);
     const output = await keepOutputOutOfHistory(deps.store, input.evaluationId, result.stdout, result.stderr);
     return {
       verdict,

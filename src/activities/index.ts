@@ -1,6 +1,8 @@
 /** All activities of the evaluation workflow, wired to their dependencies. */
 import type { EvaluationStore } from '../db/evaluations';
 import type { Language } from '../domain/evaluation';
+import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
 import type { SandboxEngine } from '../sandbox/engine';
 import type { ScanPolicy } from '../scanner/decide';
 import type { ScanReport } from '../scanner/index';
@@ -15,6 +17,8 @@ export interface ActivityDeps {
   engine: SandboxEngine;
   policy: ScanPolicy;
   scan: (language: Language, code: Buffer) => Promise<ScanReport>;
+  log: Logger;
+  metrics: Metrics;
 }
 
 export function createActivities(deps: ActivityDeps): EvaluationActivities {

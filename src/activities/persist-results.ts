@@ -3,14 +3,17 @@
  * no-op, so the result is stored exactly once whatever happens to PostgreSQL or the worker.
  */
 import type { EvaluationStore } from '../db/evaluations';
+import type { Metrics } from '../metrics/metrics';
 import type { OutcomeInput } from './types';
 
-export function makePersistResults(deps: { store: EvaluationStore }) {
+export function makePersistResults(deps: { store: EvaluationStore; metrics: Metrics }) {
   return async function persistResults(input: OutcomeInput): Promise<void> {
-    await deps.store.recordOutcome({
+    const { stored } = await deps.store.recordOutcome({
       ...input,
       at: new Date(input.at),
       event: { ...input.event, at: new Date(input.event.at) },
     });
+    // Counted on the write that changed the row, so retries do not count twice.
+    if (stored) deps.metrics.evaluationsFinished.inc({ status: input.status, verdict: input.verdict ?? 'none' });
   };
 }

@@ -2,7 +2,9 @@
 import type { EvaluationStore } from '../db/evaluations';
 import { EvaluationNotFoundError } from '../db/evaluations';
 import type { Language } from '../domain/evaluation';
-import { decide } from '../scanner/decide';
+import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
+import { actionFor, decide } from '../scanner/decide';
 import type { ScanPolicy } from '../scanner/decide';
 import type { ScanReport } from '../scanner/index';
 import { ApplicationFailure } from '@temporalio/common';
@@ -14,6 +16,8 @@ export interface SecurityScanDeps {
   store: EvaluationStore;
   policy: ScanPolicy;
   scan: (language: Language, code: Buffer) => Promise<ScanReport>;
+  log: Logger;
+  metrics: Metrics;
 }
 
 export function makeSecurityScan(deps: SecurityScanDeps) {
@@ -29,6 +33,12 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
       throw err;
     }
     const decision = decide(report.findings, deps.policy);
+    if (decision.action === 'block') {
+      const ruleIds = [...new Set(report.findings.filter((f) => actionFor(f, deps.policy) === 'block').map((f) => f.ruleId))];
+      // An alert, not just a record: operators page on error-level lines and on the counter.
+      deps.log.error({ alert: 'security_violation', evaluationId: input.evaluationId, tenant: row.tenant, ruleIds, reasons: decision.reasons }, 'security violation: submission blocked');
+      for (const ruleId of ruleIds) deps.metrics.securityViolations.inc({ rule_id: ruleId, tenant: row.tenant });
+    }
     return { findings: report.findings, syntaxError: report.syntaxError, action: decision.action, reasons: decision.reasons };
   };
 }

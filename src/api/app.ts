@@ -3,19 +3,39 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
+import { secureHeaders } from 'hono/secure-headers';
+import { cors } from 'hono/cors';
 import { ANONYMOUS_PRINCIPAL, type AuthVariables } from '../auth/principal';
 import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType } from './errors';
 import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
+import { introspectionRoutes } from './routes/introspection';
+import type { ScanPolicy } from '../scanner/decide';
 import { MAX_BODY_BYTES } from './schemas';
 
 export interface AppDeps extends EvaluationRoutesDeps {
   readiness: ReadinessCheck[];
   log: Logger;
+  metrics: Metrics;
+  policy: ScanPolicy;
+  /** Origins allowed to call the API from a browser; none by default. */
+  corsOrigins?: string[];
 }
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<{ Variables: AuthVariables }>();
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    deps.metrics.httpRequestSeconds.observe(
+      { method: c.req.method, route: c.req.routePath, status: String(c.res.status) },
+      (performance.now() - started) / 1000,
+    );
+  });
+  app.use('*', secureHeaders());
+  if (deps.corsOrigins && deps.corsOrigins.length > 0) app.use('*', cors({ origin: deps.corsOrigins }));
 
   app.use('/v1/*', async (c, next) => {
     c.set('principal', ANONYMOUS_PRINCIPAL);
@@ -26,7 +46,9 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw payloadTooLarge(`the request body exceeds ${MAX_BODY_BYTES} bytes`); } }));
 
   app.route('/', healthRoutes(deps.readiness));
+  app.get('/metrics', async (c) => c.body(await deps.metrics.render(), 200, { 'content-type': deps.metrics.contentType }));
   app.route('/v1/evaluations', evaluationRoutes(deps));
+  app.route('/v1', introspectionRoutes(deps.policy));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -30,6 +30,8 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m or 24h')
     .default('24h'),
+  WORKER_METRICS_PORT: port.optional(),
+  CORS_ORIGINS: z.string().optional(),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -49,6 +51,8 @@ export interface Config {
   scannerPython: string;
   reviewTimeout: string;
   workerConcurrency: number;
+  workerMetricsPort?: number;
+  corsOrigins: string[];
   logLevel: RawConfig['LOG_LEVEL'];
 }
 
@@ -78,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scannerPython: c.SCANNER_PYTHON,
     reviewTimeout: c.REVIEW_TIMEOUT,
     workerConcurrency: c.WORKER_CONCURRENCY,
+    workerMetricsPort: c.WORKER_METRICS_PORT,
+    corsOrigins: (c.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     logLevel: c.LOG_LEVEL,
   };
 }

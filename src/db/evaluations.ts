@@ -177,11 +177,12 @@ export class EvaluationStore {
    * The terminal write. Idempotent: once the evaluation is terminal, a retry only makes sure the
    * event exists; it never rewrites the result or duplicates an event.
    */
-  async recordOutcome(outcome: Outcome): Promise<void> {
-    await this.db.$transaction(async (tx) => {
+  async recordOutcome(outcome: Outcome): Promise<{ stored: boolean }> {
+    return this.db.$transaction(async (tx) => {
       const current = await tx.evaluation.findUnique({ where: { id: outcome.evaluationId }, select: { status: true } });
       if (!current) throw new EvaluationNotFoundError(outcome.evaluationId);
-      if (!terminal.includes(current.status)) {
+      const stored = !terminal.includes(current.status);
+      if (stored) {
         const output = await resolveOutput(tx, outcome.output);
         await tx.evaluation.update({
           where: { id: outcome.evaluationId },
@@ -200,6 +201,7 @@ export class EvaluationStore {
         }
       }
       await insertEvent(tx, outcome.evaluationId, outcome.event);
+      return { stored };
     });
   }
 

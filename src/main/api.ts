@@ -1,16 +1,18 @@
 /** `npm run api`: the HTTP API alone (DATABASE_URL and TEMPORAL_ADDRESS required). */
-import { loadConfig } from '../config/config';
+import { loadSettings } from './settings';
 import { applyMigrations } from '../db/migrate';
 import { createLogger } from '../logging/logger';
+import { Metrics } from '../metrics/metrics';
 import { requireEndpoints } from './endpoints';
 import { startApi, stopOnSignals } from './runtime';
 
 async function main() {
-  const config = loadConfig();
+  const settings = loadSettings();
+  const { config } = settings;
   const log = createLogger(config.logLevel, 'crucible-api');
   const endpoints = requireEndpoints(config);
   await applyMigrations(endpoints.databaseUrl);
-  const api = await startApi(config, endpoints, log);
+  const api = await startApi(settings, endpoints, log, new Metrics());
   stopOnSignals(() => api.stop(), log);
 }
 

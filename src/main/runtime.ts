@@ -12,9 +12,10 @@ import type { Config } from '../config/config';
 import { createDb, type Db } from '../db/client';
 import { EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
 import { createEngine } from '../sandbox';
 import { scanCode } from '../scanner';
-import { loadPolicy } from '../scanner/policy';
+import type { ScanPolicy } from '../scanner/decide';
 import { connectClient } from '../temporal/connection';
 import { TemporalGateway } from '../temporal/gateway';
 import { installTemporalRuntime } from '../temporal/runtime';
@@ -25,13 +26,18 @@ export interface Endpoints {
   temporalAddress: string;
 }
 
+/** Everything read and validated at start-up, before any connection is made. */
+export interface Settings {
+  config: Config;
+  policy: ScanPolicy;
+}
+
 export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startWorker(config: Config, endpoints: Endpoints, log: Logger): Promise<Running & { worker: Worker }> {
+export async function startWorker({ config, policy }: Settings, endpoints: Endpoints, log: Logger, metrics: Metrics): Promise<Running & { worker: Worker }> {
   installTemporalRuntime(log);
-  const policy = loadPolicy(config.scanPolicyPath);
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const engineCheck = await engine.check();
   if (!engineCheck.ok) log.warn({ engine: engine.name, detail: engineCheck.detail }, 'sandbox engine self-check failed; executions will be retried until it works');
@@ -43,7 +49,7 @@ export async function startWorker(config: Config, endpoints: Endpoints, log: Log
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities({ store, engine, policy, scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }) }),
+    activities: createActivities({ store, engine, policy, log, metrics, scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }) }),
     maxConcurrentExecutions: config.workerConcurrency,
   });
   const running = worker.run();
@@ -59,7 +65,9 @@ export async function startWorker(config: Config, endpoints: Endpoints, log: Log
   };
 }
 
-export async function startApi(config: Config, endpoints: Endpoints, log: Logger): Promise<Running & { server: ServerType; url: string }> {
+export async function startApi({ config, policy }: Settings, endpoints: Endpoints, log: Logger, metrics: Metrics): Promise<Running & { server: ServerType; url: string }> {
+  // The API runs no code, but /readyz says whether the configured engine works on this machine.
+  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const db: Db = createDb(endpoints.databaseUrl);
   const store = new EvaluationStore(db);
   const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace });
@@ -69,9 +77,13 @@ export async function startApi(config: Config, endpoints: Endpoints, log: Logger
     temporal,
     submissions: new Submissions({ store, temporal, reviewTimeout: config.reviewTimeout }),
     log,
+    metrics,
+    policy,
+    corsOrigins: config.corsOrigins,
     readiness: [
       { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
       { name: 'temporal', check: () => temporal.check() },
+      { name: 'sandbox', check: async () => { const r = await engine.check(); return { ok: r.ok, detail: `${engine.name}: ${r.detail}` }; } },
     ],
   });
   const server = await new Promise<ServerType>((resolve) => {

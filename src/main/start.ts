@@ -5,16 +5,18 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../config/config';
+import { loadSettings } from './settings';
 import { applyMigrations } from '../db/migrate';
 import { startEmbeddedPostgres } from '../embedded/postgres';
 import { startEmbeddedTemporal } from '../embedded/temporal';
 import { createLogger } from '../logging/logger';
+import { Metrics } from '../metrics/metrics';
 import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../temporal/search-attributes';
 import { startApi, startWorker, stopOnSignals } from './runtime';
 
 async function main() {
-  const config = loadConfig();
+  const settings = loadSettings();
+  const { config } = settings;
   const log = createLogger(config.logLevel, 'crucible');
   fs.mkdirSync(config.dataDir, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
@@ -50,9 +52,10 @@ async function main() {
     }
 
     const endpoints = { databaseUrl, temporalAddress };
-    const worker = await startWorker(config, endpoints, log);
+    const metrics = new Metrics();
+    const worker = await startWorker(settings, endpoints, log, metrics);
     stops.push(() => worker.stop());
-    const api = await startApi(config, endpoints, log);
+    const api = await startApi(settings, endpoints, log, metrics);
     stops.push(() => api.stop());
 
     const lines = [

@@ -1,17 +1,26 @@
 /** `npm run worker`: a Temporal worker for the `evaluations` task queue (DATABASE_URL and TEMPORAL_ADDRESS required). */
-import { loadConfig } from '../config/config';
+import { loadSettings } from './settings';
 import { applyMigrations } from '../db/migrate';
 import { createLogger } from '../logging/logger';
+import { Metrics } from '../metrics/metrics';
+import { serveMetrics } from '../metrics/server';
 import { requireEndpoints } from './endpoints';
 import { startWorker, stopOnSignals } from './runtime';
 
 async function main() {
-  const config = loadConfig();
+  const settings = loadSettings();
+  const { config } = settings;
   const log = createLogger(config.logLevel, 'crucible-worker');
   const endpoints = requireEndpoints(config);
   await applyMigrations(endpoints.databaseUrl);
-  const worker = await startWorker(config, endpoints, log);
-  stopOnSignals(() => worker.stop(), log);
+  const metrics = new Metrics();
+  const worker = await startWorker(settings, endpoints, log, metrics);
+  const metricsServer = config.workerMetricsPort !== undefined ? await serveMetrics(metrics, config.workerMetricsPort, config.host) : undefined;
+  if (metricsServer) log.info({ url: metricsServer.url }, 'worker metrics listening');
+  stopOnSignals(async () => {
+    await worker.stop();
+    await metricsServer?.close();
+  }, log);
 }
 
 main().catch((err) => {

@@ -102,11 +102,9 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     }
 
     if (scan.action === 'review') {
-      await moveTo('awaiting_review', {
-        findings: scan.findings,
-        event: event('SCAN_COMPLETED', 'scan', scanSummary),
-      });
-      await recordTransition({ evaluationId, status: 'awaiting_review', at: now(), event: event('REVIEW_REQUESTED', 'review-requested', { timeout: input.reviewTimeout }) });
+      await moveTo('scanning', { findings: scan.findings, event: event('SCAN_COMPLETED', 'scan', scanSummary) });
+      // The stored status says awaiting_review only once REVIEW_REQUESTED is stored with it.
+      await moveTo('awaiting_review', { event: event('REVIEW_REQUESTED', 'review-requested', { timeout: input.reviewTimeout }) });
       const answered = await condition(() => review !== undefined, input.reviewTimeout as `${number}h`);
       if (!answered || !review?.approved) {
         const reason = answered ? (review?.decision.reason ?? 'rejected by reviewer') : `no review decision within ${input.reviewTimeout}`;

@@ -9,6 +9,8 @@ import { Submissions } from '../../src/api/submissions';
 import { createDb } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
 import { createLogger } from '../../src/logging/logger';
+import { Metrics } from '../../src/metrics/metrics';
+import { loadPolicy } from '../../src/scanner/policy';
 import { TemporalGateway } from '../../src/temporal/gateway';
 import { databaseUrl, temporalAddress } from '../support/harness';
 
@@ -31,6 +33,8 @@ function build(dbUrl: string, temporalAddr: string) {
     temporal,
     submissions: new Submissions({ store, temporal, reviewTimeout: '1h' }),
     log: createLogger('silent'),
+    metrics: new Metrics({ defaultMetrics: false }),
+    policy: loadPolicy(undefined),
     readiness: [
       { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
       { name: 'temporal', check: () => temporal.check() },

@@ -12,6 +12,7 @@ import { Submissions } from '../../src/api/submissions';
 import { createDb, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
 import { createLogger } from '../../src/logging/logger';
+import { Metrics } from '../../src/metrics/metrics';
 import { createEngine } from '../../src/sandbox';
 import type { SandboxEngine } from '../../src/sandbox/engine';
 import { scanCode } from '../../src/scanner';
@@ -43,6 +44,8 @@ export interface TestWorkerOptions {
   databaseUrl?: string;
   policy?: ScanPolicy;
   engine?: SandboxEngine;
+  log?: import('../../src/logging/logger').Logger;
+  metrics?: Metrics;
 }
 
 export interface TestWorker {
@@ -65,6 +68,8 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
       engine: options.engine ?? createEngine({ engine: 'bwrap' }),
       policy: options.policy ?? loadPolicy(undefined),
       scan: (language, code) => scanCode(language, code),
+      log: options.log ?? createLogger('silent'),
+      metrics: options.metrics ?? new Metrics({ defaultMetrics: false }),
     }),
   });
   const running = worker.run();
@@ -89,7 +94,7 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(taskQueue: string): Promise<TestApi> {
+export async function startTestApi(taskQueue: string, options: { reviewTimeout?: string } = {}): Promise<TestApi> {
   const db = createDb(databaseUrl(), { maxConnections: 4 });
   const store = new EvaluationStore(db);
   const connection = await Connection.connect({ address: temporalAddress() });
@@ -98,8 +103,10 @@ export async function startTestApi(taskQueue: string): Promise<TestApi> {
   const app = createApp({
     store,
     temporal,
-    submissions: new Submissions({ store, temporal, reviewTimeout: '1h' }),
+    submissions: new Submissions({ store, temporal, reviewTimeout: options.reviewTimeout ?? '1h' }),
     log: createLogger('silent'),
+    metrics: new Metrics({ defaultMetrics: false }),
+    policy: loadPolicy(undefined),
     readiness: [
       { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
       { name: 'temporal', check: () => temporal.check() },

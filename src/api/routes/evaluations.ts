@@ -21,12 +21,14 @@ import {
   SubmitResponse,
 } from '../schemas';
 import type { Submissions } from '../submissions';
+import type { Metrics } from '../../metrics/metrics';
 import { validationHook } from '../validation';
 
 export interface EvaluationRoutesDeps {
   store: EvaluationStore;
   temporal: TemporalGateway;
   submissions: Submissions;
+  metrics: Metrics;
 }
 
 const errors = (...codes: number[]) =>
@@ -110,6 +112,7 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
 
   app.openapi(submitRoute, async (c) => {
     const row = await deps.submissions.submit(c.get('principal').tenant, c.req.valid('json'), c.req.valid('header')['idempotency-key']);
+    deps.metrics.evaluationsSubmitted.inc({ language: row.language });
     c.header('Location', links(row.id).self);
     return c.json({ id: row.id, status: row.status as 'queued', workflowId: row.workflowId, links: links(row.id) }, 202);
   });

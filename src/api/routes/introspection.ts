@@ -1,0 +1,50 @@
+/** What a client can ask before submitting: languages, limits, and the effective scan policy. */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA, SEVERITIES } from '../../domain/evaluation';
+import type { AuthVariables } from '../../auth/principal';
+import type { ScanPolicy } from '../../scanner/decide';
+import { Limits } from '../schemas';
+
+const LANGUAGE_INFO: Record<(typeof LANGUAGES)[number], { name: string; fileName: string }> = {
+  python: { name: 'Python 3', fileName: 'main.py' },
+  javascript: { name: 'JavaScript (Node.js)', fileName: 'main.js' },
+};
+
+const Action = z.enum(['allow', 'review', 'block']);
+const Policy = z
+  .object({ severity: z.object(Object.fromEntries(SEVERITIES.map((s) => [s, Action])) as Record<(typeof SEVERITIES)[number], typeof Action>), rules: z.record(z.string(), Action) })
+  .openapi('ScanPolicy');
+
+const languagesRoute = createRoute({
+  method: 'get',
+  path: '/languages',
+  summary: 'Languages a submission can be written in',
+  responses: {
+    200: {
+      description: 'Supported languages',
+      content: { 'application/json': { schema: z.object({ items: z.array(z.object({ id: z.enum(LANGUAGES), name: z.string(), fileName: z.string() })) }) } },
+    },
+  },
+});
+
+const limitsRoute = createRoute({
+  method: 'get',
+  path: '/limits',
+  summary: 'Default and maximum execution limits',
+  responses: { 200: { description: 'Limits', content: { 'application/json': { schema: z.object({ defaults: Limits, maxima: Limits }) } } } },
+});
+
+const policyRoute = createRoute({
+  method: 'get',
+  path: '/policy',
+  summary: 'The scan policy in force: what each severity (or rule) leads to',
+  responses: { 200: { description: 'Effective policy', content: { 'application/json': { schema: Policy } } } },
+});
+
+export function introspectionRoutes(policy: ScanPolicy) {
+  const app = new OpenAPIHono<{ Variables: AuthVariables }>();
+  app.openapi(languagesRoute, (c) => c.json({ items: LANGUAGES.map((id) => ({ id, ...LANGUAGE_INFO[id] })) }, 200));
+  app.openapi(limitsRoute, (c) => c.json({ defaults: LIMIT_DEFAULTS, maxima: LIMIT_MAXIMA }, 200));
+  app.openapi(policyRoute, (c) => c.json({ severity: { ...policy.severity }, rules: { ...(policy.rules ?? {}) } }, 200));
+  return app;
+}
