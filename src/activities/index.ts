@@ -6,6 +6,10 @@ import type { Metrics } from '../metrics/metrics';
 import type { SandboxEngine } from '../sandbox/engine';
 import type { ScanPolicy } from '../scanner/decide';
 import type { ScanReport } from '../scanner/index';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Db } from '../db/client';
+import { WEBHOOK_REJECTED } from '../webhooks/retry-policy';
+import { makeDeliverWebhook } from './deliver-webhook';
 import { makeExecute } from './execute';
 import { makePersistResults } from './persist-results';
 import { makeRecordTransition } from './record-transition';
@@ -19,6 +23,8 @@ export interface ActivityDeps {
   scan: (language: Language, code: Buffer) => Promise<ScanReport>;
   log: Logger;
   metrics: Metrics;
+  /** Webhook delivery; without a secret the API refuses callbackUrl, so nothing should ask for it. */
+  webhooks: { db: Db; secret?: string; allowPrivate: boolean; timeoutMs: number };
 }
 
 export function createActivities(deps: ActivityDeps): EvaluationActivities {
@@ -27,5 +33,10 @@ export function createActivities(deps: ActivityDeps): EvaluationActivities {
     securityScan: makeSecurityScan(deps),
     execute: makeExecute(deps),
     persistResults: makePersistResults(deps),
+    deliverWebhook: deps.webhooks.secret
+      ? makeDeliverWebhook({ ...deps.webhooks, secret: deps.webhooks.secret })
+      : async () => {
+          throw ApplicationFailure.nonRetryable('webhooks are not configured on this worker (WEBHOOK_SECRET is unset)', WEBHOOK_REJECTED);
+        },
   };
 }

@@ -56,4 +56,5 @@ export interface EvaluationActivities {
   securityScan(input: { evaluationId: string }): Promise<ScanOutcome>;
   execute(input: { evaluationId: string }): Promise<ExecuteOutcome>;
   persistResults(input: OutcomeInput): Promise<void>;
+  deliverWebhook(input: { evaluationId: string }): Promise<{ delivered: boolean; attempts: number }>;
 }

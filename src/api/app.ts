@@ -6,7 +6,10 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { secureHeaders } from 'hono/secure-headers';
 import { cors } from 'hono/cors';
-import { ANONYMOUS_PRINCIPAL, type AuthVariables } from '../auth/principal';
+import type { AuthVariables } from '../auth/principal';
+import type { ApiKeyStore } from '../auth/api-keys';
+import { authenticate } from '../auth/middleware';
+import { keyByClientAddress, rateLimit } from '../ratelimit';
 import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType } from './errors';
 import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
@@ -19,6 +22,10 @@ export interface AppDeps extends EvaluationRoutesDeps {
   log: Logger;
   metrics: Metrics;
   policy: ScanPolicy;
+  keys: Pick<ApiKeyStore, 'verify'>;
+  /** Only for local development: every caller is the `default` tenant with every scope. */
+  authDisabled: boolean;
+  rateLimitPerMinute: number;
   /** Origins allowed to call the API from a browser; none by default. */
   corsOrigins?: string[];
 }
@@ -37,10 +44,10 @@ export function createApp(deps: AppDeps) {
   app.use('*', secureHeaders());
   if (deps.corsOrigins && deps.corsOrigins.length > 0) app.use('*', cors({ origin: deps.corsOrigins }));
 
-  app.use('/v1/*', async (c, next) => {
-    c.set('principal', ANONYMOUS_PRINCIPAL);
-    await next();
-  });
+  // A coarse per-address guard first: every bad key costs a database lookup.
+  app.use('/v1/*', rateLimit({ windowMs: 60_000, limit: deps.rateLimitPerMinute * 4, keyOf: keyByClientAddress }));
+  app.use('/v1/*', authenticate({ keys: deps.keys, disabled: deps.authDisabled }));
+  app.use('/v1/*', rateLimit({ windowMs: 60_000, limit: deps.rateLimitPerMinute }));
   app.use('/v1/*', requireJsonBody);
   // Counts the bytes actually read, so neither chunked bodies nor a lying Content-Length get past.
   app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw payloadTooLarge(`the request body exceeds ${MAX_BODY_BYTES} bytes`); } }));
@@ -50,6 +57,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/evaluations', evaluationRoutes(deps));
   app.route('/v1', introspectionRoutes(deps.policy));
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key (crk_…); create one with `npm run apikey -- create`' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

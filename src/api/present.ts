@@ -35,6 +35,7 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
         }
       : {}),
     ...(row.error ? { error: row.error } : {}),
+    ...(row.callbackUrl ? { callbackUrl: row.callbackUrl } : {}),
     createdAt: row.createdAt.toISOString(),
     ...(row.startedAt ? { startedAt: row.startedAt.toISOString() } : {}),
     ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),

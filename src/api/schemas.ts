@@ -53,6 +53,11 @@ export const CreateEvaluationRequest = z
     stdin: byteBounded(MAX_STDIN_BYTES, 'stdin').optional(),
     expectedOutput: byteBounded(MAX_EXPECTED_OUTPUT_BYTES, 'expectedOutput').optional(),
     limits: LimitsInput.optional(),
+    callbackUrl: z
+      .string()
+      .max(2048)
+      .optional()
+      .openapi({ description: 'Receives the final evaluation as a signed POST (see the README for the signature scheme)' }),
     metadata: z
       .record(z.string().max(128), z.string().max(1024))
       .refine((m) => Object.keys(m).length <= 32, { message: 'metadata holds at most 32 keys' })
@@ -101,6 +106,7 @@ export const Evaluation = z
     findings: z.array(Finding),
     result: ExecutionResult.optional(),
     error: z.string().optional(),
+    callbackUrl: z.string().optional(),
     createdAt: z.iso.datetime(),
     startedAt: z.iso.datetime().optional(),
     completedAt: z.iso.datetime().optional(),
@@ -146,6 +152,18 @@ export const ActionAccepted = z.object({ id: z.uuid(), status: z.enum(STATUSES) 
 export const IdParam = z.object({
   id: z.uuid({ message: 'id must be a UUID' }).openapi({ param: { name: 'id', in: 'path' } }),
 });
+
+export const WebhookDelivery = z
+  .object({
+    attempt: z.number().int(),
+    url: z.string(),
+    statusCode: z.number().int().nullable(),
+    error: z.string().nullable(),
+    succeeded: z.boolean(),
+    durationMs: z.number().int(),
+    at: z.iso.datetime(),
+  })
+  .openapi('WebhookDelivery');
 
 export const ErrorBody = z
   .object({

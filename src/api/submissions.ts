@@ -8,13 +8,18 @@ import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { TemporalGateway } from '../temporal/gateway';
 import { TemporalUnavailableError } from '../temporal/gateway';
 import { withDatabase } from './dependency-errors';
-import { conflict, serviceUnavailable } from './errors';
+import { ApiError, conflict, serviceUnavailable } from './errors';
+import { DestinationLookupError, validateCallbackUrl } from '../webhooks/ssrf-guard';
+import { checkCapacity } from '../ratelimit';
 import type { CreateEvaluationRequest } from './schemas';
 
 export interface SubmissionDeps {
   store: EvaluationStore;
   temporal: TemporalGateway;
   reviewTimeout: string;
+  webhooks: { enabled: boolean; allowPrivate: boolean };
+  /** Evaluations not yet finished, per tenant and overall, beyond which new ones are refused. */
+  maxInFlight: { perTenant: number; total: number };
 }
 
 export class Submissions {
@@ -27,6 +32,16 @@ export class Submissions {
       if (existing) return sameRequestOrConflict(existing, requestHash!);
     }
 
+    const counts = await withDatabase(() => this.deps.store.countInFlight(tenant));
+    const full = checkCapacity({
+      tenantInFlight: counts.tenant,
+      totalInFlight: counts.total,
+      perTenantMax: this.deps.maxInFlight.perTenant,
+      totalMax: this.deps.maxInFlight.total,
+    });
+    if (full) throw full;
+
+    const callbackUrl = request.callbackUrl !== undefined ? await this.vetCallbackUrl(request.callbackUrl) : undefined;
     const id = idempotencyKey ? uuidFromKey(tenant, idempotencyKey) : randomUUID();
     const limits: Limits = { ...LIMIT_DEFAULTS, ...stripUndefined(request.limits ?? {}) };
     let row: EvaluationRow;
@@ -43,6 +58,7 @@ export class Submissions {
           metadata: request.metadata ?? {},
           idempotencyKey,
           requestHash,
+          callbackUrl,
         }),
       );
     } catch (err) {
@@ -55,7 +71,12 @@ export class Submissions {
     }
 
     try {
-      await this.deps.temporal.startEvaluation({ evaluationId: id, language: request.language, reviewTimeout: this.deps.reviewTimeout });
+      await this.deps.temporal.startEvaluation({
+        evaluationId: id,
+        language: request.language,
+        reviewTimeout: this.deps.reviewTimeout,
+        callback: callbackUrl !== undefined,
+      });
     } catch (err) {
       await withDatabase(() => this.deps.store.remove(id));
       if (err instanceof TemporalUnavailableError) {
@@ -64,6 +85,21 @@ export class Submissions {
       throw err;
     }
     return row;
+  }
+
+  /** Refuses a callback the worker could not or must not call (SSRF guard, after DNS resolution). */
+  private async vetCallbackUrl(url: string): Promise<string> {
+    if (!this.deps.webhooks.enabled) {
+      throw new ApiError(400, 'webhooks_disabled', 'callbackUrl is not available: this service has no WEBHOOK_SECRET configured');
+    }
+    try {
+      const verdict = await validateCallbackUrl(url, { allowPrivate: this.deps.webhooks.allowPrivate });
+      if (!verdict.ok) throw new ApiError(400, 'invalid_callback_url', verdict.message, { reason: verdict.reason });
+      return verdict.url;
+    } catch (err) {
+      if (err instanceof DestinationLookupError) throw serviceUnavailable('dns_unavailable', `could not resolve the callbackUrl's host right now: ${err.message}`);
+      throw err;
+    }
   }
 }
 

@@ -32,6 +32,13 @@ const ConfigSchema = z.object({
     .default('24h'),
   WORKER_METRICS_PORT: port.optional(),
   CORS_ORIGINS: z.string().optional(),
+  AUTH_DISABLED: booleanFlag.default(false),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  MAX_IN_FLIGHT_PER_TENANT: z.coerce.number().int().min(1).default(100),
+  MAX_IN_FLIGHT_TOTAL: z.coerce.number().int().min(1).default(1000),
+  WEBHOOK_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(25000).default(10000),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -53,6 +60,10 @@ export interface Config {
   workerConcurrency: number;
   workerMetricsPort?: number;
   corsOrigins: string[];
+  authDisabled: boolean;
+  rateLimitPerMinute: number;
+  maxInFlight: { perTenant: number; total: number };
+  webhooks: { secret?: string; allowPrivate: boolean; timeoutMs: number };
   logLevel: RawConfig['LOG_LEVEL'];
 }
 
@@ -83,6 +94,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reviewTimeout: c.REVIEW_TIMEOUT,
     workerConcurrency: c.WORKER_CONCURRENCY,
     workerMetricsPort: c.WORKER_METRICS_PORT,
+    webhooks: { secret: c.WEBHOOK_SECRET, allowPrivate: c.WEBHOOK_ALLOW_PRIVATE, timeoutMs: c.WEBHOOK_TIMEOUT_MS },
+    authDisabled: c.AUTH_DISABLED,
+    rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    maxInFlight: { perTenant: c.MAX_IN_FLIGHT_PER_TENANT, total: c.MAX_IN_FLIGHT_TOTAL },
     corsOrigins: (c.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
     logLevel: c.LOG_LEVEL,
   };

@@ -80,7 +80,7 @@ export interface ListFilter {
 const terminal = [...TERMINAL_STATUSES] as string[];
 
 export class EvaluationStore {
-  constructor(private readonly db: Db) {}
+  constructor(readonly db: Db) {}
 
   /** The row and its EVALUATION_QUEUED event, atomically: GET answers as soon as this returns. */
   async create(input: NewEvaluation, at = new Date()): Promise<EvaluationRow> {
@@ -139,6 +139,16 @@ export class EvaluationStore {
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: filter.limit,
     });
+  }
+
+  /** Evaluations not yet in a terminal status: for the tenant, and for the whole service. */
+  async countInFlight(tenant: string): Promise<{ tenant: number; total: number }> {
+    const where = { status: { notIn: terminal } };
+    const [mine, total] = await Promise.all([
+      this.db.evaluation.count({ where: { ...where, tenant } }),
+      this.db.evaluation.count({ where }),
+    ]);
+    return { tenant: mine, total };
   }
 
   events(evaluationId: string, afterId?: bigint): Promise<EventRow[]> {

@@ -6,8 +6,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { createApp } from '../api/app';
-import { Submissions } from '../api/submissions';
+import { assembleApi } from '../api/assemble';
 import type { Config } from '../config/config';
 import { createDb, type Db } from '../db/client';
 import { EvaluationStore } from '../db/evaluations';
@@ -17,7 +16,6 @@ import { createEngine } from '../sandbox';
 import { scanCode } from '../scanner';
 import type { ScanPolicy } from '../scanner/decide';
 import { connectClient } from '../temporal/connection';
-import { TemporalGateway } from '../temporal/gateway';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { connectWorker, createEvaluationWorker } from '../temporal/worker';
 
@@ -49,7 +47,7 @@ export async function startWorker({ config, policy }: Settings, endpoints: Endpo
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities({ store, engine, policy, log, metrics, scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }) }),
+    activities: createActivities({ store, engine, policy, log, metrics, webhooks: { db, ...config.webhooks }, scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }) }),
     maxConcurrentExecutions: config.workerConcurrency,
   });
   const running = worker.run();
@@ -69,21 +67,28 @@ export async function startApi({ config, policy }: Settings, endpoints: Endpoint
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const db: Db = createDb(endpoints.databaseUrl);
-  const store = new EvaluationStore(db);
   const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace });
-  const temporal = new TemporalGateway(client, config.temporal.taskQueue);
-  const app = createApp({
-    store,
-    temporal,
-    submissions: new Submissions({ store, temporal, reviewTimeout: config.reviewTimeout }),
+  const { app } = assembleApi({
+    db,
+    client,
+    taskQueue: config.temporal.taskQueue,
+    policy,
     log,
     metrics,
-    policy,
+    reviewTimeout: config.reviewTimeout,
+    authDisabled: config.authDisabled,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    maxInFlight: config.maxInFlight,
+    webhooks: { enabled: config.webhooks.secret !== undefined, allowPrivate: config.webhooks.allowPrivate },
     corsOrigins: config.corsOrigins,
-    readiness: [
-      { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
-      { name: 'temporal', check: () => temporal.check() },
-      { name: 'sandbox', check: async () => { const r = await engine.check(); return { ok: r.ok, detail: `${engine.name}: ${r.detail}` }; } },
+    extraReadiness: [
+      {
+        name: 'sandbox',
+        check: async () => {
+          const r = await engine.check();
+          return { ok: r.ok, detail: `${engine.name}: ${r.detail}` };
+        },
+      },
     ],
   });
   const server = await new Promise<ServerType>((resolve) => {

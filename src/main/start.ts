@@ -6,6 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from './settings';
+import { ApiKeyStore } from '../auth/api-keys';
+import { ensureLocalApiKey } from '../auth/local-key';
+import { createDb } from '../db/client';
 import { applyMigrations } from '../db/migrate';
 import { startEmbeddedPostgres } from '../embedded/postgres';
 import { startEmbeddedTemporal } from '../embedded/temporal';
@@ -34,6 +37,7 @@ async function main() {
       log.info({ dataDir: path.join(config.dataDir, 'postgres') }, 'embedded PostgreSQL (PGlite) started');
     }
     await applyMigrations(databaseUrl);
+    const localKey = config.authDisabled ? undefined : await createLocalKey(databaseUrl, config.dataDir);
 
     let temporalAddress = config.temporal.address;
     let uiUrl: string | undefined;
@@ -64,7 +68,10 @@ async function main() {
       `  API:          ${api.url}   (OpenAPI: ${api.url}/openapi.json)`,
       uiUrl ? `  Temporal UI:  ${uiUrl}` : `  Temporal:     ${temporalAddress}`,
       `  Data:         ${config.dataDir}`,
-      `  Try:  curl -X POST ${api.url}/v1/evaluations -H 'content-type: application/json' -d '{"language":"python","code":"print(sum(range(10)))"}'`,
+      localKey
+        ? `  API key:      ${localKey.created ? 'created and ' : ''}stored in ${localKey.file} (tenant "local", all scopes)`
+        : `  API key:      none needed (AUTH_DISABLED=true)`,
+      `  Try:  curl -X POST ${api.url}/v1/evaluations -H 'content-type: application/json'${localKey ? ` -H "authorization: Bearer $(cat ${localKey.file})"` : ''} -d '{"language":"python","code":"print(sum(range(10)))"}'`,
       `  Ctrl-C stops everything.`,
       '',
     ];
@@ -73,6 +80,16 @@ async function main() {
     log.error({ err }, 'start-up failed');
     await stopAll();
     throw err;
+  }
+}
+
+/** The one-command start is secure by default too: it makes a key for the local user. */
+async function createLocalKey(databaseUrl: string, dataDir: string) {
+  const db = createDb(databaseUrl, { maxConnections: 1 });
+  try {
+    return await ensureLocalApiKey({ keys: new ApiKeyStore(db), dataDir });
+  } finally {
+    await db.$disconnect();
   }
 }
 

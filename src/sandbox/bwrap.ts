@@ -16,13 +16,15 @@
  */
 import { lstatSync, readlinkSync, promises as fs, constants as fsConstants } from 'node:fs';
 import type { Limits } from '../domain/evaluation';
-import type { RunRequest, RunResult, SandboxEngine } from './engine';
+import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
+import { selfCheck } from './self-check';
 import { SandboxInfrastructureError } from './engine';
-import { discoverCgroupV1Layout, RunCgroup, type CgroupV1Layout } from './cgroups';
+import { CgroupLayoutCache, describeLayout, withRunCgroup, type RunCgroup } from './cgroups';
 import { createLanguageRegistry, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { programRlimits } from './rlimits';
 import { seccompFilterForThisMachine } from './seccomp';
 import { initArgv } from './sandbox-init';
+import { launchInCgroup } from './launcher';
 import { assertApplicableLimits, SANDBOX_FDS, superviseRun, type Launch } from './supervisor';
 
 export interface BwrapEngineOptions {
@@ -57,63 +59,39 @@ const HOST_ETC_FILES = ['/etc/ld.so.cache', '/etc/alternatives'];
 const PASSWD = `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:${SANDBOX_UID}:${SANDBOX_GID}:sandbox:${WORK_DIR}:/usr/sbin/nologin\n`;
 const GROUP = `root:x:0:\nsandbox:x:${SANDBOX_GID}:\n`;
 
-/** sh -c script: join each cgroup given as "$2".."$((1+$1))", then exec the rest of argv. */
-const JOIN_CGROUPS_AND_EXEC = [
-  'count=$1; shift',
-  'while [ "$count" -gt 0 ]; do',
-  '  echo $$ > "$1" || { echo "crucible launcher: cannot join cgroup $1" >&2; exit 125; }',
-  '  shift; count=$((count - 1))',
-  'done',
-  'exec "$@"',
-].join('\n');
-
 export class BwrapEngine implements SandboxEngine {
   readonly name = 'bwrap' as const;
   private readonly bwrapPath: string;
   private readonly initPythonPath: string;
   private readonly shellPath: string;
   private readonly languages: LanguageRegistry;
-  private readonly cgroupMode: 'auto' | 'off';
   private readonly workDirBytes: number;
   private readonly sharedMemoryBytes: number;
   private readonly systemMounts: string[];
   private readonly seccompFilter: Buffer | null;
-  private layout: Promise<CgroupV1Layout> | null = null;
+  private readonly layouts: CgroupLayoutCache;
 
   constructor(options: BwrapEngineOptions = {}) {
     this.bwrapPath = options.bwrapPath ?? '/usr/bin/bwrap';
     this.initPythonPath = options.initPythonPath ?? '/usr/bin/python3';
     this.shellPath = options.shellPath ?? '/bin/sh';
     this.languages = options.languages ?? createLanguageRegistry();
-    this.cgroupMode = options.cgroups ?? 'auto';
+    this.layouts = new CgroupLayoutCache(options.cgroups ?? 'auto');
     this.workDirBytes = options.workDirBytes ?? DEFAULT_WORK_DIR_BYTES;
     this.sharedMemoryBytes = options.sharedMemoryBytes ?? DEFAULT_SHARED_MEMORY_BYTES;
     this.systemMounts = systemDirectoryArgs();
     this.seccompFilter = options.seccomp === false ? null : seccompFilterForThisMachine();
   }
 
-  async check(): Promise<{ ok: boolean; detail: string }> {
-    try {
-      await fs.access(this.bwrapPath, fsConstants.X_OK);
-    } catch (error) {
-      return { ok: false, detail: `${this.bwrapPath} is not executable: ${(error as Error).message}` };
-    }
-    let fence = `seccomp ${this.seccompFilter ? 'on' : `off (${process.arch})`}`;
-    try {
-      fence = `${describeLayout(await this.cgroupLayout())}; ${fence}`;
-      const result = await this.run({
-        language: 'python',
-        code: Buffer.from('print("ok")\n'),
-        limits: { cpuTimeMs: 2000, wallTimeMs: 5000, memoryMb: 64, maxProcesses: 8, maxOutputBytes: 1024 },
-      });
-      const ok = result.exitCode === 0 && result.stdout.toString() === 'ok\n';
-      const outcome = ok
-        ? `trivial program ran in ${result.timeMs} ms`
-        : `trivial program failed (exit ${result.exitCode}, signal ${result.signal}): ${result.stderr.toString().slice(0, 500)}`;
-      return { ok, detail: `${outcome}; ${fence}` };
-    } catch (error) {
-      return { ok: false, detail: `${(error as Error).message}; ${fence}` };
-    }
+  check(): Promise<EngineCheck> {
+    return selfCheck({
+      engine: this.name,
+      layouts: this.layouts,
+      binaries: [this.bwrapPath, this.initPythonPath],
+      languages: this.languages,
+      facts: [`seccomp ${this.seccompFilter ? 'on' : `off (${process.arch})`}`],
+      run: (request) => this.run(request),
+    });
   }
 
   async run(request: RunRequest): Promise<RunResult> {
@@ -122,43 +100,14 @@ export class BwrapEngine implements SandboxEngine {
       throw new SandboxInfrastructureError(`no runtime registered for language ${JSON.stringify(request.language)}`);
     }
     assertApplicableLimits(request.limits);
-    const layout = await this.cgroupLayout();
-    const cgroup = await this.createCgroup(layout, request.limits, language);
-    let result: RunResult;
-    try {
-      result = await superviseRun({ launch: this.launch(request, language, cgroup), request, language, cgroup });
-    } catch (error) {
-      if (cgroup) {
-        await cgroup.destroy().catch((cleanupError: unknown) => {
-          throw new SandboxInfrastructureError(
-            `sandbox run failed (${(error as Error).message}), and so did removing its cgroup (${(cleanupError as Error).message})`,
-            { cause: new AggregateError([error, cleanupError]) },
-          );
-        });
-      }
-      throw error;
-    }
-    await cgroup?.destroy();
-    return result;
-  }
-
-  private cgroupLayout(): Promise<CgroupV1Layout> {
-    if (this.cgroupMode === 'off') return Promise.resolve({ memory: null, pids: null, cpuacct: null });
-    this.layout ??= discoverCgroupV1Layout().catch((error: unknown) => {
-      this.layout = null; // not cached: the next run tries again
-      throw new SandboxInfrastructureError(`cannot inspect this host's cgroups: ${(error as Error).message}`, {
-        cause: error,
-      });
-    });
-    return this.layout;
-  }
-
-  private async createCgroup(layout: CgroupV1Layout, limits: Limits, language: LanguageRuntime): Promise<RunCgroup | null> {
-    if (layout.memory === null && layout.pids === null && layout.cpuacct === null) return null;
-    return RunCgroup.create(layout, {
-      memoryBytes: limits.memoryMb * 1024 * 1024 + INFRASTRUCTURE_MEMORY_BYTES,
-      maxTasks: limits.maxProcesses + language.runtimeTasks + INFRASTRUCTURE_TASKS,
-    });
+    const layout = await this.layouts.get();
+    const cgroupLimits = {
+      memoryBytes: request.limits.memoryMb * 1024 * 1024 + INFRASTRUCTURE_MEMORY_BYTES,
+      maxTasks: request.limits.maxProcesses + language.runtimeTasks + INFRASTRUCTURE_TASKS,
+    };
+    return withRunCgroup(layout, cgroupLimits, (cgroup) =>
+      superviseRun({ launch: this.launch(request, language, cgroup), request, language, cgroup }),
+    );
   }
 
   private launch(request: RunRequest, language: LanguageRuntime, cgroup: RunCgroup | null): Launch {
@@ -211,9 +160,7 @@ export class BwrapEngine implements SandboxEngine {
       '--',
       ...initArgv({
         python: this.initPythonPath,
-        statusFd: SANDBOX_FDS.status,
-        stdoutFd: SANDBOX_FDS.stdout,
-        stderrFd: SANDBOX_FDS.stderr,
+        channel: { kind: 'fds', statusFd: SANDBOX_FDS.status, stdoutFd: SANDBOX_FDS.stdout, stderrFd: SANDBOX_FDS.stderr },
         rlimits: programRlimits(limits, language, {
           fileSizeBytes: workDirBytes,
           memoryFencedByCgroup: cgroup?.has('memory') ?? false,
@@ -224,14 +171,7 @@ export class BwrapEngine implements SandboxEngine {
       }),
     ];
 
-    if (cgroup === null) return { engine: this.name, executable: this.bwrapPath, args: bwrapArgs, dataInputs };
-    const joins = cgroup.procsFiles;
-    return {
-      engine: this.name,
-      executable: this.shellPath,
-      args: ['-c', JOIN_CGROUPS_AND_EXEC, 'crucible-launcher', String(joins.length), ...joins, this.bwrapPath, ...bwrapArgs],
-      dataInputs,
-    };
+    return { engine: this.name, ...launchInCgroup(this.shellPath, cgroup, this.bwrapPath, bwrapArgs), dataInputs };
   }
 }
 
@@ -253,11 +193,4 @@ function systemDirectoryArgs(): string[] {
     else if (stats.isDirectory()) args.push('--ro-bind', directory, directory);
   }
   return args;
-}
-
-function describeLayout(layout: CgroupV1Layout): string {
-  const usable = (['memory', 'pids', 'cpuacct'] as const).filter((controller) => layout[controller] !== null);
-  const missing = (['memory', 'pids', 'cpuacct'] as const).filter((controller) => layout[controller] === null);
-  if (missing.length === 0) return 'cgroup v1 limits: memory, pids, cpuacct';
-  return `cgroup v1 limits: ${usable.join(', ') || 'none'}; rlimits only for: ${missing.join(', ')}`;
 }

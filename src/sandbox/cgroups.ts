@@ -305,3 +305,65 @@ function describe(error: unknown): string {
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Discovers the layout once per engine (again after a failure); 'off' means rlimits only. */
+export class CgroupLayoutCache {
+  private layout: Promise<CgroupV1Layout> | null = null;
+
+  constructor(private readonly mode: 'auto' | 'off') {}
+
+  get(): Promise<CgroupV1Layout> {
+    if (this.mode === 'off') return Promise.resolve({ memory: null, pids: null, cpuacct: null });
+    this.layout ??= discoverCgroupV1Layout().catch((error: unknown) => {
+      this.layout = null; // not cached: the next run tries again
+      throw new SandboxInfrastructureError(`cannot inspect this host's cgroups: ${describe(error)}`, { cause: error });
+    });
+    return this.layout;
+  }
+}
+
+const CONTROLLERS = ['memory', 'pids', 'cpuacct'] as const;
+
+/** 'cgroups' when every controller is usable, 'rlimits' when none is, 'partial' otherwise. */
+export function layoutMode(layout: CgroupV1Layout): 'cgroups' | 'rlimits' | 'partial' {
+  const usable = CONTROLLERS.filter((controller) => layout[controller] !== null).length;
+  return usable === CONTROLLERS.length ? 'cgroups' : usable === 0 ? 'rlimits' : 'partial';
+}
+
+/** For check(): e.g. "mode=cgroups (cgroup v1: memory, pids, cpuacct)". */
+export function describeLayout(layout: CgroupV1Layout): string {
+  const usable = CONTROLLERS.filter((controller) => layout[controller] !== null);
+  const missing = CONTROLLERS.filter((controller) => layout[controller] === null);
+  const mode = layoutMode(layout);
+  if (mode === 'cgroups') return `mode=cgroups (cgroup v1: ${usable.join(', ')})`;
+  if (mode === 'rlimits') return 'mode=rlimits (no usable cgroup v1 controller: memory, processes and CPU are per-process rlimits)';
+  return `mode=partial (cgroup v1: ${usable.join(', ')}; rlimits only for: ${missing.join(', ')})`;
+}
+
+/**
+ * Runs `body` with a fresh run cgroup (null when no controller is usable) and removes the cgroup
+ * afterwards, whatever happened; a cgroup that cannot be removed (a task survived) is an
+ * infrastructure error.
+ */
+export async function withRunCgroup<T>(
+  layout: CgroupV1Layout,
+  limits: RunCgroupLimits,
+  body: (cgroup: RunCgroup | null) => Promise<T>,
+): Promise<T> {
+  if (layoutMode(layout) === 'rlimits') return body(null);
+  const cgroup = await RunCgroup.create(layout, limits);
+  let result: T;
+  try {
+    result = await body(cgroup);
+  } catch (error) {
+    await cgroup.destroy().catch((cleanupError: unknown) => {
+      throw new SandboxInfrastructureError(
+        `sandbox run failed (${describe(error)}), and so did removing its cgroup (${describe(cleanupError)})`,
+        { cause: new AggregateError([error, cleanupError]) },
+      );
+    });
+    throw error;
+  }
+  await cgroup.destroy();
+  return result;
+}

@@ -38,10 +38,19 @@ export interface RunResult {
   cancelled: boolean;
 }
 
+/** What check() found; `detail` names the engine, its mode (cgroups or rlimits) and any problem. */
+export interface EngineCheck {
+  ok: boolean;
+  detail: string;
+  engine?: EngineName;
+  /** How memory, processes and CPU are fenced: per-run cgroups, rlimits only, or a mix. */
+  mode?: 'cgroups' | 'rlimits' | 'partial';
+}
+
 export interface SandboxEngine {
   readonly name: EngineName;
   /** Cheap self-check for /readyz: can this engine run programs on this machine? */
-  check(): Promise<{ ok: boolean; detail: string }>;
+  check(): Promise<EngineCheck>;
   run(request: RunRequest): Promise<RunResult>;
 }
 

@@ -7,10 +7,19 @@
  * is one) and cancellation by killing the whole process group, and classifying the ending as a
  * normal result (whatever the user's program did) or an infrastructure error.
  *
- * File descriptors of the launched process (see SANDBOX_FDS):
+ * File descriptors of the launched process, channel 'fds' (see SANDBOX_FDS):
  *   0 the program's stdin   1 /dev/null   2 the launcher's own diagnostics (bwrap, init)
- *   3 init's status line    4 the program's stdout   5 the program's stderr
+ *   3 init's status lines   4 the program's stdout   5 the program's stderr
  *   6.. data inputs (the program file, synthetic /etc files), read by the launcher at set-up
+ * Channel 'framed' (gVisor: `runsc run` passes only fds 0-2 into the sandbox):
+ *   0 the program's stdin   1 frames from the init (stdout, stderr, status; see sandbox-init.ts)
+ *   2 the launcher's own diagnostics (runsc, init)
+ *
+ * Time limits count from the moment the program started (the init's "started" line), so that
+ * the sandbox's own set-up (50 ms for bwrap, 300 ms and more for gVisor) is not charged to the
+ * program; the set-up itself is bounded by `startupTimeoutMs`, past which the run is an
+ * infrastructure failure. The CPU counter of the run's cgroup is read at that moment too, and
+ * only what is used after it counts against the CPU limit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -21,10 +30,12 @@ import { CappedOutput } from './capped-output';
 import type { RunCgroup, RunCgroupUsage } from './cgroups';
 import { isErrno } from './cgroups';
 import type { LanguageRuntime } from './languages';
-import { parseInitReport, type InitReport } from './sandbox-init';
+import { InitReportParseError, parseInitLine, type InitReport } from './sandbox-init';
 import { signalName } from './signals';
 
 export const SANDBOX_FDS = { stdin: 0, diagnostics: 2, status: 3, stdout: 4, stderr: 5, firstData: 6 } as const;
+/** fd of the frames in the 'framed' channel. */
+export const FRAMED_FD = 1;
 
 const DIAGNOSTICS_CAP_BYTES = 16 * 1024;
 const STATUS_CAP_BYTES = 16 * 1024;
@@ -32,6 +43,7 @@ const STATUS_CAP_BYTES = 16 * 1024;
 const CPU_POLL_INTERVAL_MS = 50;
 /** How long output pipes may stay open after the launcher exited (see the 'exit' handler). */
 const PIPE_GRACE_AFTER_EXIT_MS = 1000;
+const DEFAULT_STARTUP_TIMEOUT_MS = 10_000;
 
 export interface Launch {
   engine: EngineName;
@@ -57,6 +69,15 @@ export interface Launch {
    * failure.
    */
   programCanKillInit?: boolean;
+  /** How the init reports (see the module comment); default 'fds'. */
+  channel?: 'fds' | 'framed';
+  /** Longest the sandbox may take to start the program before the run is an infrastructure failure. */
+  startupTimeoutMs?: number;
+  /**
+   * Called once when the run is stopped early (limit, cancel, failure), before the launcher's
+   * process group and the cgroup are killed here; gets the launcher's pid.
+   */
+  onKill?: (launcherPid: number | undefined) => void;
 }
 
 export interface SupervisedRun {
@@ -67,7 +88,7 @@ export interface SupervisedRun {
   cgroup: RunCgroup | null;
 }
 
-type KillReason = 'wall_time' | 'cpu_time' | 'output' | 'cancelled';
+type KillReason = 'wall_time' | 'cpu_time' | 'output' | 'cancelled' | 'startup';
 
 /**
  * Limits must be positive integers. Bad limits are a caller's bug, not an infrastructure failure:
@@ -98,14 +119,22 @@ interface Ending {
   stdout: CappedOutput;
   stderr: CappedOutput;
   diagnostics: string;
+  /** The init's final report line, or '' when it wrote none. */
   statusLine: string;
+  /** A malformed line of the init, if any. */
+  statusError: Error | null;
+  /** From the program's start when it started, else from the launch. */
   elapsedMs: number;
+  /** The cgroup's CPU counter when the program started (what the sandbox's set-up used). */
+  cpuBaselineMs: number;
 }
 
 function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
   const { limits } = request;
+  const framed = launch.channel === 'framed';
+  if (framed && launch.dataInputs.length > 0) throw new Error('the framed channel takes no data inputs');
   return new Promise<Ending>((resolve, reject) => {
-    const startedAt = performance.now();
+    let startedAt = performance.now();
     let child: ChildProcess;
     try {
       child = spawnLauncher(launch);
@@ -119,6 +148,7 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
     let statusReceived = false;
     let infrastructureError: Error | null = null;
     let settled = false;
+    let onKillCalled = false;
 
     const failInfrastructure = (error: unknown, what: string) => {
       if (infrastructureError !== null) return; // the first failure is the one reported
@@ -128,7 +158,7 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
           : new SandboxInfrastructureError(`${what}: ${error instanceof Error ? error.message : String(error)}`, {
               cause: error,
             });
-      killEverything();
+      stopEarly();
     };
 
     let launcherExited = false;
@@ -147,38 +177,95 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
       cgroup?.killAll().catch((error: unknown) => failInfrastructure(error, 'cannot kill the run through its cgroup'));
     };
 
+    const stopEarly = () => {
+      if (!onKillCalled && launch.onKill) {
+        onKillCalled = true;
+        try {
+          launch.onKill(launcherExited ? undefined : child.pid);
+        } catch (error) {
+          failInfrastructure(error, 'cannot stop the sandbox');
+        }
+      }
+      killEverything();
+    };
+
     const kill = (reason: KillReason) => {
       // A program that already reported its exit is not cut short by a late timer or abort;
       // output past the cap is a limit hit whenever it is noticed.
       if (killReason === null && (reason === 'output' || !statusReceived)) killReason = reason;
-      killEverything();
+      stopEarly();
     };
 
     const stdout = new CappedOutput(limits.maxOutputBytes, () => kill('output'));
     const stderr = new CappedOutput(limits.maxOutputBytes, () => kill('output'));
     const diagnostics = new CappedOutput(DIAGNOSTICS_CAP_BYTES);
-    const status = new CappedOutput(STATUS_CAP_BYTES);
 
-    readInto(child, SANDBOX_FDS.stdout, stdout, failInfrastructure);
-    readInto(child, SANDBOX_FDS.stderr, stderr, failInfrastructure);
-    readInto(child, SANDBOX_FDS.diagnostics, diagnostics, failInfrastructure);
-    readInto(child, SANDBOX_FDS.status, status, failInfrastructure, () => {
-      statusReceived = true;
+    // Time limits start with the program (see the module comment); until then, the set-up is bounded.
+    let wallTimer: NodeJS.Timeout | undefined;
+    let stopCpuPolling = () => {};
+    let cpuBaselineMs = 0;
+    let programStarted = false;
+    const startupTimer = setTimeout(() => {
+      if (!programStarted) kill('startup');
+    }, launch.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS);
+    const onProgramStarted = () => {
+      if (programStarted) return;
+      programStarted = true;
+      clearTimeout(startupTimer);
+      startedAt = performance.now();
+      wallTimer = setTimeout(() => kill('wall_time'), limits.wallTimeMs);
+      if (cgroup?.has('cpuacct')) {
+        const onError = (error: unknown) => failInfrastructure(error, 'cannot read the run cgroup CPU usage');
+        let stopped = false;
+        stopCpuPolling = () => {
+          stopped = true;
+        };
+        cgroup.cpuTimeMs().then((baseline) => {
+          cpuBaselineMs = baseline ?? 0;
+          if (!stopped) stopCpuPolling = pollCpu(cgroup, cpuBaselineMs + limits.cpuTimeMs, () => kill('cpu_time'), onError);
+        }, onError);
+      }
+    };
+
+    const status = new StatusLines(STATUS_CAP_BYTES, (line) => {
+      if (line.kind === 'started') onProgramStarted();
+      else statusReceived = true;
     });
+
+    if (framed) {
+      const frames = new FrameDecoder((type, payload) => {
+        switch (type) {
+          case FRAME_STDOUT:
+            stdout.append(payload);
+            break;
+          case FRAME_STDERR:
+            stderr.append(payload);
+            break;
+          case FRAME_REPORT:
+            status.append(payload);
+            break;
+          default:
+            failInfrastructure(new Error(`unknown frame type ${type}`), 'the sandbox init broke its protocol');
+        }
+      });
+      readStream(child, FRAMED_FD, (chunk) => frames.push(chunk), failInfrastructure);
+    } else {
+      readStream(child, SANDBOX_FDS.stdout, (chunk) => stdout.append(chunk), failInfrastructure);
+      readStream(child, SANDBOX_FDS.stderr, (chunk) => stderr.append(chunk), failInfrastructure);
+      readStream(child, SANDBOX_FDS.status, (chunk) => status.append(chunk), failInfrastructure);
+    }
+    readStream(child, SANDBOX_FDS.diagnostics, (chunk) => diagnostics.append(chunk), failInfrastructure);
     writeAndClose(child, SANDBOX_FDS.stdin, request.stdin ?? Buffer.alloc(0), failInfrastructure);
     launch.dataInputs.forEach((data, index) =>
       writeAndClose(child, SANDBOX_FDS.firstData + index, data, failInfrastructure),
     );
 
-    const wallTimer = setTimeout(() => kill('wall_time'), limits.wallTimeMs);
-    const stopCpuPolling = cgroup?.has('cpuacct')
-      ? pollCpu(cgroup, limits.cpuTimeMs, () => kill('cpu_time'), (error) => failInfrastructure(error, 'cannot read the run cgroup CPU usage'))
-      : () => {};
     const onAbort = () => kill('cancelled');
     request.signal?.addEventListener('abort', onAbort, { once: true });
 
     let graceTimer: NodeJS.Timeout | undefined;
     const finish = () => {
+      clearTimeout(startupTimer);
       clearTimeout(wallTimer);
       clearTimeout(graceTimer);
       stopCpuPolling();
@@ -223,14 +310,20 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
         stdout,
         stderr,
         diagnostics: diagnostics.toBuffer().toString('utf8'),
-        statusLine: status.toBuffer().toString('utf8'),
+        statusLine: status.finalLine,
+        statusError: status.error,
         elapsedMs: Math.round(performance.now() - startedAt),
+        cpuBaselineMs,
       });
     });
   });
 }
 
 function spawnLauncher(launch: Launch): ChildProcess {
+  const stdio: Array<'pipe' | 'ignore'> =
+    launch.channel === 'framed'
+      ? ['pipe', 'pipe', 'pipe']
+      : ['pipe', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...launch.dataInputs.map(() => 'pipe' as const)];
   return spawn(launch.executable, launch.args, {
     cwd: launch.cwd,
     env: launch.env ?? {},
@@ -239,12 +332,18 @@ function spawnLauncher(launch: Launch): ChildProcess {
     // A new session and process group, so that one kill(-pgid) reaches the launcher and
     // everything it started outside the sandbox's own PID namespace.
     detached: true,
-    stdio: ['pipe', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...launch.dataInputs.map(() => 'pipe' as const)],
+    stdio,
   });
 }
 
 function classify({ launch, request, language }: SupervisedRun, ending: Ending, usage: RunCgroupUsage | null): RunResult {
   const { limits } = request;
+  if (ending.killReason === 'startup') {
+    throw new SandboxInfrastructureError(
+      `the sandbox did not start the program within ${launch.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS} ms: ` +
+        (ending.diagnostics.trim() || 'no diagnostics'),
+    );
+  }
   const report = readReport(ending);
   if (report?.kind === 'exec_failed') {
     throw new SandboxInfrastructureError(`cannot start the ${language.language} program: ${report.message}`);
@@ -270,12 +369,14 @@ function classify({ launch, request, language }: SupervisedRun, ending: Ending, 
     : initKilledByProgram
       ? ending.exitSignal
       : 'SIGKILL';
-  const measuredCpuTimeMs = report?.cpuTimeMs ?? usage?.cpuTimeMs ?? 0;
+  // The cgroup counts the sandbox's set-up too; only what came after the program's start is its own.
+  const cgroupCpuTimeMs = usage?.cpuTimeMs == null ? null : Math.max(0, usage.cpuTimeMs - ending.cpuBaselineMs);
+  const measuredCpuTimeMs = report?.cpuTimeMs ?? cgroupCpuTimeMs ?? 0;
   const limitHit = whichLimit();
   // A run stopped by the CPU limit used at least the limit, even when the program's own rusage
   // (sampled, and blind to the part of the run the cgroup counter saw) says a little less.
   const cpuTimeMs =
-    limitHit === 'cpu_time' ? Math.max(measuredCpuTimeMs, usage?.cpuTimeMs ?? 0, limits.cpuTimeMs) : measuredCpuTimeMs;
+    limitHit === 'cpu_time' ? Math.max(measuredCpuTimeMs, cgroupCpuTimeMs ?? 0, limits.cpuTimeMs) : measuredCpuTimeMs;
 
   return {
     stdout: ending.stdout.toBuffer(),
@@ -315,13 +416,14 @@ function classify({ launch, request, language }: SupervisedRun, ending: Ending, 
 }
 
 function readReport(ending: Ending): InitReport | null {
+  if (ending.statusError !== null) {
+    throw new SandboxInfrastructureError(ending.statusError.message, { cause: ending.statusError });
+  }
   const line = ending.statusLine.trim();
   if (line === '') return null;
-  try {
-    return parseInitReport(line);
-  } catch (error) {
-    throw new SandboxInfrastructureError(error instanceof Error ? error.message : String(error), { cause: error });
-  }
+  const parsed = parseInitLine(line);
+  if (parsed.kind === 'started') throw new SandboxInfrastructureError(`unexpected init status line ${JSON.stringify(line)}`);
+  return parsed;
 }
 
 function cancelledBeforeStart(engine: EngineName): RunResult {
@@ -341,20 +443,99 @@ function cancelledBeforeStart(engine: EngineName): RunResult {
   };
 }
 
-function readInto(
+function readStream(
   child: ChildProcess,
   fd: number,
-  output: CappedOutput,
+  onChunk: (chunk: Buffer) => void,
   fail: (error: unknown, what: string) => void,
-  onData: () => void = () => {},
 ): void {
   const stream = child.stdio[fd] as Readable | null;
   if (stream === null) throw new Error(`fd ${fd} of the sandbox launcher has no pipe`);
-  stream.on('data', (chunk: Buffer) => {
-    output.append(chunk);
-    onData();
-  });
+  stream.on('data', onChunk);
   stream.on('error', (error) => fail(error, `cannot read fd ${fd} of the sandbox`));
+}
+
+/**
+ * The init's status lines: a "started" event, then one final report. Kept to `capBytes`; a line
+ * that is not valid is remembered as an error (reported as an infrastructure failure).
+ */
+export class StatusLines {
+  private pending = '';
+  private bytes = 0;
+  finalLine = '';
+  error: Error | null = null;
+
+  constructor(
+    private readonly capBytes: number,
+    private readonly onLine: (line: { kind: 'started' } | { kind: 'final' }) => void,
+  ) {}
+
+  append(chunk: Buffer): void {
+    if (this.error !== null) return;
+    this.bytes += chunk.length;
+    if (this.bytes > this.capBytes) {
+      this.error = new InitReportParseError(`the sandbox init wrote more than ${this.capBytes} bytes of status`);
+      return;
+    }
+    this.pending += chunk.toString('utf8');
+    for (let newline = this.pending.indexOf('\n'); newline >= 0; newline = this.pending.indexOf('\n')) {
+      const line = this.pending.slice(0, newline).trim();
+      this.pending = this.pending.slice(newline + 1);
+      if (line === '') continue;
+      try {
+        const parsed = parseInitLine(line);
+        if (parsed.kind === 'started') {
+          this.onLine({ kind: 'started' });
+        } else if (this.finalLine === '') {
+          this.finalLine = line;
+          this.onLine({ kind: 'final' });
+        }
+      } catch (error) {
+        this.error = error as Error;
+        return;
+      }
+    }
+  }
+}
+
+export const FRAME_STDOUT = 0x6f; // 'o'
+export const FRAME_STDERR = 0x65; // 'e'
+export const FRAME_REPORT = 0x72; // 'r'
+const FRAME_HEADER_BYTES = 5;
+
+/**
+ * Splits the init's framed stream (type byte, 4-byte big-endian length, payload) and hands each
+ * payload on as it arrives, piece by piece: nothing but a partial 5-byte header is ever buffered.
+ */
+export class FrameDecoder {
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerBytes = 0;
+  private payloadLeft = 0;
+  private type = 0;
+
+  constructor(private readonly onPayload: (type: number, payload: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.payloadLeft === 0) {
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, chunk.length - offset);
+        chunk.copy(this.header, this.headerBytes, offset, offset + take);
+        this.headerBytes += take;
+        offset += take;
+        if (this.headerBytes === FRAME_HEADER_BYTES) {
+          this.type = this.header[0];
+          this.payloadLeft = this.header.readUInt32BE(1);
+          this.headerBytes = 0;
+        }
+        continue;
+      }
+      const take = Math.min(this.payloadLeft, chunk.length - offset);
+      this.onPayload(this.type, chunk.subarray(offset, offset + take));
+      this.payloadLeft -= take;
+      offset += take;
+    }
+  }
 }
 
 function writeAndClose(

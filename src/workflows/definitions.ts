@@ -25,6 +25,8 @@ export interface EvaluationWorkflowInput {
   language: Language;
   /** How long a submission held for review waits for a decision, e.g. '24h'. */
   reviewTimeout: string;
+  /** The evaluation has a callbackUrl: send the final evaluation there once it is stored. */
+  callback?: boolean;
 }
 
 export interface EvaluationWorkflowResult {

@@ -17,6 +17,8 @@ import {
 import type { EvaluationActivities, LifecycleEventInput, OutcomeInput } from '../activities/types';
 import type { EvaluationStatus, EventType, Verdict } from '../domain/evaluation';
 import { EvaluationStatusKey, EvaluationVerdictKey } from '../temporal/search-attributes';
+import { WEBHOOK_ACTIVITY_OPTIONS } from '../webhooks/retry-policy';
+import { log } from '@temporalio/workflow';
 import {
   approveSignal,
   rejectSignal,
@@ -49,6 +51,8 @@ const { execute } = proxyActivities<EvaluationActivities>({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['EvaluationNotFound'] },
 });
+
+const { deliverWebhook } = proxyActivities<EvaluationActivities>(WEBHOOK_ACTIVITY_OPTIONS);
 
 export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promise<EvaluationWorkflowResult> {
   const { evaluationId } = input;
@@ -83,6 +87,14 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       ...(outcome.verdict ? [{ key: EvaluationVerdictKey, value: outcome.verdict as Verdict }] : []),
     ]);
     await persistResults({ evaluationId, at: now(), ...outcome });
+    if (input.callback) {
+      try {
+        await deliverWebhook({ evaluationId });
+      } catch (err) {
+        // The result is stored and final; a receiver that never answers does not change it.
+        log.warn('webhook delivery failed for good', { evaluationId, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
     return { status: outcome.status, verdict: outcome.verdict };
   };
 

@@ -4,14 +4,11 @@
  */
 import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../src/api/app';
-import { Submissions } from '../../src/api/submissions';
+import { assembleApi } from '../../src/api/assemble';
 import { createDb } from '../../src/db/client';
-import { EvaluationStore } from '../../src/db/evaluations';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { loadPolicy } from '../../src/scanner/policy';
-import { TemporalGateway } from '../../src/temporal/gateway';
 import { databaseUrl, temporalAddress } from '../support/harness';
 
 /** A port nothing listens on. */
@@ -25,20 +22,19 @@ async function deadPort(): Promise<number> {
 
 function build(dbUrl: string, temporalAddr: string) {
   const db = createDb(dbUrl, { maxConnections: 2 });
-  const store = new EvaluationStore(db);
   const connection = Connection.lazy({ address: temporalAddr });
-  const temporal = new TemporalGateway(new Client({ connection }), 'test-unavailable');
-  const app = createApp({
-    store,
-    temporal,
-    submissions: new Submissions({ store, temporal, reviewTimeout: '1h' }),
+  const { app } = assembleApi({
+    db,
+    client: new Client({ connection }),
+    taskQueue: 'test-unavailable',
+    policy: loadPolicy(undefined),
     log: createLogger('silent'),
     metrics: new Metrics({ defaultMetrics: false }),
-    policy: loadPolicy(undefined),
-    readiness: [
-      { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
-      { name: 'temporal', check: () => temporal.check() },
-    ],
+    reviewTimeout: '1h',
+    authDisabled: true,
+    rateLimitPerMinute: 1000,
+    maxInFlight: { perTenant: 1000, total: 10000 },
+    webhooks: { enabled: false, allowPrivate: false },
   });
   return { app, db, close: async () => { await connection.close(); await db.$disconnect(); } };
 }

@@ -116,7 +116,9 @@ describe('requireScope', () => {
   it('fails closed (500, not a pass) when authenticate was not mounted before it', async () => {
     const miswired = new Hono<{ Variables: AuthVariables }>();
     miswired.post('/x', requireScope('submit'), (c) => c.json({ ok: true }));
+    miswired.onError((err, c) => c.json({ message: err.message }, 500));
     const res = await miswired.request('/x', { method: 'POST' });
     expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ message: expect.stringContaining('mount authenticate() before this handler') });
   });
 });

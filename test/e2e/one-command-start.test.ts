@@ -62,7 +62,12 @@ async function stop(): Promise<number | null> {
   return exited;
 }
 
-const api = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${ports.api}${p}`, init);
+// The one-command start is secure by default: it writes a local API key under DATA_DIR.
+const api = (p: string, init: RequestInit = {}) =>
+  fetch(`http://127.0.0.1:${ports.api}${p}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${fs.readFileSync(path.join(dataDir, 'api-key'), 'utf8').trim()}` },
+  });
 
 function temporalServerAlive(): boolean {
   for (const entry of fs.readdirSync('/proc')) {
@@ -90,6 +95,9 @@ afterAll(async () => {
 test('starts with embedded services, runs an evaluation, stops on Ctrl-C, and a restart finds it', async () => {
   await start();
   expect(output).toContain(`http://127.0.0.1:${ports.ui}`);
+  expect(output).toContain(path.join(dataDir, 'api-key'));
+  const anonymous = await fetch(`http://127.0.0.1:${ports.api}/v1/evaluations`);
+  expect(anonymous.status).toBe(401);
 
   const res = await api('/v1/evaluations', {
     method: 'POST',

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
-import { createApp } from '../../src/api/app';
-import { Submissions } from '../../src/api/submissions';
+import { assembleApi } from '../../src/api/assemble';
+import type { ApiKeyStore } from '../../src/auth/api-keys';
 import { createDb, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
 import { createLogger } from '../../src/logging/logger';
@@ -18,7 +18,6 @@ import type { SandboxEngine } from '../../src/sandbox/engine';
 import { scanCode } from '../../src/scanner';
 import type { ScanPolicy } from '../../src/scanner/decide';
 import { loadPolicy } from '../../src/scanner/policy';
-import { TemporalGateway } from '../../src/temporal/gateway';
 import { createEvaluationWorker, workflowsPath } from '../../src/temporal/worker';
 
 export const databaseUrl = () => required('TEST_DATABASE_URL');
@@ -46,6 +45,7 @@ export interface TestWorkerOptions {
   engine?: SandboxEngine;
   log?: import('../../src/logging/logger').Logger;
   metrics?: Metrics;
+  webhookSecret?: string;
 }
 
 export interface TestWorker {
@@ -70,6 +70,7 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
       scan: (language, code) => scanCode(language, code),
       log: options.log ?? createLogger('silent'),
       metrics: options.metrics ?? new Metrics({ defaultMetrics: false }),
+      webhooks: { db, secret: options.webhookSecret, allowPrivate: true, timeoutMs: 5000 },
     }),
   });
   const running = worker.run();
@@ -94,23 +95,31 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(taskQueue: string, options: { reviewTimeout?: string } = {}): Promise<TestApi> {
+export interface TestApiOptions {
+  reviewTimeout?: string;
+  webhooks?: boolean;
+  /** Tests of the pipeline itself run without keys; auth tests turn it on. */
+  authDisabled?: boolean;
+  rateLimitPerMinute?: number;
+  maxInFlight?: { perTenant: number; total: number };
+}
+
+export async function startTestApi(taskQueue: string, options: TestApiOptions = {}): Promise<TestApi & { keys: ApiKeyStore }> {
   const db = createDb(databaseUrl(), { maxConnections: 4 });
-  const store = new EvaluationStore(db);
   const connection = await Connection.connect({ address: temporalAddress() });
   const client = new Client({ connection, namespace: 'default' });
-  const temporal = new TemporalGateway(client, taskQueue);
-  const app = createApp({
-    store,
-    temporal,
-    submissions: new Submissions({ store, temporal, reviewTimeout: options.reviewTimeout ?? '1h' }),
+  const { app, store, keys } = assembleApi({
+    db,
+    client,
+    taskQueue,
+    policy: loadPolicy(undefined),
     log: createLogger('silent'),
     metrics: new Metrics({ defaultMetrics: false }),
-    policy: loadPolicy(undefined),
-    readiness: [
-      { name: 'postgresql', check: async () => (await db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
-      { name: 'temporal', check: () => temporal.check() },
-    ],
+    reviewTimeout: options.reviewTimeout ?? '1h',
+    authDisabled: options.authDisabled ?? true,
+    rateLimitPerMinute: options.rateLimitPerMinute ?? 100000,
+    maxInFlight: options.maxInFlight ?? { perTenant: 1000, total: 10000 },
+    webhooks: { enabled: options.webhooks ?? false, allowPrivate: true },
   });
   const request = async (path: string, init?: RequestInit) => app.request(path, init);
   return {
@@ -120,6 +129,7 @@ export async function startTestApi(taskQueue: string, options: { reviewTimeout?:
     client,
     db,
     store,
+    keys,
     async close() {
       await connection.close();
       await db.$disconnect();

@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { isTerminal } from '../../domain/evaluation';
 import type { AuthVariables } from '../../auth/principal';
+import { requireScope } from '../../auth/middleware';
 import type { EvaluationStore } from '../../db/evaluations';
 import type { TemporalGateway } from '../../temporal/gateway';
 import { TemporalUnavailableError, WorkflowClosedError } from '../../temporal/gateway';
@@ -19,10 +20,13 @@ import {
   ListQuery,
   ReviewRequest,
   SubmitResponse,
+  WebhookDelivery,
 } from '../schemas';
 import type { Submissions } from '../submissions';
 import type { Metrics } from '../../metrics/metrics';
 import { validationHook } from '../validation';
+import { parseLastEventId, streamEvents } from '../event-stream';
+import { WebhookDeliveryLog } from '../../webhooks/delivery-log';
 
 export interface EvaluationRoutesDeps {
   store: EvaluationStore;
@@ -46,6 +50,8 @@ const errorDescriptions: Record<number, string> = {
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 const submitRoute = createRoute({
+  middleware: [requireScope('submit')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'post',
   path: '/',
   summary: 'Submit code for evaluation',
@@ -57,6 +63,8 @@ const submitRoute = createRoute({
 });
 
 const getRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'get',
   path: '/{id}',
   summary: 'Read one evaluation',
@@ -65,6 +73,8 @@ const getRoute = createRoute({
 });
 
 const listRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'get',
   path: '/',
   summary: 'List evaluations, newest first',
@@ -73,14 +83,36 @@ const listRoute = createRoute({
 });
 
 const eventsRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'get',
   path: '/{id}/events',
   summary: 'Lifecycle events of an evaluation, oldest first',
+  description:
+    'JSON by default. With `Accept: text/event-stream`, a Server-Sent Events stream: each event as it is stored (SSE id = event id, SSE event = type), closed after the terminal event; reconnect with `Last-Event-ID` to resume.',
+  request: { params: IdParam, headers: z.object({ 'last-event-id': z.string().optional() }) },
+  responses: {
+    200: {
+      description: 'The events',
+      content: { 'application/json': { schema: EventList }, 'text/event-stream': { schema: z.string().openapi({ description: 'SSE stream of LifecycleEvent' }) } },
+    },
+    ...errors(400, 404, 503),
+  },
+});
+
+const deliveriesRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
+  method: 'get',
+  path: '/{id}/deliveries',
+  summary: 'Webhook delivery attempts for an evaluation, oldest first',
   request: { params: IdParam },
-  responses: { 200: json(EventList, 'The events'), ...errors(400, 404, 503) },
+  responses: { 200: json(z.object({ items: z.array(WebhookDelivery) }), 'Delivery attempts'), ...errors(400, 404, 503) },
 });
 
 const cancelRoute = createRoute({
+  middleware: [requireScope('submit')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'post',
   path: '/{id}/cancel',
   summary: 'Cancel an evaluation; a running program is killed',
@@ -90,6 +122,8 @@ const cancelRoute = createRoute({
 
 const reviewRoute = (decision: 'approve' | 'reject') =>
   createRoute({
+    middleware: [requireScope('review')] as const,
+    security: [{ bearerAuth: [] }],
     method: 'post',
     path: `/{id}/${decision}`,
     summary: decision === 'approve' ? 'Approve an evaluation held for review' : 'Reject an evaluation held for review',
@@ -103,6 +137,7 @@ const reviewRoute = (decision: 'approve' | 'reject') =>
 export function evaluationRoutes(deps: EvaluationRoutesDeps) {
   const app = new OpenAPIHono<{ Variables: AuthVariables }>({ defaultHook: validationHook });
   const { store, temporal } = deps;
+  const deliveries = new WebhookDeliveryLog(store.db);
 
   const load = async (id: string, tenant: string) => {
     const row = await withDatabase(() => store.get(id, tenant));
@@ -131,8 +166,18 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
 
   app.openapi(eventsRoute, async (c) => {
     const row = await load(c.req.valid('param').id, c.get('principal').tenant);
+    if ((c.req.header('accept') ?? '').includes('text/event-stream')) {
+      const after = parseLastEventId(c.req.valid('header')['last-event-id']);
+      return streamEvents(c, store, row.id, after) as never;
+    }
     const events = await withDatabase(() => store.events(row.id));
     return c.json({ items: events.map(presentEvent) }, 200);
+  });
+
+  app.openapi(deliveriesRoute, async (c) => {
+    const row = await load(c.req.valid('param').id, c.get('principal').tenant);
+    const items = await withDatabase(() => deliveries.list(row.id));
+    return c.json({ items }, 200);
   });
 
   app.openapi(cancelRoute, async (c) => {

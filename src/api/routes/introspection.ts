@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA, SEVERITIES } from '../../domain/evaluation';
 import type { AuthVariables } from '../../auth/principal';
+import { requireScope } from '../../auth/middleware';
 import type { ScanPolicy } from '../../scanner/decide';
 import { Limits } from '../schemas';
 
@@ -16,6 +17,8 @@ const Policy = z
   .openapi('ScanPolicy');
 
 const languagesRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'get',
   path: '/languages',
   summary: 'Languages a submission can be written in',
@@ -28,6 +31,8 @@ const languagesRoute = createRoute({
 });
 
 const limitsRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'get',
   path: '/limits',
   summary: 'Default and maximum execution limits',
@@ -35,6 +40,8 @@ const limitsRoute = createRoute({
 });
 
 const policyRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
   method: 'get',
   path: '/policy',
   summary: 'The scan policy in force: what each severity (or rule) leads to',

@@ -1,0 +1,55 @@
+/**
+ * Wires the API's collaborators from a database client and a Temporal client. Used by the `api`
+ * process and by the integration tests, so both run the same application.
+ */
+import type { Client } from '@temporalio/client';
+import { ApiKeyStore } from '../auth/api-keys';
+import type { Db } from '../db/client';
+import { EvaluationStore } from '../db/evaluations';
+import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
+import type { ScanPolicy } from '../scanner/decide';
+import { TemporalGateway } from '../temporal/gateway';
+import { createApp } from './app';
+import type { ReadinessCheck } from './routes/health';
+import { Submissions } from './submissions';
+
+export interface ApiAssembly {
+  db: Db;
+  client: Client;
+  taskQueue: string;
+  policy: ScanPolicy;
+  log: Logger;
+  metrics: Metrics;
+  reviewTimeout: string;
+  authDisabled: boolean;
+  rateLimitPerMinute: number;
+  maxInFlight: { perTenant: number; total: number };
+  webhooks: { enabled: boolean; allowPrivate: boolean };
+  corsOrigins?: string[];
+  extraReadiness?: ReadinessCheck[];
+}
+
+export function assembleApi(a: ApiAssembly) {
+  const store = new EvaluationStore(a.db);
+  const temporal = new TemporalGateway(a.client, a.taskQueue);
+  const keys = new ApiKeyStore(a.db);
+  const app = createApp({
+    store,
+    temporal,
+    keys,
+    submissions: new Submissions({ store, temporal, reviewTimeout: a.reviewTimeout, webhooks: a.webhooks, maxInFlight: a.maxInFlight }),
+    log: a.log,
+    metrics: a.metrics,
+    policy: a.policy,
+    authDisabled: a.authDisabled,
+    rateLimitPerMinute: a.rateLimitPerMinute,
+    corsOrigins: a.corsOrigins,
+    readiness: [
+      { name: 'postgresql', check: async () => (await a.db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
+      { name: 'temporal', check: () => temporal.check() },
+      ...(a.extraReadiness ?? []),
+    ],
+  });
+  return { app, store, temporal, keys };
+}
