@@ -6,6 +6,7 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { secureHeaders } from 'hono/secure-headers';
 import { cors } from 'hono/cors';
+import { swaggerUI } from '@hono/swagger-ui';
 import type { AuthVariables } from '../auth/principal';
 import type { ApiKeyStore } from '../auth/api-keys';
 import { authenticate } from '../auth/middleware';
@@ -14,6 +15,7 @@ import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType
 import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { introspectionRoutes } from './routes/introspection';
+import { batchRoutes } from './routes/batches';
 import type { ScanPolicy } from '../scanner/decide';
 import { MAX_BODY_BYTES } from './schemas';
 
@@ -54,6 +56,8 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps.readiness));
   app.get('/metrics', async (c) => c.body(await deps.metrics.render(), 200, { 'content-type': deps.metrics.contentType }));
+  // Before the evaluation routes, so /batch is not taken for an evaluation id.
+  app.route('/v1/evaluations', batchRoutes(deps));
   app.route('/v1/evaluations', evaluationRoutes(deps));
   app.route('/v1', introspectionRoutes(deps.policy));
 
@@ -66,6 +70,9 @@ export function createApp(deps: AppDeps) {
       description: 'Submit untrusted code; it is scanned, run in a sandbox under limits, and its verdict stored durably.',
     },
   });
+
+  // Swagger UI's page loads its script from a CDN; the document itself is served from here.
+  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Crucible API' }));
 
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {

@@ -8,7 +8,7 @@ import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { TemporalGateway } from '../temporal/gateway';
 import { TemporalUnavailableError } from '../temporal/gateway';
 import { withDatabase } from './dependency-errors';
-import { ApiError, conflict, serviceUnavailable } from './errors';
+import { ApiError, serviceUnavailable } from './errors';
 import { DestinationLookupError, validateCallbackUrl } from '../webhooks/ssrf-guard';
 import { checkCapacity } from '../ratelimit';
 import type { CreateEvaluationRequest } from './schemas';
@@ -105,7 +105,7 @@ export class Submissions {
 
 function sameRequestOrConflict(existing: EvaluationRow, requestHash: string): EvaluationRow {
   if (existing.requestHash !== requestHash) {
-    throw conflict('idempotency_key_reused', 'this Idempotency-Key was already used with a different request body');
+    throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request body');
   }
   return existing;
 }

@@ -121,6 +121,10 @@ export class EvaluationStore {
     return row && (tenant === undefined || row.tenant === tenant) ? row : null;
   }
 
+  getMany(ids: string[], tenant: string): Promise<EvaluationRow[]> {
+    return this.db.evaluation.findMany({ where: { id: { in: ids }, tenant } });
+  }
+
   findByIdempotencyKey(tenant: string, key: string): Promise<EvaluationRow | null> {
     return this.db.evaluation.findUnique({ where: { tenant_idempotencyKey: { tenant, idempotencyKey: key } } });
   }

@@ -3,6 +3,7 @@
  */
 import { BwrapEngine, type BwrapEngineOptions } from './bwrap';
 import type { EngineName, SandboxEngine } from './engine';
+import { GvisorEngine, type GvisorEngineOptions } from './gvisor';
 import { ProcessEngine, type ProcessEngineOptions } from './process-engine';
 
 export interface CreateEngineOptions {
@@ -10,6 +11,7 @@ export interface CreateEngineOptions {
   /** The `process` engine has no isolation at all; it is refused unless this is true. */
   allowProcessEngine?: boolean;
   bwrap?: BwrapEngineOptions;
+  gvisor?: GvisorEngineOptions;
   process?: ProcessEngineOptions;
 }
 
@@ -29,12 +31,16 @@ export function createEngine(options: CreateEngineOptions): SandboxEngine {
       }
       return new ProcessEngine(options.process);
     case 'gvisor':
-      throw new EngineNotAvailableError("the 'gvisor' engine is not implemented yet; use 'bwrap'");
+      return new GvisorEngine(options.gvisor);
+    default:
+      throw new EngineNotAvailableError(`unknown sandbox engine ${JSON.stringify(options.engine)}`);
   }
 }
 
 export { BwrapEngine } from './bwrap';
 export type { BwrapEngineOptions } from './bwrap';
+export { GvisorEngine } from './gvisor';
+export type { GvisorEngineOptions } from './gvisor';
 export { ProcessEngine } from './process-engine';
 export type { ProcessEngineOptions } from './process-engine';
 export { createLanguageRegistry } from './languages';

@@ -14,6 +14,8 @@ const JOIN_CGROUPS_AND_EXEC = [
   '  echo $$ > "$1" || { echo "crucible launcher: cannot join cgroup $1" >&2; exit 125; }',
   '  shift; count=$((count - 1))',
   'done',
+  // The shell exports PWD of its own accord; the run's environment is exactly what the engine set.
+  'unset PWD OLDPWD',
   'exec "$@"',
 ].join('\n');
 

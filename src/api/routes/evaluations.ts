@@ -43,10 +43,16 @@ const errorDescriptions: Record<number, string> = {
   400: 'Invalid request',
   404: 'No such evaluation',
   409: 'Conflict with the evaluation\'s current state',
+  422: 'Idempotency-Key reused with a different body',
+  429: 'Rate limit or in-flight cap reached',
+  401: 'Missing or invalid API key',
+  403: 'The API key lacks the scope',
   413: 'Request or field too large',
   415: 'Body is not JSON',
   503: 'PostgreSQL or Temporal unreachable',
 };
+/** Upper bound of `?wait=`: long enough for most runs, short enough for proxies' idle timeouts. */
+const MAX_WAIT_SECONDS = 60;
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 const submitRoute = createRoute({
@@ -55,11 +61,15 @@ const submitRoute = createRoute({
   method: 'post',
   path: '/',
   summary: 'Submit code for evaluation',
+  description: 'With `?wait=<seconds>` (at most 60) the call waits for the evaluation to finish and answers 200 with it; if it does not finish in time, the usual 202.',
   request: {
     headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+    query: z.object({ wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional() }),
     body: { required: true, content: { 'application/json': { schema: CreateEvaluationRequest } } },
   },
-  responses: { 202: json(SubmitResponse, 'Accepted; the evaluation runs asynchronously'), ...errors(400, 409, 413, 415, 503) },
+  responses: {
+    200: json(Evaluation, 'Finished within the wait time'),
+    202: json(SubmitResponse, 'Accepted; the evaluation runs asynchronously'), ...errors(400, 401, 403, 413, 415, 422, 429, 503) },
 });
 
 const getRoute = createRoute({
@@ -69,7 +79,7 @@ const getRoute = createRoute({
   path: '/{id}',
   summary: 'Read one evaluation',
   request: { params: IdParam },
-  responses: { 200: json(Evaluation, 'The evaluation'), ...errors(400, 404, 503) },
+  responses: { 200: json(Evaluation, 'The evaluation'), ...errors(400, 401, 403, 404, 429, 503) },
 });
 
 const listRoute = createRoute({
@@ -79,7 +89,7 @@ const listRoute = createRoute({
   path: '/',
   summary: 'List evaluations, newest first',
   request: { query: ListQuery },
-  responses: { 200: json(EvaluationList, 'A page of evaluations'), ...errors(400, 503) },
+  responses: { 200: json(EvaluationList, 'A page of evaluations'), ...errors(400, 401, 403, 429, 503) },
 });
 
 const eventsRoute = createRoute({
@@ -96,7 +106,7 @@ const eventsRoute = createRoute({
       description: 'The events',
       content: { 'application/json': { schema: EventList }, 'text/event-stream': { schema: z.string().openapi({ description: 'SSE stream of LifecycleEvent' }) } },
     },
-    ...errors(400, 404, 503),
+    ...errors(400, 401, 403, 404, 429, 503),
   },
 });
 
@@ -107,7 +117,7 @@ const deliveriesRoute = createRoute({
   path: '/{id}/deliveries',
   summary: 'Webhook delivery attempts for an evaluation, oldest first',
   request: { params: IdParam },
-  responses: { 200: json(z.object({ items: z.array(WebhookDelivery) }), 'Delivery attempts'), ...errors(400, 404, 503) },
+  responses: { 200: json(z.object({ items: z.array(WebhookDelivery) }), 'Delivery attempts'), ...errors(400, 401, 403, 404, 429, 503) },
 });
 
 const cancelRoute = createRoute({
@@ -117,7 +127,7 @@ const cancelRoute = createRoute({
   path: '/{id}/cancel',
   summary: 'Cancel an evaluation; a running program is killed',
   request: { params: IdParam },
-  responses: { 202: json(ActionAccepted, 'Cancellation requested'), ...errors(400, 404, 409, 503) },
+  responses: { 202: json(ActionAccepted, 'Cancellation requested'), ...errors(400, 401, 403, 404, 409, 429, 503) },
 });
 
 const reviewRoute = (decision: 'approve' | 'reject') =>
@@ -131,7 +141,7 @@ const reviewRoute = (decision: 'approve' | 'reject') =>
       params: IdParam,
       body: { required: false, content: { 'application/json': { schema: ReviewRequest } } },
     },
-    responses: { 202: json(ActionAccepted, 'Decision sent to the workflow'), ...errors(400, 404, 409, 415, 503) },
+    responses: { 202: json(ActionAccepted, 'Decision sent to the workflow'), ...errors(400, 401, 403, 404, 409, 415, 429, 503) },
   });
 
 export function evaluationRoutes(deps: EvaluationRoutesDeps) {
@@ -149,6 +159,11 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
     const row = await deps.submissions.submit(c.get('principal').tenant, c.req.valid('json'), c.req.valid('header')['idempotency-key']);
     deps.metrics.evaluationsSubmitted.inc({ language: row.language });
     c.header('Location', links(row.id).self);
+    const waitSeconds = c.req.valid('query').wait;
+    if (waitSeconds) {
+      const finished = await waitUntilFinished(store, row.id, waitSeconds * 1000, c.req.raw.signal);
+      if (finished) return c.json(presentEvaluation(finished), 200);
+    }
     return c.json({ id: row.id, status: row.status as 'queued', workflowId: row.workflowId, links: links(row.id) }, 202);
   });
 
@@ -200,6 +215,19 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
   }
 
   return app;
+}
+
+/** Polls the stored evaluation (cheap, indexed) until it is terminal, the deadline passes, or the client leaves. */
+async function waitUntilFinished(store: EvaluationStore, id: string, timeoutMs: number, abort: AbortSignal) {
+  const deadline = Date.now() + timeoutMs;
+  let pause = 25;
+  while (Date.now() < deadline && !abort.aborted) {
+    const row = await withDatabase(() => store.get(id));
+    if (row && isTerminal(row.status)) return row;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(0, deadline - Date.now()))));
+    pause = Math.min(pause * 2, 250);
+  }
+  return undefined;
 }
 
 async function toWorkflow(call: () => Promise<void>, id: string): Promise<void> {

@@ -1,0 +1,368 @@
+/**
+ * The gVisor engine: `runsc run` with an OCI bundle written for each run (never `runsc do`, which
+ * passes the caller's environment and host root into the sandbox and is meant for testing).
+ *
+ * Layers, outermost first:
+ * 1. cgroup v1 groups per run (cgroups.ts), joined by the launcher before it execs runsc, so
+ *    runsc, its gofer and its sandbox (the Sentry, gVisor's user-space kernel, and the ptrace
+ *    stubs that run the program) are all inside: total memory, tasks and CPU time of the run,
+ *    and one place to kill every process of it. runsc is told `--ignore-cgroups` so that it
+ *    leaves them where they are.
+ * 2. gVisor: the program talks to the Sentry, not to the host kernel; `--network=none` (a
+ *    loopback of its own), a root that is an empty read-only directory, read-only binds of the
+ *    system directories only, tmpfs work dir, /tmp and /dev/shm with sizes, an explicit
+ *    environment, no host sockets (`--host-uds` is off by default).
+ * 3. The init (sandbox-init.ts), PID 1 of the container, runs as root *of the sandbox* with
+ *    CAP_SETUID, CAP_SETGID and CAP_KILL only, and starts the program as uid/gid 65534 with no
+ *    capabilities at all (no_new_privs): the program can neither signal nor trace its init, and
+ *    the init kills whatever the program left when it ends. gVisor 2022 lets a same-uid process
+ *    SIGKILL a namespace's PID 1, hence the separate uid. `runsc run` passes only fds 0-2, so the
+ *    init relays the program's stdout and stderr in frames (channel 'framed').
+ *
+ * Limits: gVisor's own threads count against a pids limit (a limit of 32 kills the sandbox at
+ * start), so the host pids cgroup is only a backstop (gVisor's tasks plus some per allowed
+ * process) and maxProcesses is RLIMIT_NPROC inside, which gVisor enforces per user of the sandbox,
+ * threads included. gVisor does not enforce RLIMIT_CPU: CPU time is the host cgroup's counter
+ * (the Sentry's work for the program included). Memory is the host memory cgroup: the limit plus
+ * an allowance for runsc, the gofer and the Sentry themselves.
+ *
+ * Files: the bundle (config.json, the empty root, the program file, /etc/passwd and /etc/group)
+ * and runsc's state dir are in a private temp dir that the service creates; nothing in it is
+ * writable from inside the sandbox (every bind is read-only, the program writes only to tmpfs
+ * mounts held in the Sentry's memory), and it is removed without following links once runsc's
+ * processes are verified gone.
+ */
+import { spawn } from 'node:child_process';
+import { lstatSync, promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
+import { SandboxInfrastructureError } from './engine';
+import { CgroupLayoutCache, isErrno, withRunCgroup, type RunCgroup } from './cgroups';
+import { createLanguageRegistry, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import { launchInCgroup } from './launcher';
+import { programRlimits } from './rlimits';
+import { initArgv } from './sandbox-init';
+import { selfCheck } from './self-check';
+import { assertApplicableLimits, FRAMED_FD, superviseRun } from './supervisor';
+
+export interface GvisorEngineOptions {
+  runscPath?: string;
+  /** gVisor platform: 'ptrace' works everywhere; 'kvm' needs /dev/kvm. */
+  platform?: 'ptrace' | 'kvm' | 'systrap';
+  /** The python that runs the sandbox's init; it must be inside a bound system directory. */
+  initPythonPath?: string;
+  shellPath?: string;
+  languages?: LanguageRegistry;
+  /** 'auto': per-run cgroup v1 groups where this process may create them; 'off': rlimits only. */
+  cgroups?: 'auto' | 'off';
+  /** Size of the work dir and /tmp tmpfs (each; also RLIMIT_FSIZE); at most the memory limit. */
+  workDirBytes?: number;
+  /** Size of /dev/shm. */
+  sharedMemoryBytes?: number;
+  /** Longest a sandbox may take to start the program (a loaded 2-core machine needs seconds). */
+  startupTimeoutMs?: number;
+  /** Parent of the per-run private dirs (bundle, state); default the OS temp dir. */
+  runDirParent?: string;
+}
+
+export const GVISOR_WORK_DIR = '/work';
+const SANDBOX_UID = 65534;
+const SANDBOX_GID = 65534;
+const DEFAULT_WORK_DIR_BYTES = 64 * 1024 * 1024;
+const DEFAULT_SHARED_MEMORY_BYTES = 16 * 1024 * 1024;
+const DEFAULT_STARTUP_TIMEOUT_MS = 20_000;
+/** runsc run, the gofer and the Sentry (Go runtimes, ~40 MB together at start), charged to the run's memory group. */
+const GVISOR_MEMORY_BYTES = 96 * 1024 * 1024;
+/** Host tasks of runsc, the gofer and the Sentry (about 55 at start), in the run's pids group. */
+const GVISOR_TASKS = 160;
+/** Host tasks per task in the sandbox (ptrace platform: a stub thread, and a Sentry thread while it runs). */
+const GVISOR_TASKS_PER_SANDBOX_TASK = 2;
+const INIT_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_KILL'];
+const HOST_ETC_FILES = ['/etc/ld.so.cache', '/etc/alternatives'];
+const PASSWD = `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:${SANDBOX_UID}:${SANDBOX_GID}:sandbox:${GVISOR_WORK_DIR}:/usr/sbin/nologin\n`;
+const GROUP = `root:x:0:\nsandbox:x:${SANDBOX_GID}:\n`;
+/** How long runsc's processes may take to go away after `runsc delete --force`. */
+const TEARDOWN_DEADLINE_MS = 5000;
+
+let runCounter = 0;
+
+export class GvisorEngine implements SandboxEngine {
+  readonly name = 'gvisor' as const;
+  private readonly runscPath: string;
+  private readonly platform: string;
+  private readonly initPythonPath: string;
+  private readonly shellPath: string;
+  private readonly languages: LanguageRegistry;
+  private readonly layouts: CgroupLayoutCache;
+  private readonly workDirBytes: number;
+  private readonly sharedMemoryBytes: number;
+  private readonly startupTimeoutMs: number;
+  private readonly runDirParent: string;
+
+  constructor(options: GvisorEngineOptions = {}) {
+    this.runscPath = options.runscPath ?? '/usr/bin/runsc';
+    this.platform = options.platform ?? 'ptrace';
+    this.initPythonPath = options.initPythonPath ?? '/usr/bin/python3';
+    this.shellPath = options.shellPath ?? '/bin/sh';
+    this.languages = options.languages ?? createLanguageRegistry();
+    this.layouts = new CgroupLayoutCache(options.cgroups ?? 'auto');
+    this.workDirBytes = options.workDirBytes ?? DEFAULT_WORK_DIR_BYTES;
+    this.sharedMemoryBytes = options.sharedMemoryBytes ?? DEFAULT_SHARED_MEMORY_BYTES;
+    this.startupTimeoutMs = options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    this.runDirParent = options.runDirParent ?? tmpdir();
+  }
+
+  async check(): Promise<EngineCheck> {
+    const facts = [`platform=${this.platform}`, 'network=none'];
+    if (process.getuid?.() !== 0) facts.push('not root: runsc needs root (or a rootless set-up this engine does not do)');
+    return selfCheck({
+      engine: this.name,
+      layouts: this.layouts,
+      binaries: [this.runscPath, this.initPythonPath],
+      languages: this.languages,
+      facts,
+      run: (request) => this.run(request),
+    });
+  }
+
+  async run(request: RunRequest): Promise<RunResult> {
+    const language = this.languages[request.language];
+    if (language === undefined) {
+      throw new SandboxInfrastructureError(`no runtime registered for language ${JSON.stringify(request.language)}`);
+    }
+    assertApplicableLimits(request.limits);
+    const layout = await this.layouts.get();
+    const { limits } = request;
+    const containerId = `crucible-${process.pid}-${++runCounter}-${randomBytes(4).toString('hex')}`;
+    const runDir = await fs.mkdtemp(path.join(this.runDirParent, 'crucible-gvisor-'));
+    const stateDir = path.join(runDir, 'state');
+    const bundleDir = path.join(runDir, 'bundle');
+    const pendingCommands: Array<Promise<unknown>> = [];
+    try {
+      await this.writeBundle(bundleDir, request, language);
+      await fs.mkdir(stateDir, { mode: 0o700 });
+      const runsc = (...args: string[]) => runCommand(this.runscPath, ['--root', stateDir, ...args]);
+      return await withRunCgroup(
+        layout,
+        {
+          memoryBytes: limits.memoryMb * 1024 * 1024 + GVISOR_MEMORY_BYTES,
+          maxTasks: GVISOR_TASKS + GVISOR_TASKS_PER_SANDBOX_TASK * (limits.maxProcesses + language.runtimeTasks),
+        },
+        async (cgroup) => {
+          try {
+            return await superviseRun({
+              launch: {
+                engine: this.name,
+                ...launchInCgroup(this.shellPath, cgroup, this.runscPath, [
+                  '--root', stateDir,
+                  '--network=none',
+                  `--platform=${this.platform}`,
+                  '--ignore-cgroups',
+                  'run', '--bundle', bundleDir, containerId,
+                ]),
+                dataInputs: [],
+                channel: 'framed',
+                startupTimeoutMs: this.startupTimeoutMs,
+                onKill: () => {
+                  pendingCommands.push(runsc('kill', '--all', containerId, 'KILL'));
+                },
+              },
+              request,
+              language,
+              cgroup,
+            });
+          } finally {
+            await Promise.allSettled(pendingCommands);
+            await this.teardown(runsc, containerId, stateDir, cgroup);
+          }
+        },
+      );
+    } finally {
+      // runsc's processes are gone (teardown), and nothing in runDir was ever writable from the
+      // sandbox; the removal does not follow links anyway.
+      await fs.rm(runDir, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * `runsc delete --force` (the container's state; kills a sandbox that is still there), then
+   * makes sure no runsc process of this run is left: with a cgroup, by killing what is in it
+   * (withRunCgroup then verifies it is empty); without, by the state dir in their command lines.
+   */
+  private async teardown(
+    runsc: (...args: string[]) => Promise<CommandResult>,
+    containerId: string,
+    stateDir: string,
+    cgroup: RunCgroup | null,
+  ): Promise<void> {
+    const deleted = await runsc('delete', '--force', containerId);
+    if (deleted.code !== 0 && !/does not exist|not found|no such/i.test(deleted.output)) {
+      // Not fatal by itself: what matters is that no process is left, checked below.
+    }
+    if (cgroup !== null) {
+      await cgroup.killAll();
+    }
+    const deadline = Date.now() + TEARDOWN_DEADLINE_MS;
+    for (;;) {
+      const left = processesMentioning(stateDir);
+      if (left.length === 0) return;
+      for (const pid of left) killQuietly(pid);
+      if (Date.now() > deadline) {
+        throw new SandboxInfrastructureError(`gVisor processes ${left.join(', ')} survived their run (${containerId})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  private async writeBundle(bundleDir: string, request: RunRequest, language: LanguageRuntime): Promise<void> {
+    const { limits } = request;
+    const rootfs = path.join(bundleDir, 'rootfs');
+    const filesDir = path.join(bundleDir, 'files');
+    await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
+    await fs.mkdir(filesDir, { mode: 0o755 });
+    const programFile = path.join(filesDir, language.fileName);
+    await fs.writeFile(programFile, request.code, { mode: 0o444, flag: 'wx' });
+    await fs.writeFile(path.join(filesDir, 'passwd'), PASSWD, { mode: 0o444, flag: 'wx' });
+    await fs.writeFile(path.join(filesDir, 'group'), GROUP, { mode: 0o444, flag: 'wx' });
+
+    const workDirBytes = Math.min(this.workDirBytes, limits.memoryMb * 1024 * 1024);
+    const mounts: OciMount[] = [{ destination: '/proc', type: 'proc', source: 'proc' }];
+    // Merged-/usr hosts: /bin, /lib... are symlinks into /usr; recreate them in the (otherwise
+    // empty) root rather than binding the same tree twice.
+    for (const directory of SYSTEM_DIRECTORIES) {
+      const kind = hostPathKind(directory);
+      if (kind === 'symlink') await fs.symlink(readlinkSync(directory), path.join(rootfs, directory));
+      else if (kind === 'directory') mounts.push(readOnlyBind(directory, directory));
+    }
+    for (const hostPath of language.hostPaths) mounts.push(readOnlyBind(hostPath, hostPath));
+    for (const file of HOST_ETC_FILES) {
+      if (hostPathKind(file) !== 'missing') mounts.push(readOnlyBind(file, file));
+    }
+    mounts.push(
+      readOnlyBind(path.join(filesDir, 'passwd'), '/etc/passwd'),
+      readOnlyBind(path.join(filesDir, 'group'), '/etc/group'),
+      tmpfs('/tmp', workDirBytes, '1777'),
+      tmpfs('/dev/shm', this.sharedMemoryBytes, '1777'),
+      tmpfs(GVISOR_WORK_DIR, workDirBytes, '1777'),
+      readOnlyBind(programFile, `${GVISOR_WORK_DIR}/${language.fileName}`),
+    );
+
+    const init = initArgv({
+      python: this.initPythonPath,
+      channel: { kind: 'framed', fd: FRAMED_FD },
+      rlimits: programRlimits(limits, language, {
+        fileSizeBytes: workDirBytes,
+        // The host memory cgroup bounds the Sentry, which holds all of the program's memory.
+        memoryFencedByCgroup: false,
+        // RLIMIT_NPROC is the process limit inside gVisor (see the module comment); the init
+        // runs as another uid and does not count.
+        tasksFencedByCgroup: false,
+        infrastructureTasks: 0,
+      }),
+      user: { uid: SANDBOX_UID, gid: SANDBOX_GID },
+      command: language.command(limits),
+    });
+
+    const config = {
+      ociVersion: '1.0.2',
+      process: {
+        terminal: false,
+        user: { uid: 0, gid: 0 },
+        args: init,
+        env: ['PATH=/usr/local/bin:/usr/bin:/bin', `HOME=${GVISOR_WORK_DIR}`, 'TMPDIR=/tmp', 'LANG=C.UTF-8'],
+        cwd: GVISOR_WORK_DIR,
+        capabilities: {
+          bounding: INIT_CAPABILITIES,
+          effective: INIT_CAPABILITIES,
+          permitted: INIT_CAPABILITIES,
+          inheritable: [],
+          ambient: [],
+        },
+        noNewPrivileges: true,
+      },
+      root: { path: 'rootfs', readonly: true },
+      hostname: 'sandbox',
+      mounts,
+      linux: {
+        namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      },
+    };
+    await fs.writeFile(path.join(bundleDir, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o444, flag: 'wx' });
+  }
+}
+
+interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options?: string[];
+}
+
+function readOnlyBind(source: string, destination: string): OciMount {
+  return { destination, type: 'bind', source, options: ['rbind', 'ro', 'nosuid', 'nodev'] };
+}
+
+function tmpfs(destination: string, sizeBytes: number, mode: string): OciMount {
+  return {
+    destination,
+    type: 'tmpfs',
+    source: 'tmpfs',
+    options: ['nosuid', 'nodev', `mode=${mode}`, `size=${Math.max(1, Math.floor(sizeBytes / 1024))}k`],
+  };
+}
+
+function hostPathKind(hostPath: string): 'symlink' | 'directory' | 'file' | 'missing' {
+  try {
+    const stats = lstatSync(hostPath);
+    return stats.isSymbolicLink() ? 'symlink' : stats.isDirectory() ? 'directory' : 'file';
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return 'missing';
+    throw error;
+  }
+}
+
+interface CommandResult {
+  code: number | null;
+  output: string;
+}
+
+/** Runs a runsc subcommand with an empty environment; never rejects (the caller decides). */
+function runCommand(executable: string, args: string[]): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(executable, args, { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+    const collect = (chunk: Buffer) => {
+      if (output.length < 16_384) output += chunk.toString('utf8');
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.once('error', (error) => resolve({ code: null, output: error.message }));
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** Host pids whose command line mentions `text` (runsc's processes carry --root=<state dir>). */
+export function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmdline.includes(text)) found.push(Number(entry));
+  }
+  return found;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (error) {
+    if (!isErrno(error, 'ESRCH')) throw error;
+  }
+}
