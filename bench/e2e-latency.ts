@@ -4,6 +4,8 @@
  *
  *   npm run bench -- [--url http://127.0.0.1:3000] [--runs 20] [--concurrency 1]
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -18,20 +20,29 @@ const baseUrl = values.url!;
 const runs = Number(values.runs);
 const concurrency = Number(values.concurrency);
 const pollMs = Number(values['poll-ms']);
+// The key `npm start` wrote, unless API_KEY names another.
+const apiKey = process.env.API_KEY ?? readLocalKey();
+const auth: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+
+function readLocalKey(): string | undefined {
+  const file = path.resolve(process.env.DATA_DIR ?? '.data', 'api-key');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : undefined;
+}
+
 const TERMINAL = new Set(['completed', 'blocked', 'rejected', 'cancelled', 'failed']);
 
 async function oneEvaluation(): Promise<{ totalMs: number; acceptMs: number; status: string; verdict?: string }> {
   const started = performance.now();
   const res = await fetch(`${baseUrl}/v1/evaluations`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(process.env.API_KEY ? { authorization: `Bearer ${process.env.API_KEY}` } : {}) },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ language: 'python', code: 'print(sum(range(10)))' }),
   });
   if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
   const acceptMs = performance.now() - started;
   const { id } = (await res.json()) as { id: string };
   for (;;) {
-    const body = (await (await fetch(`${baseUrl}/v1/evaluations/${id}`)).json()) as { status: string; verdict?: string };
+    const body = (await (await fetch(`${baseUrl}/v1/evaluations/${id}`, { headers: auth })).json()) as { status: string; verdict?: string };
     if (TERMINAL.has(body.status)) return { totalMs: performance.now() - started, acceptMs, status: body.status, verdict: body.verdict };
     await new Promise((r) => setTimeout(r, pollMs));
   }

@@ -330,6 +330,7 @@ interface CommandResult {
 
 /** Runs a runsc subcommand with an empty environment; never rejects (the caller decides). */
 function runCommand(executable: string, args: string[]): Promise<CommandResult> {
+  const t0 = Date.now(); if (process.env.GV_TRACE) process.on("exit", () => {}); const origResolve = (r: CommandResult) => { if (process.env.GV_TRACE) console.log("cmd", args.slice(2).join(" "), Date.now() - t0, r.code, r.output.slice(0, 200)); };
   return new Promise((resolve) => {
     let output = '';
     const child = spawn(executable, args, { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -339,7 +340,7 @@ function runCommand(executable: string, args: string[]): Promise<CommandResult> 
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.once('error', (error) => resolve({ code: null, output: error.message }));
-    child.once('close', (code) => resolve({ code, output }));
+    child.once("close", (code) => { origResolve({ code, output }); resolve({ code, output }); });
   });
 }
 
