@@ -83,6 +83,8 @@ const INIT_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_KILL'];
 const HOST_ETC_FILES = ['/etc/ld.so.cache', '/etc/alternatives'];
 const PASSWD = `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:${SANDBOX_UID}:${SANDBOX_GID}:sandbox:${GVISOR_WORK_DIR}:/usr/sbin/nologin\n`;
 const GROUP = `root:x:0:\nsandbox:x:${SANDBOX_GID}:\n`;
+/** How long `runsc kill` + `runsc delete` may take before the run is killed through its cgroup. */
+const HARD_KILL_DELAY_MS = 1000;
 /** How long runsc's processes may take to go away after `runsc delete --force`. */
 const TEARDOWN_DEADLINE_MS = 5000;
 
@@ -140,6 +142,7 @@ export class GvisorEngine implements SandboxEngine {
     const stateDir = path.join(runDir, 'state');
     const bundleDir = path.join(runDir, 'bundle');
     const pendingCommands: Array<Promise<unknown>> = [];
+    let deleted = false;
     try {
       await this.writeBundle(bundleDir, request, language);
       await fs.mkdir(stateDir, { mode: 0o700 });
@@ -165,9 +168,18 @@ export class GvisorEngine implements SandboxEngine {
                 dataInputs: [],
                 channel: 'framed',
                 startupTimeoutMs: this.startupTimeoutMs,
+                // The orderly way first (fast while the sandbox is alive: ~0.1 s); the supervisor's
+                // hard kill (process group, cgroup) follows it, or comes after hardKillDelayMs.
                 onKill: () => {
-                  pendingCommands.push(runsc('kill', '--all', containerId, 'KILL'));
+                  const stopping = runsc('kill', '--all', containerId, 'KILL')
+                    .then(() => runsc('delete', '--force', containerId))
+                    .then((result) => {
+                      deleted = result.code === 0;
+                    });
+                  pendingCommands.push(stopping);
+                  return stopping;
                 },
+                hardKillDelayMs: HARD_KILL_DELAY_MS,
               },
               request,
               language,
@@ -175,7 +187,7 @@ export class GvisorEngine implements SandboxEngine {
             });
           } finally {
             await Promise.allSettled(pendingCommands);
-            await this.teardown(runsc, containerId, stateDir, cgroup);
+            await this.teardown(runsc, containerId, stateDir, cgroup, deleted);
           }
         },
       );
@@ -196,14 +208,12 @@ export class GvisorEngine implements SandboxEngine {
     containerId: string,
     stateDir: string,
     cgroup: RunCgroup | null,
+    alreadyDeleted: boolean,
   ): Promise<void> {
-    const deleted = await runsc('delete', '--force', containerId);
-    if (deleted.code !== 0 && !/does not exist|not found|no such/i.test(deleted.output)) {
-      // Not fatal by itself: what matters is that no process is left, checked below.
-    }
-    if (cgroup !== null) {
-      await cgroup.killAll();
-    }
+    // Its failure is not fatal by itself ("does not exist" after a sandbox that died): what
+    // matters is that no process is left, which is checked below.
+    if (!alreadyDeleted) await runsc('delete', '--force', containerId);
+    if (cgroup !== null) await cgroup.killAll();
     const deadline = Date.now() + TEARDOWN_DEADLINE_MS;
     for (;;) {
       const left = processesMentioning(stateDir);
@@ -330,7 +340,6 @@ interface CommandResult {
 
 /** Runs a runsc subcommand with an empty environment; never rejects (the caller decides). */
 function runCommand(executable: string, args: string[]): Promise<CommandResult> {
-  const t0 = Date.now(); if (process.env.GV_TRACE) process.on("exit", () => {}); const origResolve = (r: CommandResult) => { if (process.env.GV_TRACE) console.log("cmd", args.slice(2).join(" "), Date.now() - t0, r.code, r.output.slice(0, 200)); };
   return new Promise((resolve) => {
     let output = '';
     const child = spawn(executable, args, { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -340,7 +349,7 @@ function runCommand(executable: string, args: string[]): Promise<CommandResult> 
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.once('error', (error) => resolve({ code: null, output: error.message }));
-    child.once("close", (code) => { origResolve({ code, output }); resolve({ code, output }); });
+    child.once('close', (code) => resolve({ code, output }));
   });
 }
 

@@ -75,9 +75,12 @@ export interface Launch {
   startupTimeoutMs?: number;
   /**
    * Called once when the run is stopped early (limit, cancel, failure), before the launcher's
-   * process group and the cgroup are killed here; gets the launcher's pid.
+   * process group and the cgroup are killed here; gets the launcher's pid. When it returns a
+   * promise (an orderly stop, such as `runsc kill`), the hard kill waits for it, at most
+   * `hardKillDelayMs`.
    */
-  onKill?: (launcherPid: number | undefined) => void;
+  onKill?: (launcherPid: number | undefined) => void | Promise<unknown>;
+  hardKillDelayMs?: number;
 }
 
 export interface SupervisedRun {
@@ -177,16 +180,30 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
       cgroup?.killAll().catch((error: unknown) => failInfrastructure(error, 'cannot kill the run through its cgroup'));
     };
 
+    let hardKillTimer: NodeJS.Timeout | undefined;
     const stopEarly = () => {
-      if (!onKillCalled && launch.onKill) {
-        onKillCalled = true;
-        try {
-          launch.onKill(launcherExited ? undefined : child.pid);
-        } catch (error) {
-          failInfrastructure(error, 'cannot stop the sandbox');
-        }
+      if (onKillCalled) {
+        if (hardKillTimer === undefined) killEverything();
+        return;
       }
-      killEverything();
+      onKillCalled = true;
+      let orderly: void | Promise<unknown> = undefined;
+      try {
+        orderly = launch.onKill?.(launcherExited ? undefined : child.pid);
+      } catch (error) {
+        failInfrastructure(error, 'cannot stop the sandbox');
+      }
+      if (orderly === undefined) {
+        killEverything();
+        return;
+      }
+      const hardKill = () => {
+        clearTimeout(hardKillTimer);
+        hardKillTimer = undefined;
+        killEverything();
+      };
+      hardKillTimer = setTimeout(hardKill, launch.hardKillDelayMs ?? 1000);
+      orderly.then(hardKill, hardKill);
     };
 
     const kill = (reason: KillReason) => {
@@ -265,6 +282,7 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
 
     let graceTimer: NodeJS.Timeout | undefined;
     const finish = () => {
+      clearTimeout(hardKillTimer);
       clearTimeout(startupTimer);
       clearTimeout(wallTimer);
       clearTimeout(graceTimer);

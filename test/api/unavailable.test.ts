@@ -2,23 +2,17 @@
  * When Temporal or PostgreSQL is unreachable the API answers 503 with the documented body and
  * leaves nothing half-created behind.
  */
-import net from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { assembleApi } from '../../src/api/assemble';
 import { createDb } from '../../src/db/client';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { loadPolicy } from '../../src/scanner/policy';
+import { freePorts } from '../support/free-port';
 import { databaseUrl, temporalAddress } from '../support/harness';
 
 /** A port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+const deadPort = async () => (await freePorts(1))[0]!;
 
 function build(dbUrl: string, temporalAddr: string) {
   const db = createDb(dbUrl, { maxConnections: 2 });

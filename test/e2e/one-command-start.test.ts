@@ -5,23 +5,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePorts } from '../support/free-port';
 import { waitFor } from '../support/harness';
 
 const root = path.resolve(__dirname, '../..');
 let dataDir: string;
 let child: ChildProcess | undefined;
 let output = '';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 let ports: { api: number; temporal: number; ui: number; pg: number };
 
@@ -84,7 +76,8 @@ function temporalServerAlive(): boolean {
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crucible-start-'));
-  ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), pg: await freePort() };
+  const [api, temporal, ui, pg] = await freePorts(4);
+  ports = { api: api!, temporal: temporal!, ui: ui!, pg: pg! };
 });
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
 import { locateTemporalCli, TemporalCliNotFoundError } from '../../src/temporal/cli';
 import { SEARCH_ATTRIBUTE_CLI_ARGS, SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
-import { freePorts, isListening } from './support/free-port';
+import { freePorts, isListening } from '../support/free-port';
 
 const projectRoot = path.resolve(__dirname, '../..');
 const NAMESPACE = 'crucible-infra';
