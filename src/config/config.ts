@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import type { TemporalSecuritySettings } from '../temporal/connection-security';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -18,6 +19,12 @@ const ConfigSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('evaluations'),
+  TEMPORAL_TLS: booleanFlag.default(false),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   EMBEDDED_POSTGRES_PORT: port.default(5433),
@@ -49,7 +56,7 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl?: string;
-  temporal: { address?: string; namespace: string; taskQueue: string; port: number; uiPort: number };
+  temporal: { address?: string; namespace: string; taskQueue: string; port: number; uiPort: number; security: TemporalSecuritySettings };
   embeddedPostgresPort: number;
   dataDir: string;
   engine: RawConfig['EVAL_ENGINE'];
@@ -84,7 +91,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: c.PORT,
     host: c.HOST,
     databaseUrl: c.DATABASE_URL,
-    temporal: { address: c.TEMPORAL_ADDRESS, namespace: c.TEMPORAL_NAMESPACE, taskQueue: c.TEMPORAL_TASK_QUEUE, port: c.TEMPORAL_PORT, uiPort: c.TEMPORAL_UI_PORT },
+    temporal: { address: c.TEMPORAL_ADDRESS, namespace: c.TEMPORAL_NAMESPACE, taskQueue: c.TEMPORAL_TASK_QUEUE,
+      port: c.TEMPORAL_PORT,
+      uiPort: c.TEMPORAL_UI_PORT,
+      security: {
+        tls: c.TEMPORAL_TLS,
+        caFile: c.TEMPORAL_TLS_CA,
+        certFile: c.TEMPORAL_TLS_CERT,
+        keyFile: c.TEMPORAL_TLS_KEY,
+        serverName: c.TEMPORAL_TLS_SERVER_NAME,
+        apiKey: c.TEMPORAL_API_KEY,
+      },
+    },
     embeddedPostgresPort: c.EMBEDDED_POSTGRES_PORT,
     dataDir: path.resolve(c.DATA_DIR),
     engine: c.EVAL_ENGINE,

@@ -17,11 +17,14 @@ import { scanCode } from '../scanner';
 import type { ScanPolicy } from '../scanner/decide';
 import { connectClient } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
+import type { ConnectionSecurity } from '../temporal/connection-security';
 import { connectWorker, createEvaluationWorker } from '../temporal/worker';
 
 export interface Endpoints {
   databaseUrl: string;
   temporalAddress: string;
+  /** TLS/mTLS/API key for a secured cluster; empty for the embedded dev server. */
+  temporalSecurity?: ConnectionSecurity;
 }
 
 /** Everything read and validated at start-up, before any connection is made. */
@@ -42,7 +45,7 @@ export async function startWorker({ config, policy }: Settings, endpoints: Endpo
 
   const db = createDb(endpoints.databaseUrl);
   const store = new EvaluationStore(db);
-  const connection = await connectWorker(endpoints.temporalAddress);
+  const connection = await connectWorker(endpoints.temporalAddress, endpoints.temporalSecurity);
   const worker = await createEvaluationWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -67,7 +70,7 @@ export async function startApi({ config, policy }: Settings, endpoints: Endpoint
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const db: Db = createDb(endpoints.databaseUrl);
-  const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace });
+  const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace, security: endpoints.temporalSecurity });
   const { app } = assembleApi({
     db,
     client,

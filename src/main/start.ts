@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from './settings';
+import { connectionSecurity } from '../temporal/connection-security';
 import { ApiKeyStore } from '../auth/api-keys';
 import { ensureLocalApiKey } from '../auth/local-key';
 import { createDb } from '../db/client';
@@ -55,7 +56,9 @@ async function main() {
       uiUrl = temporal.uiUrl;
     }
 
-    const endpoints = { databaseUrl, temporalAddress };
+    // A configured cluster may be secured; the embedded dev server is plain loopback.
+    const temporalSecurity = config.temporal.address ? connectionSecurity(config.temporal.security) : undefined;
+    const endpoints = { databaseUrl, temporalAddress, temporalSecurity };
     const metrics = new Metrics();
     const worker = await startWorker(settings, endpoints, log, metrics);
     stops.push(() => worker.stop());

@@ -15,6 +15,11 @@ export interface RunRequest {
   limits: Limits;
   /** Aborting it kills the whole run (every process it started) promptly. */
   signal?: AbortSignal;
+  /**
+   * Called once the sandbox is set up and the program has started (its time limits count from
+   * here). For metrics of the sandbox's start-up cost, and for tests that must act mid-run.
+   */
+  onProgramStart?: () => void;
 }
 
 /** Which limit ended the run, if one did. */

@@ -231,6 +231,11 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
       clearTimeout(startupTimer);
       startedAt = performance.now();
       wallTimer = setTimeout(() => kill('wall_time'), limits.wallTimeMs);
+      try {
+        request.onProgramStart?.();
+      } catch {
+        // a caller's callback failing is not the run's business
+      }
       if (cgroup?.has('cpuacct')) {
         const onError = (error: unknown) => failInfrastructure(error, 'cannot read the run cgroup CPU usage');
         let stopped = false;

@@ -1,13 +1,16 @@
 /** Client-side connection to Temporal, used by the API (the worker uses a NativeConnection). */
 import { Client, Connection } from '@temporalio/client';
 
+import type { ConnectionSecurity } from './connection-security';
+
 export interface TemporalTarget {
   address: string;
   namespace: string;
+  security?: ConnectionSecurity;
 }
 
 export async function connectClient(target: TemporalTarget): Promise<Client> {
   // Lazy: the API can start (and say "not ready") while Temporal is still down.
-  const connection = Connection.lazy({ address: target.address });
+  const connection = Connection.lazy({ address: target.address, ...target.security });
   return new Client({ connection, namespace: target.namespace });
 }

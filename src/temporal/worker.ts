@@ -2,6 +2,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../domain/evaluation';
 import type { EvaluationActivities } from '../activities/types';
+import type { ConnectionSecurity } from './connection-security';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -32,6 +33,6 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
   });
 }
 
-export async function connectWorker(address: string): Promise<NativeConnection> {
-  return NativeConnection.connect({ address });
+export async function connectWorker(address: string, security: ConnectionSecurity = {}): Promise<NativeConnection> {
+  return NativeConnection.connect({ address, ...security });
 }
