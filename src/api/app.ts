@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps) {
   if (deps.corsOrigins && deps.corsOrigins.length > 0) app.use('*', cors({ origin: deps.corsOrigins }));
 
   // A coarse per-address guard first: every bad key costs a database lookup.
-  app.use('/v1/*', rateLimit({ windowMs: 60_000, limit: deps.rateLimitPerMinute * 4, keyOf: keyByClientAddress }));
+  app.use('/v1/*', rateLimit({ windowMs: 60_000, limit: deps.rateLimitPerMinute * 4, keyOf: keyByClientAddress, advertise: false }));
   app.use('/v1/*', authenticate({ keys: deps.keys, disabled: deps.authDisabled }));
   app.use('/v1/*', rateLimit({ windowMs: 60_000, limit: deps.rateLimitPerMinute }));
   app.use('/v1/*', requireJsonBody);

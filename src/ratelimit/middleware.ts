@@ -18,6 +18,11 @@ export interface RateLimitOptions {
   keyOf?: (c: RateLimitContext) => string;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
+  /**
+   * Whether allowed responses carry the RateLimit-* headers (default true). A coarse guard in
+   * front of a finer limit turns this off, so clients see the budget that actually binds them.
+   */
+  advertise?: boolean;
 }
 
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variables: AuthVariables }> {
@@ -39,6 +44,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<{ Variab
     }
     // Set before and after the handler: before, so responses built through the context (including
     // onError's) carry them; after, for handlers that return a Response of their own.
+    if (options.advertise === false) return next();
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
     await next();
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
