@@ -8,13 +8,21 @@
  * 2. bwrap: new user, PID, network, IPC, UTS, mount and cgroup namespaces; uid/gid 65534 inside;
  *    no capabilities; no further user namespaces; an empty environment; a read-only view of the
  *    system directories only; a size-bounded tmpfs work dir; dies with its parent.
+ *    When the service runs as root, bwrap itself is started as the host's uid/gid 65534 (setpriv,
+ *    after the launcher joined the cgroups): bwrap run by root maps the sandbox's uid to host
+ *    root (uid 0 without capabilities, but still the owner of every root-owned file and the
+ *    uid that kernel bugs in user namespaces would hand out). Unprivileged, the sandbox is
+ *    nobody inside and outside. This needs unprivileged user namespaces (Debian's default) and
+ *    interpreters that nobody can read; where either is missing the engine falls back to
+ *    starting bwrap as root, and check() says so.
  * 3. The init (sandbox-init.ts) as PID 1: applies rlimits to the program, reports its exact exit
  *    status and rusage, and takes every leftover process down with it when the program ends.
  *
  * The program file and the synthetic /etc files are handed to bwrap through fds
  * (--ro-bind-data), so the host never creates or follows a path inside the sandbox.
  */
-import { lstatSync, readlinkSync, promises as fs, constants as fsConstants } from 'node:fs';
+import { accessSync, lstatSync, readlinkSync, realpathSync, statSync, constants as fsConstants } from 'node:fs';
+import path from 'node:path';
 import type { Limits } from '../domain/evaluation';
 import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
 import { selfCheck } from './self-check';
@@ -42,6 +50,13 @@ export interface BwrapEngineOptions {
   sharedMemoryBytes?: number;
   /** Install the syscall filter of seccomp.ts (default true; x86_64 and aarch64 only). */
   seccomp?: boolean;
+  /**
+   * When the service is root, start bwrap as host uid/gid 65534 ('auto', the default, does so
+   * when the interpreters are readable by that user; 'never' keeps root).
+   */
+  unprivilegedBwrap?: 'auto' | 'never';
+  /** util-linux setpriv, used to drop to uid 65534 before bwrap. */
+  setprivPath?: string;
 }
 
 /** Inside the sandbox; also HOME. /tmp is a separate tmpfs of the same size. */
@@ -69,6 +84,8 @@ export class BwrapEngine implements SandboxEngine {
   private readonly sharedMemoryBytes: number;
   private readonly systemMounts: string[];
   private readonly seccompFilter: Buffer | null;
+  private readonly setprivPath: string;
+  private readonly launchAs: { unprivileged: boolean; why: string };
   private readonly layouts: CgroupLayoutCache;
 
   constructor(options: BwrapEngineOptions = {}) {
@@ -81,6 +98,23 @@ export class BwrapEngine implements SandboxEngine {
     this.sharedMemoryBytes = options.sharedMemoryBytes ?? DEFAULT_SHARED_MEMORY_BYTES;
     this.systemMounts = systemDirectoryArgs();
     this.seccompFilter = options.seccomp === false ? null : seccompFilterForThisMachine();
+    this.setprivPath = options.setprivPath ?? '/usr/bin/setpriv';
+    this.launchAs = this.chooseLaunchUser(options.unprivilegedBwrap ?? 'auto');
+  }
+
+  /** Who starts bwrap: the service itself, or (service is root) the unprivileged sandbox user. */
+  private chooseLaunchUser(mode: 'auto' | 'never'): { unprivileged: boolean; why: string } {
+    if (process.getuid?.() !== 0) return { unprivileged: false, why: 'bwrap runs as the service user (not root)' };
+    if (mode === 'never') return { unprivileged: false, why: 'bwrap runs as root (configured): the sandbox uid maps to host root' };
+    if (!isExecutable(this.setprivPath)) {
+      return { unprivileged: false, why: `bwrap runs as root: ${this.setprivPath} is missing, so the sandbox uid maps to host root` };
+    }
+    const unreadable = [this.initPythonPath, ...Object.values(this.languages).flatMap((runtime) => [runtime.command(PROBE_LIMITS)[0], ...runtime.hostPaths])]
+      .filter((hostPath) => !readableByOthers(hostPath));
+    if (unreadable.length > 0) {
+      return { unprivileged: false, why: `bwrap runs as root: ${unreadable.join(', ')} not readable by uid ${SANDBOX_UID}, so the sandbox uid maps to host root` };
+    }
+    return { unprivileged: true, why: `bwrap runs as host uid ${SANDBOX_UID}` };
   }
 
   check(): Promise<EngineCheck> {
@@ -89,7 +123,7 @@ export class BwrapEngine implements SandboxEngine {
       layouts: this.layouts,
       binaries: [this.bwrapPath, this.initPythonPath],
       languages: this.languages,
-      facts: [`seccomp ${this.seccompFilter ? 'on' : `off (${process.arch})`}`],
+      facts: [`seccomp ${this.seccompFilter ? 'on' : `off (${process.arch})`}`, this.launchAs.why],
       run: (request) => this.run(request),
     });
   }
@@ -171,7 +205,42 @@ export class BwrapEngine implements SandboxEngine {
       }),
     ];
 
+    if (this.launchAs.unprivileged) {
+      // setpriv execs bwrap, so bwrap's parent (for --die-with-parent) is still this service.
+      const dropped = ['--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--', this.bwrapPath, ...bwrapArgs];
+      return { engine: this.name, ...launchInCgroup(this.shellPath, cgroup, this.setprivPath, dropped), dataInputs };
+    }
     return { engine: this.name, ...launchInCgroup(this.shellPath, cgroup, this.bwrapPath, bwrapArgs), dataInputs };
+  }
+}
+
+const PROBE_LIMITS = { cpuTimeMs: 1000, wallTimeMs: 1000, memoryMb: 64, maxProcesses: 1, maxOutputBytes: 1 };
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether any user may read `target` (and search every directory above it), judged by the
+ * "other" permission bits: what bwrap, started unprivileged, needs to bind it.
+ */
+export function readableByOthers(target: string): boolean {
+  try {
+    const real = realpathSync(target);
+    const stats = statSync(real);
+    if ((stats.mode & 0o004) === 0) return false;
+    if (stats.isDirectory() && (stats.mode & 0o001) === 0) return false;
+    for (let directory = path.dirname(real); ; directory = path.dirname(directory)) {
+      if ((statSync(directory).mode & 0o001) === 0) return false;
+      if (directory === '/') return true;
+    }
+  } catch {
+    return false;
   }
 }
 

@@ -141,6 +141,8 @@ export interface RunCgroupUsage {
   peakMemoryKb: number | null;
   /** How many tasks the kernel's OOM killer killed in the group. */
   oomKills: number;
+  /** How many times a fork or thread creation failed at the group's pids limit. */
+  pidsLimitHits: number;
 }
 
 let runCounter = 0;
@@ -214,7 +216,13 @@ export class RunCgroup {
       const match = /^oom_kill (\d+)$/m.exec(oomControl);
       oomKills = match ? Number(match[1]) : 0;
     }
-    return { cpuTimeMs: await this.cpuTimeMs(), peakMemoryKb, oomKills };
+    let pidsLimitHits = 0;
+    const pids = this.directories.pids;
+    if (pids !== undefined) {
+      const events = await fs.readFile(path.posix.join(pids, 'pids.events'), 'utf8').catch(() => '');
+      pidsLimitHits = Number(/^max (\d+)$/m.exec(events)?.[1] ?? 0);
+    }
+    return { cpuTimeMs: await this.cpuTimeMs(), peakMemoryKb, oomKills, pidsLimitHits };
   }
 
   /** SIGKILLs every task still in the groups (a last sweep; normally the PID namespace is gone). */

@@ -13,8 +13,9 @@
  *    system directories only, tmpfs work dir, /tmp and /dev/shm with sizes, an explicit
  *    environment, no host sockets (`--host-uds` is off by default).
  * 3. The init (sandbox-init.ts), PID 1 of the container, runs as root *of the sandbox* with
- *    CAP_SETUID, CAP_SETGID and CAP_KILL only, and starts the program as uid/gid 65534 with no
- *    capabilities at all (no_new_privs): the program can neither signal nor trace its init, and
+ *    CAP_SETUID, CAP_SETGID, CAP_SETPCAP and CAP_KILL only, and starts the program as uid/gid
+ *    65534 with no capabilities at all (empty bounding set, no_new_privs): the program can
+ *    neither signal nor trace its init, and
  *    the init kills whatever the program left when it ends. gVisor 2022 lets a same-uid process
  *    SIGKILL a namespace's PID 1, hence the separate uid. `runsc run` passes only fds 0-2, so the
  *    init relays the program's stdout and stderr in frames (channel 'framed').
@@ -75,11 +76,16 @@ const DEFAULT_SHARED_MEMORY_BYTES = 16 * 1024 * 1024;
 const DEFAULT_STARTUP_TIMEOUT_MS = 20_000;
 /** runsc run, the gofer and the Sentry (Go runtimes, ~40 MB together at start), charged to the run's memory group. */
 const GVISOR_MEMORY_BYTES = 96 * 1024 * 1024;
-/** Host tasks of runsc, the gofer and the Sentry (about 55 at start), in the run's pids group. */
-const GVISOR_TASKS = 160;
-/** Host tasks per task in the sandbox (ptrace platform: a stub thread, and a Sentry thread while it runs). */
-const GVISOR_TASKS_PER_SANDBOX_TASK = 2;
-const INIT_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_KILL'];
+/**
+ * Host tasks of runsc, the gofer and the Sentry: about 55 at start, but on the ptrace platform the
+ * Sentry adds stub processes and threads as the program forks, and does not give them back at
+ * once: a fork bomb held to 32 processes inside peaked at 623 host tasks, one held to 256 at 773.
+ * The host pids group is only a backstop against a runaway Sentry, so it is generous.
+ */
+const GVISOR_TASKS = 1024;
+const GVISOR_TASKS_PER_SANDBOX_TASK = 4;
+/** What the init needs: switch to the sandbox user, empty the bounding set, kill leftovers. */
+const INIT_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_KILL'];
 const HOST_ETC_FILES = ['/etc/ld.so.cache', '/etc/alternatives'];
 const PASSWD = `root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:${SANDBOX_UID}:${SANDBOX_GID}:sandbox:${GVISOR_WORK_DIR}:/usr/sbin/nologin\n`;
 const GROUP = `root:x:0:\nsandbox:x:${SANDBOX_GID}:\n`;
@@ -144,7 +150,6 @@ export class GvisorEngine implements SandboxEngine {
     const pendingCommands: Array<Promise<unknown>> = [];
     let deleted = false;
     try {
-      await this.writeBundle(bundleDir, request, language);
       await fs.mkdir(stateDir, { mode: 0o700 });
       const runsc = (...args: string[]) => runCommand(this.runscPath, ['--root', stateDir, ...args]);
       return await withRunCgroup(
@@ -154,6 +159,7 @@ export class GvisorEngine implements SandboxEngine {
           maxTasks: GVISOR_TASKS + GVISOR_TASKS_PER_SANDBOX_TASK * (limits.maxProcesses + language.runtimeTasks),
         },
         async (cgroup) => {
+          await this.writeBundle(bundleDir, request, language, cgroup);
           try {
             return await superviseRun({
               launch: {
@@ -226,7 +232,12 @@ export class GvisorEngine implements SandboxEngine {
     }
   }
 
-  private async writeBundle(bundleDir: string, request: RunRequest, language: LanguageRuntime): Promise<void> {
+  private async writeBundle(
+    bundleDir: string,
+    request: RunRequest,
+    language: LanguageRuntime,
+    cgroup: RunCgroup | null,
+  ): Promise<void> {
     const { limits } = request;
     const rootfs = path.join(bundleDir, 'rootfs');
     const filesDir = path.join(bundleDir, 'files');
@@ -265,7 +276,9 @@ export class GvisorEngine implements SandboxEngine {
       rlimits: programRlimits(limits, language, {
         fileSizeBytes: workDirBytes,
         // The host memory cgroup bounds the Sentry, which holds all of the program's memory.
-        memoryFencedByCgroup: false,
+        // (Without one, RLIMIT_AS for Python; note that glibc's per-thread malloc arenas make
+        // gVisor count ~45 MB of address space per Python thread.)
+        memoryFencedByCgroup: cgroup?.has('memory') ?? false,
         // RLIMIT_NPROC is the process limit inside gVisor (see the module comment); the init
         // runs as another uid and does not count.
         tasksFencedByCgroup: false,

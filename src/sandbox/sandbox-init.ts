@@ -101,7 +101,14 @@ def main():
             # Python ignores these at start-up; ignored dispositions survive exec.
             for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGCHLD):
                 _signal.signal(sig, _signal.SIG_DFL)
+            # No privilege can be gained from here on: setuid/setcap files are plain files.
+            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+                raise OSError(ctypes.get_errno(), 'prctl(PR_SET_NO_NEW_PRIVS) failed')
             if user is not None:
+                # Empty the bounding set where the init may (CAP_SETPCAP), then drop to the user,
+                # which clears the permitted and effective sets.
+                for cap in range(64):
+                    libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP; EINVAL past the last cap
                 os.setgroups([])
                 os.setgid(user[1])
                 os.setuid(user[0])

@@ -374,7 +374,9 @@ function classify({ launch, request, language }: SupervisedRun, ending: Ending, 
   const oomKilled = (usage?.oomKills ?? 0) > 0;
   const initKilledByProgram =
     report === null && launch.programCanKillInit === true && ending.diagnostics.trim() === '';
-  if (report === null && ending.killReason === null && !oomKilled && !initKilledByProgram) {
+  // The run's own tasks filled its pids group, and the sandbox machinery (gVisor's Sentry) died of it.
+  const tasksExhausted = report === null && (usage?.pidsLimitHits ?? 0) > 0;
+  if (report === null && ending.killReason === null && !oomKilled && !initKilledByProgram && !tasksExhausted) {
     // Init is PID 1 of the sandbox: the program cannot kill it, so its silence means the sandbox
     // failed to start (bwrap error) or something outside killed it.
     throw new SandboxInfrastructureError(
