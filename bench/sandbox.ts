@@ -1,18 +1,26 @@
 /**
- * Overhead of the bwrap engine: median wall time and peak memory of a trivial Python and
+ * Overhead of each sandbox engine: median wall time and peak memory of a trivial Python and
  * JavaScript program, run through the engine and as a plain process, over RUNS runs each.
  *
- *   npx tsx bench/sandbox.ts            (RUNS=30 by default; e.g. RUNS=100 npx tsx bench/sandbox.ts)
+ *   npm run bench:sandbox                (RUNS=30 by default; e.g. RUNS=100 npm run bench:sandbox)
+ *   ENGINES=bwrap,gvisor npm run bench:sandbox
  *
- * "engine" is the wall time of BwrapEngine.run() as the execute activity sees it (cgroup set-up,
- * launcher, bwrap, init, the program, teardown); "plain" is spawning the interpreter directly
- * from Node. Peak memory is the program's own peak RSS (ru_maxrss) in both cases.
+ * "engine" is the wall time of engine.run() as the execute activity sees it (cgroup set-up,
+ * launcher, sandbox set-up, init, the program, teardown); "plain" is spawning the interpreter
+ * directly from Node (`python3 -c pass`, `node -e 0`), measured in the same run, interleaved with
+ * the engine's runs so that both see the same machine load. Peak memory is the program's own
+ * peak RSS (ru_maxrss) in both cases (inside gVisor, as gVisor's kernel accounts it). An engine
+ * that cannot work on this machine is listed with the reason and skipped.
  */
 import { spawn } from 'node:child_process';
 import { LIMIT_DEFAULTS, type Language } from '../src/domain/evaluation';
 import { BwrapEngine } from '../src/sandbox/bwrap';
+import type { EngineName, SandboxEngine } from '../src/sandbox/engine';
+import { GvisorEngine } from '../src/sandbox/gvisor';
+import { ProcessEngine } from '../src/sandbox/process-engine';
 
 const RUNS = Number(process.env.RUNS ?? 30);
+const ENGINES = (process.env.ENGINES ?? 'bwrap,gvisor,process').split(',') as EngineName[];
 
 interface Sample {
   wallMs: number;
@@ -24,11 +32,11 @@ const programs: Record<Language, { code: string; plain: [string, string[]] }> = 
   javascript: { code: '0\n', plain: [process.execPath, ['-e', '0']] },
 };
 
-async function engineSample(engine: BwrapEngine, language: Language): Promise<Sample> {
+async function engineSample(engine: SandboxEngine, language: Language): Promise<Sample> {
   const started = performance.now();
   const result = await engine.run({ language, code: Buffer.from(programs[language].code), limits: LIMIT_DEFAULTS });
   const wallMs = performance.now() - started;
-  if (result.exitCode !== 0) throw new Error(`trivial ${language} run failed: ${result.stderr.toString()}`);
+  if (result.exitCode !== 0) throw new Error(`trivial ${language} run in ${engine.name} failed: ${result.stderr.toString()}`);
   return { wallMs, peakKb: result.memoryKb };
 }
 
@@ -70,39 +78,65 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-async function main(): Promise<void> {
-  const engine = new BwrapEngine();
-  console.log(`bwrap engine: ${(await engine.check()).detail}`);
-  console.log(`runs per measurement: ${RUNS} (sequential, after 3 warm-up runs)\n`);
-  const rows: string[][] = [['language', 'engine median ms', 'plain median ms', 'ratio', 'engine peak KB', 'plain peak KB']];
-  for (const language of ['python', 'javascript'] as const) {
-    for (let i = 0; i < 3; i++) {
-      await engineSample(engine, language);
-      await plainWall(language);
-    }
-    const engineSamples: Sample[] = [];
-    const plainWalls: number[] = [];
-    const plainPeaks: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      engineSamples.push(await engineSample(engine, language));
-      plainWalls.push(await plainWall(language));
-      plainPeaks.push(await plainPeakKb(language));
-    }
-    const engineMs = median(engineSamples.map((s) => s.wallMs));
-    const plainMs = median(plainWalls);
-    rows.push([
-      language,
-      engineMs.toFixed(1),
-      plainMs.toFixed(1),
-      `${(engineMs / plainMs).toFixed(2)}x`,
-      String(Math.max(...engineSamples.map((s) => s.peakKb))),
-      String(Math.max(...plainPeaks)),
-    ]);
+function createEngine(name: EngineName): SandboxEngine {
+  switch (name) {
+    case 'bwrap':
+      return new BwrapEngine();
+    case 'gvisor':
+      return new GvisorEngine();
+    case 'process':
+      return new ProcessEngine();
   }
+}
+
+async function main(): Promise<void> {
+  console.log(`runs per measurement: ${RUNS} (sequential, after 3 warm-up runs; engine and plain runs interleaved)\n`);
+  const rows: string[][] = [
+    ['engine', 'language', 'engine median ms', 'plain median ms', 'ratio', 'engine peak KB', 'plain peak KB', 'ratio'],
+  ];
+  for (const name of ENGINES) {
+    const engine = createEngine(name);
+    const check = await engine.check();
+    console.log(`${check.detail}`);
+    if (!check.ok) {
+      rows.push([name, '-', 'skipped: cannot work on this machine (see its check above)', '', '', '', '', '']);
+      continue;
+    }
+    for (const language of ['python', 'javascript'] as const) {
+      for (let i = 0; i < 3; i++) {
+        await engineSample(engine, language);
+        await plainWall(language);
+      }
+      const engineSamples: Sample[] = [];
+      const plainWalls: number[] = [];
+      const plainPeaks: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        engineSamples.push(await engineSample(engine, language));
+        plainWalls.push(await plainWall(language));
+        plainPeaks.push(await plainPeakKb(language));
+      }
+      const engineMs = median(engineSamples.map((s) => s.wallMs));
+      const plainMs = median(plainWalls);
+      const enginePeak = median(engineSamples.map((s) => s.peakKb));
+      const plainPeak = median(plainPeaks);
+      rows.push([
+        name,
+        language,
+        engineMs.toFixed(1),
+        plainMs.toFixed(1),
+        `${(engineMs / plainMs).toFixed(2)}x`,
+        String(enginePeak),
+        String(plainPeak),
+        `${(enginePeak / plainPeak).toFixed(2)}x`,
+      ]);
+    }
+  }
+  console.log('');
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
-  console.log(`\nplain commands: /usr/bin/python3 -c pass; ${process.execPath} -e 0`);
-  console.log(`reproduce: RUNS=${RUNS} npx tsx bench/sandbox.ts`);
+  console.log(`\npeak KB: median of the program's own peak RSS (ru_maxrss), in the engine and plain.`);
+  console.log(`plain commands: /usr/bin/python3 -c pass; ${process.execPath} -e 0`);
+  console.log(`reproduce: RUNS=${RUNS} ENGINES=${ENGINES.join(',')} npm run bench:sandbox`);
 }
 
 main().catch((error: unknown) => {

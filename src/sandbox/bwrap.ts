@@ -23,11 +23,10 @@
  */
 import { accessSync, lstatSync, readlinkSync, realpathSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import type { Limits } from '../domain/evaluation';
 import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
 import { selfCheck } from './self-check';
 import { SandboxInfrastructureError } from './engine';
-import { CgroupLayoutCache, describeLayout, withRunCgroup, type RunCgroup } from './cgroups';
+import { CgroupLayoutCache, withRunCgroup, type RunCgroup } from './cgroups';
 import { createLanguageRegistry, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { programRlimits } from './rlimits';
 import { seccompFilterForThisMachine } from './seccomp';

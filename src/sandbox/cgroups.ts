@@ -241,13 +241,19 @@ export class RunCgroup {
    */
   async destroy(deadlineMs = 3000): Promise<void> {
     const deadline = Date.now() + deadlineMs;
+    // Usually a matter of a millisecond or two (a task being reaped): back off from 1 ms.
+    let pause = 1;
+    const backOff = async () => {
+      await delay(pause);
+      pause = Math.min(pause * 2, 10);
+    };
     for (;;) {
       const survivors = await this.killAll();
       if (survivors.length === 0) break;
       if (Date.now() > deadline) {
         throw new SandboxInfrastructureError(`tasks ${survivors.join(', ')} survived their sandboxed run`);
       }
-      await delay(10);
+      await backOff();
     }
     for (const [controller, directory] of Object.entries(this.directories)) {
       // A group whose last task just exited can still be busy for a moment.
@@ -262,7 +268,7 @@ export class RunCgroup {
               cause: error,
             });
           }
-          await delay(10);
+          await backOff();
         }
       }
       delete this.directories[controller as CgroupController];

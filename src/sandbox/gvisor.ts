@@ -23,9 +23,11 @@
  * Limits: gVisor's own threads count against a pids limit (a limit of 32 kills the sandbox at
  * start), so the host pids cgroup is only a backstop (gVisor's tasks plus some per allowed
  * process) and maxProcesses is RLIMIT_NPROC inside, which gVisor enforces per user of the sandbox,
- * threads included. gVisor does not enforce RLIMIT_CPU: CPU time is the host cgroup's counter
- * (the Sentry's work for the program included). Memory is the host memory cgroup: the limit plus
- * an allowance for runsc, the gofer and the Sentry themselves.
+ * threads included. CPU time is the host cgroup's counter from the program's start (the Sentry's
+ * work for the program included), RLIMIT_CPU per process inside as a backstop (the only CPU fence
+ * without cgroups; gVisor enforces it when the init sets it, not from the spec's rlimits). Memory
+ * is the host memory cgroup: the limit plus an allowance for runsc, the gofer and the Sentry
+ * (without cgroups: RLIMIT_AS for Python, the heap flag for node).
  *
  * Files: the bundle (config.json, the empty root, the program file, /etc/passwd and /etc/group)
  * and runsc's state dir are in a private temp dir that the service creates; nothing in it is
@@ -270,20 +272,21 @@ export class GvisorEngine implements SandboxEngine {
       readOnlyBind(programFile, `${GVISOR_WORK_DIR}/${language.fileName}`),
     );
 
+    const rlimits = programRlimits(limits, language, {
+      fileSizeBytes: workDirBytes,
+      // The host memory cgroup bounds the Sentry, which holds all of the program's memory.
+      // (Without one, RLIMIT_AS for Python; note that glibc's per-thread malloc arenas make
+      // gVisor count ~45 MB of address space per Python thread.)
+      memoryFencedByCgroup: cgroup?.has('memory') ?? false,
+      // RLIMIT_NPROC is the process limit inside gVisor (see the module comment); the init
+      // runs as another uid and does not count.
+      tasksFencedByCgroup: false,
+      infrastructureTasks: 0,
+    });
     const init = initArgv({
       python: this.initPythonPath,
       channel: { kind: 'framed', fd: FRAMED_FD },
-      rlimits: programRlimits(limits, language, {
-        fileSizeBytes: workDirBytes,
-        // The host memory cgroup bounds the Sentry, which holds all of the program's memory.
-        // (Without one, RLIMIT_AS for Python; note that glibc's per-thread malloc arenas make
-        // gVisor count ~45 MB of address space per Python thread.)
-        memoryFencedByCgroup: cgroup?.has('memory') ?? false,
-        // RLIMIT_NPROC is the process limit inside gVisor (see the module comment); the init
-        // runs as another uid and does not count.
-        tasksFencedByCgroup: false,
-        infrastructureTasks: 0,
-      }),
+      rlimits,
       user: { uid: SANDBOX_UID, gid: SANDBOX_GID },
       command: language.command(limits),
     });
@@ -304,6 +307,12 @@ export class GvisorEngine implements SandboxEngine {
           ambient: [],
         },
         noNewPrivileges: true,
+        // The limits that also suit the init are in the spec too (the init applies all of them,
+        // RLIMIT_NPROC and RLIMIT_CPU among them, to the program; gVisor ignores RLIMIT_CPU here).
+        // Memory, tasks and CPU of the whole run are the host cgroups' (see the module comment).
+        rlimits: rlimits
+          .filter((limit) => limit.name === 'NOFILE' || limit.name === 'CORE' || limit.name === 'FSIZE')
+          .map((limit) => ({ type: `RLIMIT_${limit.name}`, soft: limit.soft, hard: limit.hard })),
       },
       root: { path: 'rootfs', readonly: true },
       hostname: 'sandbox',

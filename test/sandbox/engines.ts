@@ -62,7 +62,8 @@ function privateDir(prefix: string): string {
 }
 
 export function enginesUnderTest(): EngineUnderTest[] {
-  const gvisorRuns = privateDir('crucible-test-gvisor-');
+  let gvisorRuns: string | null = null;
+  const gvisorRunDir = () => (gvisorRuns ??= privateDir('crucible-test-gvisor-'));
   let gvisor: GvisorEngine | null = null;
   let bwrap: BwrapEngine | null = null;
   let processEngine: ProcessEngine | null = null;
@@ -79,9 +80,11 @@ export function enginesUnderTest(): EngineUnderTest[] {
       name: 'gvisor',
       isolated: true,
       skipReason: gvisorSkipReason(),
-      engine: () => (gvisor ??= new GvisorEngine({ runDirParent: gvisorRuns })),
-      leftovers: () => processesWithMarker(gvisorRuns),
-      cleanup: () => rmSync(gvisorRuns, { recursive: true, force: true }),
+      engine: () => (gvisor ??= new GvisorEngine({ runDirParent: gvisorRunDir() })),
+      leftovers: () => (gvisorRuns === null ? [] : processesWithMarker(gvisorRuns)),
+      cleanup: () => {
+        if (gvisorRuns !== null) rmSync(gvisorRuns, { recursive: true, force: true });
+      },
     },
     {
       name: 'process',

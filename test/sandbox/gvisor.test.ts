@@ -113,6 +113,9 @@ describeGvisor('GvisorEngine', () => {
     expect(spec.root).toEqual({ path: 'rootfs', readonly: true });
     expect(spec.process.env).toEqual(['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/work', 'TMPDIR=/tmp', 'LANG=C.UTF-8']);
     expect(spec.process.noNewPrivileges).toBe(true);
+    expect(spec.process.rlimits).toEqual(
+      expect.arrayContaining([{ type: 'RLIMIT_NOFILE', soft: 512, hard: 512 }, { type: 'RLIMIT_CORE', soft: 0, hard: 0 }]),
+    );
     expect(spec.process.capabilities.bounding).toEqual(['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_KILL']);
     expect(spec.process.args).toEqual(expect.arrayContaining(['--user=65534:65534', '--report=framed:1']));
     const mounts = spec.mounts as Array<{ destination: string; type: string; options?: string[] }>;

@@ -20,10 +20,21 @@ describe('computeVerdict', () => {
     ['output limit', { exitCode: null, signal: 'SIGKILL', limitHit: 'output' }, undefined, 'output_limit_exceeded'],
     ['a limit hit wins over a matching output and exit 0', { limitHit: 'wall_time' }, '42\n', 'time_limit_exceeded'],
     ['a limit hit wins over a crash', { exitCode: 1, limitHit: 'memory' }, undefined, 'memory_limit_exceeded'],
+    ['killed by SIGKILL without a limit (its sandbox ran out of tasks)', { exitCode: null, signal: 'SIGKILL' }, undefined, 'runtime_error'],
+    ['killed by a signal, even with the expected output printed', { exitCode: null, signal: 'SIGTERM' }, '42\n', 'runtime_error'],
+    ['output cut at the cap, even if what was kept matches', { exitCode: null, signal: 'SIGKILL', limitHit: 'output' }, '42', 'output_limit_exceeded'],
+    ['cpu limit by SIGXCPU (rlimits only)', { exitCode: null, signal: 'SIGXCPU', limitHit: 'cpu_time' }, '42', 'time_limit_exceeded'],
+    ['exit 139 is an exit code, not SIGSEGV', { exitCode: 139 }, '42', 'runtime_error'],
   ];
 
   test.each(cases)('%s', (_name, overrides, expected, verdict) => {
     expect(computeVerdict({ ...ok, ...overrides }, expected)).toBe(verdict);
+  });
+
+  test('binary expected output is compared byte for byte', () => {
+    const stdout = Buffer.from([0, 1, 2, 255, 10]);
+    expect(computeVerdict({ ...ok, stdout }, Buffer.from([0, 1, 2, 255]))).toBe('accepted');
+    expect(computeVerdict({ ...ok, stdout }, Buffer.from([0, 1, 2, 254]))).toBe('wrong_answer');
   });
 
   test('accepts a Buffer that went through JSON', () => {
