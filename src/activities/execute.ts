@@ -11,6 +11,7 @@ import type { Language, Limits } from '../domain/evaluation';
 import { computeVerdict } from '../domain/verdict';
 import type { Metrics } from '../metrics/metrics';
 import type { SandboxEngine } from '../sandbox/engine';
+import { isConnectionError } from '../db/connection-errors';
 import { evaluationNotFound } from './errors';
 import type { ExecuteOutcome, StoredOutput } from './types';
 
@@ -18,6 +19,8 @@ import type { ExecuteOutcome, StoredOutput } from './types';
 export const INLINE_OUTPUT_LIMIT_BYTES = 96 * 1024;
 // Frequent enough that a cancel reaches the sandbox well within a second (the worker throttles to 500 ms).
 const HEARTBEAT_INTERVAL_MS = 250;
+/** How long `execute` waits for PostgreSQL before it gives the attempt up. */
+const LOAD_PATIENCE_MS = 120_000;
 
 export interface ExecuteDeps {
   store: EvaluationStore;
@@ -28,8 +31,7 @@ export interface ExecuteDeps {
 export function makeExecute(deps: ExecuteDeps) {
   return async function execute(input: { evaluationId: string }): Promise<ExecuteOutcome> {
     const ctx = Context.current();
-    const row = await deps.store.get(input.evaluationId);
-    if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
+    const row = await loadSubmission(deps.store, input.evaluationId, ctx);
 
     const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
     let result;
@@ -66,6 +68,25 @@ export function makeExecute(deps: ExecuteDeps) {
       },
     };
   };
+}
+
+/**
+ * Reads the code to run. Nothing has run yet, so a database blip here is waited out in place
+ * (heartbeating) rather than spending one of the few attempts `execute` has for the sandbox.
+ */
+async function loadSubmission(store: EvaluationStore, evaluationId: string, ctx: Context) {
+  const deadline = Date.now() + LOAD_PATIENCE_MS;
+  for (let pause = 250; ; pause = Math.min(pause * 2, 5000)) {
+    try {
+      const row = await store.get(evaluationId);
+      if (!row) throw evaluationNotFound(new EvaluationNotFoundError(evaluationId));
+      return row;
+    } catch (err) {
+      if (!isConnectionError(err) || Date.now() + pause > deadline) throw err;
+      ctx.heartbeat();
+      await ctx.sleep(pause);
+    }
+  }
 }
 
 async function keepOutputOutOfHistory(

@@ -11,6 +11,7 @@
  * by itself. There the engine falls back to rlimits (see bwrap.ts) and says so in check().
  */
 import { promises as fs } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { SandboxInfrastructureError } from './engine';
 
@@ -90,7 +91,8 @@ export async function discoverCgroupV1Layout(): Promise<CgroupV1Layout> {
 }
 
 async function canCreateChildGroup(directory: string): Promise<boolean> {
-  const probe = path.posix.join(directory, `crucible-probe-${process.pid}-${Date.now()}`);
+  // Unique per call: several engines in one process may probe in the same millisecond.
+  const probe = path.posix.join(directory, `crucible-probe-${process.pid}-${randomUUID()}`);
   try {
     await fs.mkdir(probe);
   } catch (error) {

@@ -2,12 +2,16 @@
 import { startTestApi, uniqueQueue, type TestApi } from '../support/harness';
 
 const queue = uniqueQueue('hardening');
-let api: TestApi;
+let api: Awaited<ReturnType<typeof startTestApi>>;
 let limited: TestApi;
+let auth: Record<string, string>;
 
 beforeAll(async () => {
-  api = await startTestApi(queue, { maxInFlight: { perTenant: 1, total: 1000 } });
+  api = await startTestApi(queue, { maxInFlight: { perTenant: 1, total: 100000 }, authDisabled: false });
   limited = await startTestApi(queue, { rateLimitPerMinute: 3 });
+  // A tenant of its own: other test files leave unfinished evaluations in the shared database.
+  const { key } = await api.keys.create({ tenant: `hardening-${Date.now()}`, scopes: ['submit', 'read'] });
+  auth = { authorization: `Bearer ${key}` };
 });
 afterAll(async () => {
   await api?.close();
@@ -37,7 +41,7 @@ test('a chunked body (no Content-Length) over the limit is cut off with 413', as
   const before = await api.db.evaluation.count();
   const res = await api.request('/v1/evaluations', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    headers: { ...auth, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
     body: chunkedBody(12 * 1024 * 1024),
     duplex: 'half',
   } as RequestInit);
@@ -49,7 +53,7 @@ test('a chunked body (no Content-Length) over the limit is cut off with 413', as
 test('a Content-Length that lies (smaller than the body) does not get a large body past the limit', async () => {
   const res = await api.request('/v1/evaluations', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': '10' },
+    headers: { ...auth, 'content-type': 'application/json', 'content-length': '10' },
     body: chunkedBody(12 * 1024 * 1024),
     duplex: 'half',
   } as RequestInit);
@@ -57,7 +61,7 @@ test('a Content-Length that lies (smaller than the body) does not get a large bo
 });
 
 test('security headers are on every answer, errors included', async () => {
-  for (const res of [await api.request('/healthz'), await api.request('/v1/evaluations/not-a-uuid')]) {
+  for (const res of [await api.request('/healthz'), await api.request('/v1/evaluations/not-a-uuid'), await api.request('/v1/limits')]) {
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('x-frame-options')).toBeTruthy();
   }
@@ -65,14 +69,14 @@ test('security headers are on every answer, errors included', async () => {
 
 test('per-tenant in-flight cap: the second unfinished evaluation is refused with 429 and Retry-After', async () => {
   // No worker runs on this queue, so the first evaluation stays queued.
-  const first = await api.post('/v1/evaluations', { language: 'python', code: 'print(1)' });
+  const first = await api.post('/v1/evaluations', { language: 'python', code: 'print(1)' }, auth);
   expect(first.status).toBe(202);
-  const second = await api.post('/v1/evaluations', { language: 'python', code: 'print(2)' });
+  const second = await api.post('/v1/evaluations', { language: 'python', code: 'print(2)' }, auth);
   expect(second.status).toBe(429);
   expect(second.headers.get('retry-after')).toBeTruthy();
   expect(((await second.json()) as any).error.code).toBe('tenant_capacity');
   const { id } = (await first.json()) as any;
-  await api.request(`/v1/evaluations/${id}/cancel`, { method: 'POST' });
+  await api.request(`/v1/evaluations/${id}/cancel`, { method: 'POST', headers: auth });
 });
 
 test('rate limit: RateLimit headers, then 429 with Retry-After', async () => {

@@ -3,7 +3,7 @@
  * and, once the database is back, the result is stored exactly once, with no operator action.
  */
 import { TcpProxy } from '../support/tcp-proxy';
-import { databaseUrl, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
+import { databaseUrl, sandboxProcesses, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
 
 const queue = uniqueQueue('outage');
 let api: TestApi;
@@ -31,6 +31,8 @@ test('a result whose persistResults fails while PostgreSQL is down is stored onc
   const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("kept")' });
   const { id } = (await res.json()) as any;
   await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
+  // Cut only once the program runs: from here on, the next database write is persistResults.
+  await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
 
   await proxy.cut();
   const handle = api.client.workflow.getHandle(`evaluation-${id}`);
