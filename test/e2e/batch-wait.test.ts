@@ -1,17 +1,9 @@
 /** Batches (all-or-nothing validation, each item its own workflow) and wait mode. */
-import { startTestApi, startTestWorker, uniqueQueue, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
+import { useTestService, waitForTerminal, type TestApi } from '../support/harness';
 
-const queue = uniqueQueue('batch');
 let api: TestApi;
-let worker: TestWorker;
-
-beforeAll(async () => {
-  api = await startTestApi(queue);
-  worker = await startTestWorker({ taskQueue: queue });
-});
-afterAll(async () => {
-  await worker?.stop();
-  await api?.close();
+useTestService('batch', (s) => {
+  api = s.api;
 });
 
 test('a batch of 5 is accepted in order, each its own workflow, and can be read back by ids', async () => {

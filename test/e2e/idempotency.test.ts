@@ -5,20 +5,13 @@
  * workflow, and the program runs once.
  */
 import { randomUUID } from 'node:crypto';
-import { startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
+import { useTestService, waitFor, waitForTerminal, type TestApi } from '../support/harness';
 
-const queue = uniqueQueue('idempotency');
 let api: TestApi;
-let worker: TestWorker;
-
-beforeAll(async () => {
-  api = await startTestApi(queue);
-  worker = await startTestWorker({ taskQueue: queue });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await api?.close();
+let queue: string;
+useTestService('idempotency', (s) => {
+  api = s.api;
+  queue = s.queue;
 });
 
 const newKey = () => `idem-${randomUUID()}`;

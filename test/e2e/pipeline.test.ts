@@ -2,20 +2,11 @@
  * The whole pipeline against the real things: Hono API -> Temporal dev server -> worker with the
  * real scanner and bwrap sandbox -> PostgreSQL.
  */
-import { scheduledActivities, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, sandboxProcesses, type TestApi, type TestWorker } from '../support/harness';
+import { scheduledActivities, useTestService, waitFor, waitForTerminal, sandboxProcesses, type TestApi } from '../support/harness';
 
-const queue = uniqueQueue('pipeline');
 let api: TestApi;
-let worker: TestWorker;
-
-beforeAll(async () => {
-  api = await startTestApi(queue);
-  worker = await startTestWorker({ taskQueue: queue });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await api?.close();
+useTestService('pipeline', (s) => {
+  api = s.api;
 });
 
 async function submit(body: Record<string, unknown>): Promise<string> {

@@ -3,20 +3,11 @@
  * event arrives as it is stored, the stream closes after the terminal one, and a client that
  * drops the connection and reconnects with Last-Event-ID gets the rest, nothing lost or repeated.
  */
-import { startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
+import { useTestService, waitFor, waitForTerminal, type TestApi } from '../support/harness';
 
-const queue = uniqueQueue('sse');
 let api: TestApi;
-let worker: TestWorker;
-
-beforeAll(async () => {
-  api = await startTestApi(queue);
-  worker = await startTestWorker({ taskQueue: queue });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await api?.close();
+useTestService('sse', (s) => {
+  api = s.api;
 });
 
 // Runs about 1.5 s, so the later events are stored while the stream is open.

@@ -191,3 +191,26 @@ export function sandboxProcesses(): number[] {
   }
   return pids;
 }
+
+/**
+ * The usual setup of an end-to-end test file: an API and a worker on a task queue of its own,
+ * started before the file's tests and stopped after them.
+ */
+export function useTestService(
+  name: string,
+  onReady: (service: { api: Awaited<ReturnType<typeof startTestApi>>; worker: TestWorker; queue: string }) => void,
+  options: { api?: TestApiOptions; worker?: Omit<TestWorkerOptions, 'taskQueue'> } = {},
+): void {
+  const queue = uniqueQueue(name);
+  let api: Awaited<ReturnType<typeof startTestApi>> | undefined;
+  let worker: TestWorker | undefined;
+  beforeAll(async () => {
+    api = await startTestApi(queue, options.api);
+    worker = await startTestWorker({ taskQueue: queue, ...options.worker });
+    onReady({ api, worker, queue });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await api?.close();
+  });
+}
