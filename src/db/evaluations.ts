@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './client';
 import { Prisma } from '../generated/prisma/client';
 import type { Evaluation, EvaluationEvent } from '../generated/prisma/client';
+import type { RunResult } from '../sandbox/engine';
 import {
   TERMINAL_STATUSES,
   workflowIdFor,
@@ -42,16 +43,11 @@ export interface LifecycleEvent {
   data?: Record<string, unknown>;
 }
 
-export interface ExecutionFields {
-  exitCode: number | null;
-  signal: string | null;
-  timeMs: number;
-  cpuTimeMs: number;
-  memoryKb: number;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
-  engine: string;
-}
+/** What a sandbox run reports, as stored in the evaluation's columns (output is stored apart). */
+export type ExecutionFields = Pick<
+  RunResult,
+  'exitCode' | 'signal' | 'timeMs' | 'cpuTimeMs' | 'memoryKb' | 'stdoutTruncated' | 'stderrTruncated' | 'engine'
+>;
 
 export type StoredOutput =
   | { kind: 'inline'; stdoutBase64: string; stderrBase64: string }
