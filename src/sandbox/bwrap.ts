@@ -27,7 +27,7 @@ import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine
 import { selfCheck } from './self-check';
 import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, withRunCgroup, type RunCgroup } from './cgroups';
-import { createLanguageRegistry, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import { createLanguageRegistry, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { programRlimits } from './rlimits';
 import { seccompFilterForThisMachine } from './seccomp';
 import { initArgv } from './sandbox-init';
@@ -128,10 +128,7 @@ export class BwrapEngine implements SandboxEngine {
   }
 
   async run(request: RunRequest): Promise<RunResult> {
-    const language = this.languages[request.language];
-    if (language === undefined) {
-      throw new SandboxInfrastructureError(`no runtime registered for language ${JSON.stringify(request.language)}`);
-    }
+    const language = runtimeFor(this.languages, request.language);
     assertApplicableLimits(request.limits);
     const layout = await this.layouts.get();
     const cgroupLimits = {

@@ -41,9 +41,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
+import { processesMentioning } from './host-processes';
 import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, isErrno, withRunCgroup, type RunCgroup } from './cgroups';
-import { createLanguageRegistry, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import { createLanguageRegistry, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { launchInCgroup } from './launcher';
 import { programRlimits } from './rlimits';
 import { initArgv } from './sandbox-init';
@@ -138,10 +139,7 @@ export class GvisorEngine implements SandboxEngine {
   }
 
   async run(request: RunRequest): Promise<RunResult> {
-    const language = this.languages[request.language];
-    if (language === undefined) {
-      throw new SandboxInfrastructureError(`no runtime registered for language ${JSON.stringify(request.language)}`);
-    }
+    const language = runtimeFor(this.languages, request.language);
     assertApplicableLimits(request.limits);
     const layout = await this.layouts.get();
     const { limits } = request;
@@ -375,21 +373,6 @@ function runCommand(executable: string, args: string[]): Promise<CommandResult> 
   });
 }
 
-/** Host pids whose command line mentions `text` (runsc's processes carry --root=<state dir>). */
-export function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmdline.includes(text)) found.push(Number(entry));
-  }
-  return found;
-}
 
 function killQuietly(pid: number): void {
   try {

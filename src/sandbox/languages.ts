@@ -9,6 +9,7 @@
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Language, Limits } from '../domain/evaluation';
+import { SandboxInfrastructureError } from './engine';
 
 export interface LanguageRuntime {
   readonly language: Language;
@@ -122,4 +123,13 @@ export function interpreterHostPaths(binaryPath: string, scope: 'binary' | 'pref
 
 function isInsideSystemDirectory(directory: string): boolean {
   return SYSTEM_DIRECTORIES.some((system) => directory === system || directory.startsWith(`${system}/`));
+}
+
+/** The runtime of a language; a language with no entry is a deployment error, not the user's. */
+export function runtimeFor(registry: LanguageRegistry, language: Language): LanguageRuntime {
+  const runtime = registry[language];
+  if (runtime === undefined) {
+    throw new SandboxInfrastructureError(`no runtime registered for language ${JSON.stringify(language)}`);
+  }
+  return runtime;
 }

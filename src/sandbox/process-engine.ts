@@ -25,7 +25,7 @@ import path from 'node:path';
 import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
 import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, withRunCgroup } from './cgroups';
-import { createLanguageRegistry, type LanguageRegistry } from './languages';
+import { createLanguageRegistry, runtimeFor, type LanguageRegistry } from './languages';
 import { launchInCgroup } from './launcher';
 import { killDescendants } from './process-tree';
 import { programRlimits } from './rlimits';
@@ -78,10 +78,7 @@ export class ProcessEngine implements SandboxEngine {
   }
 
   async run(request: RunRequest): Promise<RunResult> {
-    const language = this.languages[request.language];
-    if (language === undefined) {
-      throw new SandboxInfrastructureError(`no runtime registered for language ${JSON.stringify(request.language)}`);
-    }
+    const language = runtimeFor(this.languages, request.language);
     assertApplicableLimits(request.limits);
     const privileged = process.getuid?.() === 0;
     const layout = await this.layouts.get();

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from '../support/free-port';
 import { waitFor } from '../support/harness';
+import { hostProcessesWhere } from '../../src/sandbox/host-processes';
 
 const root = path.resolve(__dirname, '../..');
 let dataDir: string;
@@ -62,16 +63,7 @@ const api = (p: string, init: RequestInit = {}) =>
   });
 
 function temporalServerAlive(): boolean {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('start-dev') && cmd.includes(dataDir)) return true;
-    } catch {
-      // gone while we looked
-    }
-  }
-  return false;
+  return hostProcessesWhere((cmdline) => cmdline.includes('start-dev') && cmdline.includes(dataDir)).length > 0;
 }
 
 beforeAll(async () => {

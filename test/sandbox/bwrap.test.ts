@@ -12,6 +12,7 @@ import { BwrapEngine } from '../../src/sandbox/bwrap';
 import { SandboxInfrastructureError, type RunResult } from '../../src/sandbox/engine';
 import { createEngine } from '../../src/sandbox';
 import { createLanguageRegistry } from '../../src/sandbox/languages';
+import { processesMentioning as processesWithMarker } from '../../src/sandbox/host-processes';
 
 jest.setTimeout(30_000);
 
@@ -28,21 +29,6 @@ function run(code: string, options: { language?: Language; limits?: Partial<Limi
   });
 }
 
-/** Host pids whose command line contains `marker` (scanning /proc, as `pgrep -f` would). */
-function processesWithMarker(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-    } catch {
-      continue; // the process exited while we were scanning
-    }
-    if (cmdline.includes(marker)) found.push(Number(entry));
-  }
-  return found;
-}
 
 async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -12,6 +12,7 @@ import { BwrapEngine } from '../../src/sandbox/bwrap';
 import type { EngineName, RunResult, SandboxEngine } from '../../src/sandbox/engine';
 import { GvisorEngine } from '../../src/sandbox/gvisor';
 import { ProcessEngine } from '../../src/sandbox/process-engine';
+import { processesMentioning } from '../../src/sandbox/host-processes';
 
 export const FAST_LIMITS: Limits = { ...LIMIT_DEFAULTS, cpuTimeMs: 2000, wallTimeMs: 5000 };
 
@@ -112,21 +113,6 @@ export function describeEachEngine(title: string, body: (subject: EngineUnderTes
   }
 }
 
-/** Host pids whose command line contains `marker` (scanning /proc, as `pgrep -f` would). */
-export function processesWithMarker(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-    } catch {
-      continue; // the process exited while we were scanning
-    }
-    if (cmdline.includes(marker)) found.push(Number(entry));
-  }
-  return found;
-}
 
 export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -185,3 +171,6 @@ export function text(result: RunResult): { stdout: string; stderr: string } {
 export function execWithMarker(marker: string, body: string): string {
   return `import os\nos.execv('/usr/bin/python3', ['python3', '-c', ${JSON.stringify(body)}, ${JSON.stringify(marker)}])\n`;
 }
+
+/** Host pids whose command line contains `marker`. */
+export const processesWithMarker = processesMentioning;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { LIMIT_DEFAULTS, type Language, type Limits } from '../../src/domain/evaluation';
 import { createEngine } from '../../src/sandbox';
 import { ProcessEngine } from '../../src/sandbox/process-engine';
+import { processesMentioning as processesWithMarker } from '../../src/sandbox/host-processes';
 
 jest.setTimeout(30_000);
 
@@ -91,18 +92,6 @@ describe('ProcessEngine without cgroups (rlimits, subreaper init, tree kill)', (
   const runRlimited = (code: string, limits: Partial<Limits> = {}) =>
     rlimited.run({ language: 'python', code: Buffer.from(code), limits: { ...FAST_LIMITS, ...limits } });
 
-  function processesWithMarker(marker: string): number[] {
-    return readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
-      .filter((entry) => {
-        try {
-          return readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker);
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
-  }
 
   const daemonCode = (marker: string, thenSleep: boolean) =>
     [
