@@ -1,22 +1,24 @@
 /**
  * execute: run the submission in the configured sandbox engine. The user's failures come back
  * as a verdict; only infrastructure failures throw (and are retried). Heartbeats carry
- * cancellation from the workflow to the sandbox.
+ * cancellation from the workflow to the sandbox. The store's gate decides whether the code may
+ * run at all (owning run, status `running`, scan allowed or reviewer approved), and the output
+ * is parked in PostgreSQL so the history carries only a reference and a preview.
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { EvaluationStore } from '../db/evaluations';
-import { EvaluationNotFoundError } from '../db/evaluations';
+import type { EvaluationStore, OutputPreview, RunRef } from '../db/evaluations';
 import type { Language, Limits } from '../domain/evaluation';
 import { computeVerdict } from '../domain/verdict';
 import type { Metrics } from '../metrics/metrics';
 import type { SandboxEngine } from '../sandbox/engine';
 import { isConnectionError } from '../db/connection-errors';
-import { evaluationNotFound } from './errors';
+import { currentRun } from './current-run';
+import { refusalsAreFinal } from './errors';
 import type { ExecuteOutcome, StoredOutput } from './types';
 
-/** Above this many output bytes the output is parked in PostgreSQL instead of the workflow history. */
-export const INLINE_OUTPUT_LIMIT_BYTES = 96 * 1024;
+/** Characters of each stream shown in the history's preview. */
+export const OUTPUT_PREVIEW_CHARS = 400;
 // Frequent enough that a cancel reaches the sandbox well within a second (the worker throttles to 500 ms).
 const HEARTBEAT_INTERVAL_MS = 250;
 /** How long `execute` waits for PostgreSQL before it gives the attempt up. */
@@ -31,7 +33,8 @@ export interface ExecuteDeps {
 export function makeExecute(deps: ExecuteDeps) {
   return async function execute(input: { evaluationId: string }): Promise<ExecuteOutcome> {
     const ctx = Context.current();
-    const row = await loadSubmission(deps.store, input.evaluationId, ctx);
+    const run = currentRun();
+    const row = await refusalsAreFinal(() => admitSubmission(deps.store, input.evaluationId, run, ctx));
 
     const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
     let result;
@@ -51,7 +54,7 @@ export function makeExecute(deps: ExecuteDeps) {
 
     const verdict = computeVerdict(result, row.expectedOutput ? Buffer.from(row.expectedOutput) : null);
     deps.metrics.sandboxRunSeconds.observe({ engine: result.engine, language: row.language, verdict }, result.timeMs / 1000);
-    const output = await keepOutputOutOfHistory(deps.store, input.evaluationId, result.stdout, result.stderr);
+    const output = await refusalsAreFinal(() => keepOutputOutOfHistory(deps.store, input.evaluationId, run, result!.stdout, result!.stderr, ctx));
     return {
       verdict,
       limitHit: result.limitHit,
@@ -70,33 +73,42 @@ export function makeExecute(deps: ExecuteDeps) {
   };
 }
 
+/** Passes the store's gate and reads the code to run. */
+function admitSubmission(store: EvaluationStore, evaluationId: string, run: RunRef, ctx: Context) {
+  return waitOutDatabaseBlips(ctx, () => store.admitExecution(evaluationId, run));
+}
+
+/** The program has run and its output is in memory: a database blip now must not cost a re-run. */
+async function keepOutputOutOfHistory(store: EvaluationStore, evaluationId: string, run: RunRef, stdout: Buffer, stderr: Buffer, ctx: Context): Promise<StoredOutput> {
+  const outputId = await waitOutDatabaseBlips(ctx, () => store.storeOutput(evaluationId, run, stdout, stderr));
+  return { kind: 'stored', outputId, preview: previewOf(stdout, stderr) };
+}
+
 /**
- * Reads the code to run. Nothing has run yet, so a database blip here is waited out in place
- * (heartbeating) rather than spending one of the few attempts `execute` has for the sandbox.
+ * Retries a database call through connection errors for up to LOAD_PATIENCE_MS, heartbeating
+ * meanwhile, rather than failing the attempt: `execute` has few attempts, and each re-runs the code.
  */
-async function loadSubmission(store: EvaluationStore, evaluationId: string, ctx: Context) {
+async function waitOutDatabaseBlips<T>(ctx: Context, call: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + LOAD_PATIENCE_MS;
-  for (let pause = 250; ; pause = Math.min(pause * 2, 5000)) {
-    try {
-      const row = await store.get(evaluationId);
-      if (!row) throw evaluationNotFound(new EvaluationNotFoundError(evaluationId));
-      return row;
-    } catch (err) {
-      if (!isConnectionError(err) || Date.now() + pause > deadline) throw err;
-      ctx.heartbeat();
-      await ctx.sleep(pause);
+  const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
+  try {
+    for (let pause = 250; ; pause = Math.min(pause * 2, 5000)) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isConnectionError(err) || Date.now() + pause > deadline) throw err;
+        await ctx.sleep(pause);
+      }
     }
+  } finally {
+    clearInterval(heartbeat);
   }
 }
 
-async function keepOutputOutOfHistory(
-  store: EvaluationStore,
-  evaluationId: string,
-  stdout: Buffer,
-  stderr: Buffer,
-): Promise<StoredOutput> {
-  if (stdout.byteLength + stderr.byteLength <= INLINE_OUTPUT_LIMIT_BYTES) {
-    return { kind: 'inline', stdoutBase64: stdout.toString('base64'), stderrBase64: stderr.toString('base64') };
-  }
-  return { kind: 'stored', outputId: await store.storeOutput(evaluationId, stdout, stderr) };
+function previewOf(stdout: Buffer, stderr: Buffer): OutputPreview {
+  const head = (b: Buffer) => {
+    const text = b.subarray(0, OUTPUT_PREVIEW_CHARS * 4).toString('utf8');
+    return text.length > OUTPUT_PREVIEW_CHARS ? `${text.slice(0, OUTPUT_PREVIEW_CHARS)}…` : text;
+  };
+  return { stdout: head(stdout), stderr: head(stderr), stdoutBytes: stdout.byteLength, stderrBytes: stderr.byteLength };
 }

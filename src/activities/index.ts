@@ -14,6 +14,9 @@ import { makeExecute } from './execute';
 import { makePersistResults } from './persist-results';
 import { makeRecordTransition } from './record-transition';
 import { makeSecurityScan } from './security-scan';
+import { makeReconcileEvaluations } from './reconcile-evaluations';
+import type { Reconciler } from '../reconciler/reconciler';
+import type { ReconcileActivities } from './reconcile-types';
 import type { EvaluationActivities } from './types';
 
 export interface ActivityDeps {
@@ -25,10 +28,18 @@ export interface ActivityDeps {
   metrics: Metrics;
   /** Webhook delivery; without a secret the API refuses callbackUrl, so nothing should ask for it. */
   webhooks: { db: Db; secret?: string; allowPrivate: boolean; timeoutMs: number };
+  /** The reconciler behind the reconcile schedule; workers without one refuse its activity. */
+  reconciler?: Reconciler;
 }
 
-export function createActivities(deps: ActivityDeps): EvaluationActivities {
+export function createActivities(deps: ActivityDeps): EvaluationActivities & ReconcileActivities {
+  const { reconciler } = deps;
   return {
+    reconcileEvaluations: reconciler
+      ? makeReconcileEvaluations({ reconciler })
+      : async () => {
+          throw ApplicationFailure.nonRetryable('this worker has no reconciler configured', 'ReconcilerUnavailable');
+        },
     recordTransition: makeRecordTransition(deps),
     securityScan: makeSecurityScan(deps),
     execute: makeExecute(deps),

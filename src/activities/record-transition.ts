@@ -1,16 +1,26 @@
-/** Small lifecycle writes (status and event) between the main steps. */
+/** Small lifecycle writes (status and event) between the main steps; the first one claims the evaluation for its run. */
 import type { EvaluationStore } from '../db/evaluations';
-import type { TransitionInput } from './types';
+import { currentRun } from './current-run';
+import { refusalsAreFinal } from './errors';
+import type { ReviewInputRecord, TransitionInput } from './types';
 
 export function makeRecordTransition(deps: { store: EvaluationStore }) {
   return async function recordTransition(input: TransitionInput): Promise<void> {
-    await deps.store.recordTransition({
-      evaluationId: input.evaluationId,
-      status: input.status,
-      at: new Date(input.at),
-      findings: input.findings,
-      startedAt: input.startedAt ? new Date(input.startedAt) : undefined,
-      event: input.event ? { ...input.event, at: new Date(input.event.at) } : undefined,
-    });
+    await refusalsAreFinal(() =>
+      deps.store.recordTransition({
+        evaluationId: input.evaluationId,
+        run: currentRun(),
+        status: input.status,
+        at: new Date(input.at),
+        findings: input.findings,
+        startedAt: input.startedAt ? new Date(input.startedAt) : undefined,
+        event: input.event ? { ...input.event, at: new Date(input.event.at) } : undefined,
+        review: reviewRecord(input.review),
+      }),
+    );
   };
+}
+
+export function reviewRecord(review: ReviewInputRecord | undefined) {
+  return review ? { ...review, at: new Date(review.at) } : undefined;
 }

@@ -9,8 +9,13 @@ import type { ScanPolicy } from '../scanner/decide';
 import type { ScanReport } from '../scanner/index';
 import { ApplicationFailure } from '@temporalio/common';
 import { ScanError } from '../scanner/types';
-import { evaluationNotFound } from './errors';
+import { evaluationNotFound, refusalsAreFinal } from './errors';
+import { currentRun } from './current-run';
+import { excerptsFor } from './finding-excerpts';
 import type { ScanOutcome } from './types';
+
+/** Findings carried in the workflow's history; the full list goes to PostgreSQL. */
+export const FINDINGS_IN_HISTORY = 50;
 
 export interface SecurityScanDeps {
   store: EvaluationStore;
@@ -39,6 +44,15 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
       deps.log.error({ alert: 'security_violation', evaluationId: input.evaluationId, tenant: row.tenant, ruleIds, reasons: decision.reasons }, 'security violation: submission blocked');
       for (const ruleId of ruleIds) deps.metrics.securityViolations.inc({ rule_id: ruleId, tenant: row.tenant });
     }
-    return { findings: report.findings, syntaxError: report.syntaxError, action: decision.action, reasons: decision.reasons };
+    await refusalsAreFinal(() => deps.store.storeFindings(input.evaluationId, currentRun(), report.findings));
+    return {
+      findings: report.findings.slice(0, FINDINGS_IN_HISTORY),
+      findingCount: report.findings.length,
+      findingsStored: true,
+      excerpts: excerptsFor(Buffer.from(row.code).toString('utf8'), report.findings),
+      syntaxError: report.syntaxError,
+      action: decision.action,
+      reasons: decision.reasons,
+    };
   };
 }

@@ -3,14 +3,28 @@
  * times are ISO strings and bytes are base64; the workflow imports these as types only.
  */
 import type { EvaluationStatus, EventType, Finding, Verdict } from '../domain/evaluation';
-import type { ExecutionFields, StoredOutput } from '../db/evaluations';
+import type { ExecutionFields, ReviewDecisionKind, StoredOutput } from '../db/evaluations';
 
 export type { ExecutionFields, StoredOutput };
+
+/** A few lines of the submitted code around a finding, for the reviewer (numbered from `firstLine`). */
+export interface FindingExcerpt {
+  ruleId: string;
+  line: number;
+  firstLine: number;
+  lines: string[];
+}
 
 export type ScanAction = 'allow' | 'review' | 'block';
 
 export interface ScanOutcome {
+  /** The first findings only (the full list is stored on the evaluation by the activity). */
   findings: Finding[];
+  /** How many findings there are in all; absent in histories recorded before findings were capped. */
+  findingCount?: number;
+  /** True when the activity stored the full list itself, so the workflow must not overwrite it. */
+  findingsStored?: boolean;
+  excerpts?: FindingExcerpt[];
   syntaxError: { message: string; line: number; column: number } | null;
   action: ScanAction;
   reasons: string[];
@@ -23,6 +37,13 @@ export interface LifecycleEventInput {
   data?: Record<string, unknown>;
 }
 
+export interface ReviewInputRecord {
+  decision: ReviewDecisionKind;
+  by: string | null;
+  reason: string | null;
+  at: string;
+}
+
 export interface TransitionInput {
   evaluationId: string;
   status: EvaluationStatus;
@@ -30,6 +51,7 @@ export interface TransitionInput {
   event?: LifecycleEventInput;
   findings?: Finding[];
   startedAt?: string;
+  review?: ReviewInputRecord;
 }
 
 export interface ExecuteOutcome {
@@ -49,6 +71,7 @@ export interface OutcomeInput {
   output?: StoredOutput;
   error?: string;
   findings?: Finding[];
+  review?: ReviewInputRecord;
 }
 
 export interface EvaluationActivities {

@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { ScanPolicy } from '../scanner/decide';
 import { TemporalGateway } from '../temporal/gateway';
+import { Reconciler } from '../reconciler/reconciler';
 import { createApp } from './app';
 import type { ReadinessCheck } from './routes/health';
 import { Submissions } from './submissions';
@@ -22,6 +23,8 @@ export interface ApiAssembly {
   log: Logger;
   metrics: Metrics;
   reviewTimeout: string;
+  /** Base URL of the API as operators reach it, for links on a run's page in the Web UI. */
+  publicUrl?: string;
   authDisabled: boolean;
   rateLimitPerMinute: number;
   maxInFlight: { perTenant: number; total: number };
@@ -34,11 +37,13 @@ export function assembleApi(a: ApiAssembly) {
   const store = new EvaluationStore(a.db);
   const temporal = new TemporalGateway(a.client, a.taskQueue);
   const keys = new ApiKeyStore(a.db);
+  const reconciler = new Reconciler({ store, temporal, log: a.log, reviewTimeout: a.reviewTimeout, publicUrl: a.publicUrl });
   const app = createApp({
     store,
     temporal,
     keys,
-    submissions: new Submissions({ store, temporal, reviewTimeout: a.reviewTimeout, webhooks: a.webhooks, maxInFlight: a.maxInFlight }),
+    reconciler,
+    submissions: new Submissions({ store, temporal, reviewTimeout: a.reviewTimeout, publicUrl: a.publicUrl, webhooks: a.webhooks, maxInFlight: a.maxInFlight }),
     log: a.log,
     metrics: a.metrics,
     policy: a.policy,

@@ -1,10 +1,11 @@
 /** Turns stored rows into the API's documented shapes. */
 import type { EvaluationRow, EventRow } from '../db/evaluations';
-import type { Evaluation, LifecycleEvent } from './schemas';
+import { createHash } from 'node:crypto';
+import type { Evaluation, LifecycleEvent, SubmittedCode } from './schemas';
 import { badRequest } from './errors';
 
 export function links(id: string) {
-  return { self: `/v1/evaluations/${id}`, events: `/v1/evaluations/${id}/events` };
+  return { self: `/v1/evaluations/${id}`, events: `/v1/evaluations/${id}/events`, code: `/v1/evaluations/${id}/code` };
 }
 
 export function presentEvaluation(row: EvaluationRow): Evaluation {
@@ -35,11 +36,32 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
         }
       : {}),
     ...(row.error ? { error: row.error } : {}),
+    ...(row.reviewDecision && row.reviewedAt
+      ? {
+          review: {
+            decision: row.reviewDecision as NonNullable<Evaluation['review']>['decision'],
+            by: row.reviewedBy,
+            reason: row.reviewReason,
+            at: row.reviewedAt.toISOString(),
+          },
+        }
+      : {}),
     ...(row.callbackUrl ? { callbackUrl: row.callbackUrl } : {}),
     createdAt: row.createdAt.toISOString(),
     ...(row.startedAt ? { startedAt: row.startedAt.toISOString() } : {}),
     ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),
     links: links(row.id),
+  };
+}
+
+export function presentCode(row: EvaluationRow): SubmittedCode {
+  const code = Buffer.from(row.code);
+  return {
+    id: row.id,
+    language: row.language as SubmittedCode['language'],
+    code: code.toString('utf8'),
+    sizeBytes: code.byteLength,
+    sha256: createHash('sha256').update(code).digest('hex'),
   };
 }
 

@@ -92,7 +92,27 @@ export const ExecutionResult = z
   })
   .openapi('ExecutionResult');
 
-export const Links = z.object({ self: z.string(), events: z.string() });
+export const Links = z.object({ self: z.string(), events: z.string(), code: z.string() });
+
+export const Review = z
+  .object({
+    decision: z.enum(['approved', 'rejected', 'timed_out']),
+    by: z.string().nullable().openapi({ description: 'Who decided: the API caller, or the name an operator gave in the Web UI' }),
+    reason: z.string().nullable(),
+    at: z.iso.datetime(),
+  })
+  .openapi('Review', { description: 'The review decision of a submission the scan held for review' });
+
+export const SubmittedCode = z
+  .object({
+    id: z.uuid(),
+    language: z.enum(LANGUAGES),
+    code: z.string().openapi({ description: 'The code as submitted (UTF-8; a NUL byte is \\u0000 in JSON)' }),
+    sizeBytes: z.number().int(),
+    sha256: z.string(),
+  })
+  .openapi('SubmittedCode');
+export type SubmittedCode = z.infer<typeof SubmittedCode>;
 
 export const Evaluation = z
   .object({
@@ -106,6 +126,7 @@ export const Evaluation = z
     findings: z.array(Finding),
     result: ExecutionResult.optional(),
     error: z.string().optional(),
+    review: Review.optional(),
     callbackUrl: z.string().optional(),
     createdAt: z.iso.datetime(),
     startedAt: z.iso.datetime().optional(),
@@ -143,7 +164,10 @@ export type LifecycleEvent = z.infer<typeof LifecycleEvent>;
 export const EventList = z.object({ items: z.array(LifecycleEvent) }).openapi('EventList');
 
 export const ReviewRequest = z
-  .object({ reason: z.string().max(2000).optional(), by: z.string().max(200).optional() })
+  .object({
+    reason: z.string().max(2000).optional(),
+    by: z.string().max(200).optional().openapi({ description: 'Who decides; defaults to the API key (tenant and key name)' }),
+  })
   .strict()
   .openapi('ReviewRequest');
 

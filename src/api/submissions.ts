@@ -6,6 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LIMIT_DEFAULTS, type Limits } from '../domain/evaluation';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { TemporalGateway } from '../temporal/gateway';
+import { describeRun } from '../temporal/run-description';
 import { TemporalUnavailableError } from '../temporal/gateway';
 import { withDatabase } from './dependency-errors';
 import { ApiError, serviceUnavailable } from './errors';
@@ -17,6 +18,7 @@ export interface SubmissionDeps {
   store: EvaluationStore;
   temporal: TemporalGateway;
   reviewTimeout: string;
+  publicUrl?: string;
   webhooks: { enabled: boolean; allowPrivate: boolean };
   /** Evaluations not yet finished, per tenant and overall, beyond which new ones are refused. */
   maxInFlight: { perTenant: number; total: number };
@@ -71,12 +73,10 @@ export class Submissions {
     }
 
     try {
-      await this.deps.temporal.startEvaluation({
-        evaluationId: id,
-        language: request.language,
-        reviewTimeout: this.deps.reviewTimeout,
-        callback: callbackUrl !== undefined,
-      });
+      await this.deps.temporal.startEvaluation(
+        { evaluationId: id, language: request.language, reviewTimeout: this.deps.reviewTimeout, callback: callbackUrl !== undefined },
+        describeRun(row, this.deps.publicUrl),
+      );
     } catch (err) {
       await withDatabase(() => this.deps.store.remove(id));
       if (err instanceof TemporalUnavailableError) {

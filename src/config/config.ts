@@ -47,6 +47,8 @@ const ConfigSchema = z.object({
   WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(25000).default(10000),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -65,6 +67,10 @@ export interface Config {
   scannerPython: string;
   reviewTimeout: string;
   workerConcurrency: number;
+  /** How often the reconciler's schedule runs (seconds). */
+  reconcileIntervalSeconds: number;
+  /** Base URL of the API as operators reach it, for links on a run's page in the Web UI. */
+  publicUrl?: string;
   workerMetricsPort?: number;
   corsOrigins: string[];
   authDisabled: boolean;
@@ -111,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scannerPython: c.SCANNER_PYTHON,
     reviewTimeout: c.REVIEW_TIMEOUT,
     workerConcurrency: c.WORKER_CONCURRENCY,
+    reconcileIntervalSeconds: c.RECONCILE_INTERVAL_SECONDS,
+    publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
     workerMetricsPort: c.WORKER_METRICS_PORT,
     webhooks: { secret: c.WEBHOOK_SECRET, allowPrivate: c.WEBHOOK_ALLOW_PRIVATE, timeoutMs: c.WEBHOOK_TIMEOUT_MS },
     authDisabled: c.AUTH_DISABLED,

@@ -49,12 +49,27 @@ export type ExecutionFields = Pick<
   'exitCode' | 'signal' | 'timeMs' | 'cpuTimeMs' | 'memoryKb' | 'stdoutTruncated' | 'stderrTruncated' | 'engine'
 >;
 
+/** A few hundred characters of the output as text, so a run's history says what it printed. */
+export interface OutputPreview {
+  stdout: string;
+  stderr: string;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
+/**
+ * How `execute` hands the output to `persistResults`. Current runs always park it in PostgreSQL
+ * and pass the id with a preview, so histories stay small; `inline` is kept for runs recorded
+ * before that (their histories still replay and persist).
+ */
 export type StoredOutput =
   | { kind: 'inline'; stdoutBase64: string; stderrBase64: string }
-  | { kind: 'stored'; outputId: string };
+  | { kind: 'stored'; outputId: string; preview?: OutputPreview };
 
 export interface Outcome {
   evaluationId: string;
+  run: RunRef;
+  review?: ReviewRecord;
   status: Extract<EvaluationStatus, 'completed' | 'blocked' | 'rejected' | 'cancelled' | 'failed'>;
   at: Date;
   event: LifecycleEvent;
@@ -63,6 +78,21 @@ export interface Outcome {
   output?: StoredOutput;
   error?: string;
   findings?: Finding[];
+}
+
+/** The Temporal run an activity belongs to, from Temporal's own activity info (not from workflow input). */
+export interface RunRef {
+  workflowId: string;
+  runId: string;
+}
+
+export type ReviewDecisionKind = 'approved' | 'rejected' | 'timed_out';
+
+export interface ReviewRecord {
+  decision: ReviewDecisionKind;
+  by: string | null;
+  reason: string | null;
+  at: Date;
 }
 
 export interface ListFilter {
@@ -160,37 +190,41 @@ export class EvaluationStore {
 
   /**
    * A non-terminal step (scanning, awaiting_review, running). Never moves an evaluation out of a
-   * terminal status, so a late retry cannot undo a cancellation.
+   * terminal status, so a late retry cannot undo a cancellation. Only the owning run may write.
    */
   async recordTransition(input: {
     evaluationId: string;
+    run: RunRef;
     status: EvaluationStatus;
     at: Date;
     event?: LifecycleEvent;
     findings?: Finding[];
     startedAt?: Date;
+    review?: ReviewRecord;
   }): Promise<void> {
     await this.db.$transaction(async (tx) => {
-      await tx.evaluation.updateMany({
+      await claimOrVerify(tx, input.evaluationId, input.run);
+      const { count } = await tx.evaluation.updateMany({
         where: { id: input.evaluationId, status: { notIn: terminal } },
         data: {
           status: input.status,
           ...(input.findings ? { findings: input.findings as unknown as Prisma.InputJsonValue } : {}),
           ...(input.startedAt ? { startedAt: input.startedAt } : {}),
+          ...reviewColumns(input.review),
         },
       });
-      if (input.event) await insertEvent(tx, input.evaluationId, input.event);
+      // After a terminal status, a step's event would contradict it: it is not stored.
+      if (input.event && count > 0) await insertEvent(tx, input.evaluationId, input.event);
     });
   }
 
   /**
    * The terminal write. Idempotent: once the evaluation is terminal, a retry only makes sure the
-   * event exists; it never rewrites the result or duplicates an event.
+   * event exists; it never rewrites the result or duplicates an event. Only the owning run may write.
    */
   async recordOutcome(outcome: Outcome): Promise<{ stored: boolean }> {
     return this.db.$transaction(async (tx) => {
-      const current = await tx.evaluation.findUnique({ where: { id: outcome.evaluationId }, select: { status: true } });
-      if (!current) throw new EvaluationNotFoundError(outcome.evaluationId);
+      const current = await claimOrVerify(tx, outcome.evaluationId, outcome.run);
       const stored = !terminal.includes(current.status);
       if (stored) {
         const output = await resolveOutput(tx, outcome.output);
@@ -204,21 +238,89 @@ export class EvaluationStore {
             ...(outcome.findings ? { findings: outcome.findings as unknown as Prisma.InputJsonValue } : {}),
             ...(outcome.execution ?? {}),
             ...(output ?? {}),
+            ...reviewColumns(outcome.review),
           },
         });
         if (outcome.output?.kind === 'stored') {
           await tx.executionOutput.deleteMany({ where: { evaluationId: outcome.evaluationId } });
         }
+        // An event is stored only with the status it explains, so events never contradict the status.
+        await insertEvent(tx, outcome.evaluationId, outcome.event);
+      } else {
+        await insertEvent(tx, outcome.evaluationId, outcome.event, { onlyIfStatus: outcome.status });
       }
-      await insertEvent(tx, outcome.evaluationId, outcome.event);
       return { stored };
     });
   }
 
+  /** The scanner's full list of findings (the workflow's history carries only the first few). */
+  async storeFindings(evaluationId: string, run: RunRef, findings: Finding[]): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      await claimOrVerify(tx, evaluationId, run);
+      await tx.evaluation.updateMany({
+        where: { id: evaluationId, status: { notIn: terminal } },
+        data: { findings: findings as unknown as Prisma.InputJsonValue },
+      });
+    });
+  }
+
+  /**
+   * The gate in front of the sandbox: the row is returned only when this run owns it, the owning
+   * run has moved it to `running`, and its stored events say the scan allowed it or a reviewer
+   * approved it. Anything else is refused, whatever the workflow code or an operator did.
+   */
+  async admitExecution(evaluationId: string, run: RunRef): Promise<EvaluationRow> {
+    return this.db.$transaction(async (tx) => {
+      const row = await claimOrVerify(tx, evaluationId, run);
+      if (row.status !== 'running') {
+        throw new ExecutionRefusedError(evaluationId, `it is ${row.status}, not running`);
+      }
+      const events = await tx.evaluationEvent.findMany({ where: { evaluationId }, select: { type: true, data: true } });
+      const types = new Set(events.map((e) => e.type));
+      if (types.has('SECURITY_VIOLATION') || types.has('REVIEW_REJECTED')) {
+        throw new ExecutionRefusedError(evaluationId, 'its scan blocked it or a reviewer rejected it');
+      }
+      const scan = events.find((e) => e.type === 'SCAN_COMPLETED');
+      const scanAction = (scan?.data as { action?: unknown } | undefined)?.action;
+      const allowed = scanAction === 'allow' || (scanAction === 'review' && types.has('REVIEW_APPROVED'));
+      if (!allowed) {
+        throw new ExecutionRefusedError(evaluationId, scan ? 'it was held for review and no reviewer approved it' : 'it has not been scanned');
+      }
+      return row;
+    });
+  }
+
+  /**
+   * For the reconciler: an unfinished evaluation whose workflow ended without storing a result
+   * becomes `failed`. Guarded by the run seen closed, so a run that claimed it since is not overruled.
+   */
+  async failOrphan(input: { evaluationId: string; closedRunId: string | null; at: Date; error: string; event: LifecycleEvent }): Promise<{ stored: boolean }> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.evaluation.updateMany({
+        where: { id: input.evaluationId, status: { notIn: terminal }, runId: input.closedRunId },
+        data: { status: 'failed', completedAt: input.at, error: input.error },
+      });
+      if (count > 0) await insertEvent(tx, input.evaluationId, input.event);
+      return { stored: count > 0 };
+    });
+  }
+
+  /** Unfinished evaluations that have not changed since `before`, least recently changed first. */
+  listUnfinished(before: Date, limit: number): Promise<EvaluationRow[]> {
+    return this.db.evaluation.findMany({
+      where: { status: { notIn: terminal }, updatedAt: { lt: before } },
+      orderBy: { updatedAt: 'asc' },
+      take: limit,
+    });
+  }
+
   /** Output too large for a workflow payload is parked here by `execute` until the outcome is stored. */
-  async storeOutput(evaluationId: string, stdout: Buffer, stderr: Buffer): Promise<string> {
+  async storeOutput(evaluationId: string, run: RunRef, stdout: Buffer, stderr: Buffer): Promise<string> {
     const id = randomUUID();
-    await this.db.executionOutput.create({ data: { id, evaluationId, stdout: bytes(stdout), stderr: bytes(stderr) } });
+    await this.db.$transaction(async (tx) => {
+      await claimOrVerify(tx, evaluationId, run);
+      await tx.executionOutput.create({ data: { id, evaluationId, stdout: bytes(stdout), stderr: bytes(stderr) } });
+    });
     return id;
   }
 }
@@ -230,9 +332,65 @@ export class EvaluationNotFoundError extends Error {
   }
 }
 
+/** An activity of a run that does not own the evaluation: it must change nothing and not be retried. */
+export class NotOwningRunError extends Error {
+  override readonly name = 'NotOwningRunError';
+  constructor(
+    readonly evaluationId: string,
+    readonly run: RunRef,
+    readonly owner: { workflowId: string; runId: string | null; status: string },
+  ) {
+    super(
+      run.workflowId !== owner.workflowId
+        ? `evaluation ${evaluationId} belongs to workflow ${owner.workflowId}, not ${run.workflowId}: a workflow started by hand cannot run or change it`
+        : `evaluation ${evaluationId} is ${owner.status} and belongs to run ${owner.runId ?? '(none)'} of ${owner.workflowId}; ` +
+          `run ${run.runId} (a reset, a re-run or a second start) was refused and changed nothing`,
+    );
+  }
+}
+
+/** The sandbox gate said no: the evaluation is not in a state where its code may run. */
+export class ExecutionRefusedError extends Error {
+  override readonly name = 'ExecutionRefusedError';
+  constructor(
+    readonly evaluationId: string,
+    readonly reason: string,
+  ) {
+    super(`evaluation ${evaluationId} may not run: ${reason}`);
+  }
+}
+
 type Tx = Prisma.TransactionClient;
 
-async function insertEvent(tx: Tx, evaluationId: string, event: LifecycleEvent): Promise<void> {
+/**
+ * The first run of the evaluation's own workflow id to reach an activity claims the evaluation
+ * (only while it is still `queued`); after that only that run may write. A conditional update
+ * makes two racing claimers safe: exactly one matches.
+ */
+async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): Promise<EvaluationRow> {
+  await tx.evaluation.updateMany({
+    where: { id: evaluationId, runId: null, status: 'queued', workflowId: run.workflowId },
+    data: { runId: run.runId },
+  });
+  const row = await tx.evaluation.findUnique({ where: { id: evaluationId } });
+  if (!row) throw new EvaluationNotFoundError(evaluationId);
+  if (row.runId !== run.runId || row.workflowId !== run.workflowId) {
+    throw new NotOwningRunError(evaluationId, run, { workflowId: row.workflowId, runId: row.runId, status: row.status });
+  }
+  return row;
+}
+
+function reviewColumns(review: ReviewRecord | undefined) {
+  if (!review) return {};
+  return { reviewDecision: review.decision, reviewedBy: review.by, reviewReason: review.reason, reviewedAt: review.at };
+}
+
+async function insertEvent(tx: Tx, evaluationId: string, event: LifecycleEvent, guard?: { onlyIfStatus: string }): Promise<void> {
+  if (guard) {
+    // A retried terminal write re-adds its event only if the status it explains is the stored one.
+    const row = await tx.evaluation.findUnique({ where: { id: evaluationId }, select: { status: true } });
+    if (row?.status !== guard.onlyIfStatus) return;
+  }
   await tx.evaluationEvent.createMany({
     data: [
       {

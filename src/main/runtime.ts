@@ -19,6 +19,9 @@ import { connectClient } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
 import type { ConnectionSecurity } from '../temporal/connection-security';
 import { connectWorker, createEvaluationWorker } from '../temporal/worker';
+import { TemporalGateway } from '../temporal/gateway';
+import { ensureReconcileSchedule } from '../temporal/reconcile-schedule';
+import { Reconciler } from '../reconciler/reconciler';
 
 export interface Endpoints {
   databaseUrl: string;
@@ -46,21 +49,41 @@ export async function startWorker({ config, policy }: Settings, endpoints: Endpo
   const db = createDb(endpoints.databaseUrl);
   const store = new EvaluationStore(db);
   const connection = await connectWorker(endpoints.temporalAddress, endpoints.temporalSecurity);
+  // The reconciler reads runs and may start stranded ones, through an ordinary client.
+  const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace, security: endpoints.temporalSecurity });
+  const reconciler = new Reconciler({
+    store,
+    temporal: new TemporalGateway(client, config.temporal.taskQueue),
+    log: log.child({ component: 'reconciler' }),
+    reviewTimeout: config.reviewTimeout,
+    publicUrl: config.publicUrl,
+  });
   const worker = await createEvaluationWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities({ store, engine, policy, log, metrics, webhooks: { db, ...config.webhooks }, scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }) }),
+    activities: createActivities({
+      store,
+      engine,
+      policy,
+      log,
+      metrics,
+      reconciler,
+      webhooks: { db, ...config.webhooks },
+      scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }),
+    }),
     maxConcurrentExecutions: config.workerConcurrency,
   });
   const running = worker.run();
-  log.info({ taskQueue: config.temporal.taskQueue, engine: engine.name }, 'worker started');
+  await ensureReconcileSchedule(client, config.temporal.taskQueue, config.reconcileIntervalSeconds);
+  log.info({ taskQueue: config.temporal.taskQueue, engine: engine.name, reconcileEverySeconds: config.reconcileIntervalSeconds }, 'worker started');
   return {
     worker,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
+      await client.connection.close();
       await db.$disconnect();
     },
   };
@@ -79,6 +102,7 @@ export async function startApi({ config, policy }: Settings, endpoints: Endpoint
     log,
     metrics,
     reviewTimeout: config.reviewTimeout,
+    publicUrl: config.publicUrl,
     authDisabled: config.authDisabled,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxInFlight: config.maxInFlight,

@@ -1,31 +1,49 @@
 /**
- * What the API asks of Temporal: start, cancel and signal evaluation workflows. Every call has a
- * deadline, and an unreachable server becomes TemporalUnavailableError (answered 503).
+ * What the API (and the reconciler) ask of Temporal: start, describe, cancel and review
+ * evaluation workflows. Every call has a deadline, and an unreachable server becomes
+ * TemporalUnavailableError (answered 503).
  */
-import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { WorkflowIdReusePolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type Language } from '../domain/evaluation';
-import type { EvaluationWorkflowInput, ReviewDecision } from '../workflows/definitions';
-import { EvaluationLanguageKey, EvaluationStatusKey } from './search-attributes';
+import {
+  approveUpdate,
+  rejectUpdate,
+  type EvaluationState,
+  type EvaluationWorkflowInput,
+  type ReviewDecision,
+} from '../workflows/definitions';
+import type { RunDescription } from './run-description';
+import { EvaluationLanguageKey, EvaluationStatusKey, EvaluationTenantKey } from './search-attributes';
 
 const CALL_DEADLINE_MS = 5000;
+/** A review update returns once the decision is stored (for a rejection, the final result too). */
+const REVIEW_DEADLINE_MS = 20_000;
 
 export class TemporalUnavailableError extends Error {
   override readonly name = 'TemporalUnavailableError';
 }
 
-/** The workflow already ended (or never existed), so it cannot take a cancel or a signal. */
+/** The workflow already ended (or never existed), so it cannot take a cancel or a decision. */
 export class WorkflowClosedError extends Error {
   override readonly name = 'WorkflowClosedError';
 }
 
+/** The workflow's validator refused a review decision; the message says why. */
+export class ReviewRefusedError extends Error {
+  override readonly name = 'ReviewRefusedError';
+}
+
+/** A run as Temporal sees it: open, closed (with how), or gone. */
+export type RunState = { kind: 'open'; runId: string } | { kind: 'closed'; runId: string; status: string } | { kind: 'not_found' };
+
 export class TemporalGateway {
   constructor(
-    private readonly client: Client,
+    readonly client: Client,
     private readonly taskQueue: string = TASK_QUEUE,
   ) {}
 
-  async startEvaluation(input: EvaluationWorkflowInput): Promise<void> {
+  async startEvaluation(input: EvaluationWorkflowInput, about: RunDescription): Promise<void> {
     await this.call(async () => {
       try {
         await this.client.workflow.start(WORKFLOW_TYPE, {
@@ -37,8 +55,10 @@ export class TemporalGateway {
           typedSearchAttributes: [
             { key: EvaluationStatusKey, value: 'queued' },
             { key: EvaluationLanguageKey, value: input.language as Language },
+            { key: EvaluationTenantKey, value: about.tenant },
           ],
-          staticSummary: `${input.language} evaluation ${input.evaluationId}`,
+          staticSummary: about.staticSummary,
+          staticDetails: about.staticDetails,
         });
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) return;
@@ -47,12 +67,37 @@ export class TemporalGateway {
     });
   }
 
-  async cancel(evaluationId: string): Promise<void> {
-    await this.call(() => this.client.workflow.getHandle(workflowIdFor(evaluationId)).cancel());
+  /** The evaluation's run: the given one, or the latest run of its workflow id. */
+  async runState(evaluationId: string, runId?: string): Promise<RunState> {
+    try {
+      const description = await this.call(() => this.client.workflow.getHandle(workflowIdFor(evaluationId), runId).describe(), { closedIsError: false });
+      return description.status.name === 'RUNNING'
+        ? { kind: 'open', runId: description.runId }
+        : { kind: 'closed', runId: description.runId, status: description.status.name };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { kind: 'not_found' };
+      throw err;
+    }
   }
 
-  async signal(evaluationId: string, name: 'approve' | 'reject', decision: ReviewDecision): Promise<void> {
-    await this.call(() => this.client.workflow.getHandle(workflowIdFor(evaluationId)).signal(name, decision));
+  async cancel(evaluationId: string, runId?: string): Promise<void> {
+    // A closed run accepts a cancel request and ignores it; say so instead.
+    const state = await this.runState(evaluationId, runId);
+    if (state.kind !== 'open') throw new WorkflowClosedError('the evaluation workflow has already finished');
+    await this.call(() => this.client.workflow.getHandle(workflowIdFor(evaluationId), state.runId).cancel());
+  }
+
+  /** Sends a review decision as a Workflow Update; resolves once the decision is stored. */
+  async review(evaluationId: string, decision: 'approve' | 'reject', input: ReviewDecision): Promise<EvaluationState> {
+    const update = decision === 'approve' ? approveUpdate : rejectUpdate;
+    try {
+      return await this.call(() => this.client.workflow.getHandle(workflowIdFor(evaluationId)).executeUpdate(update, { args: [input] }), {
+        deadlineMs: REVIEW_DEADLINE_MS,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ReviewRefusedError(err.cause?.message ?? err.message);
+      throw err;
+    }
   }
 
   /** For /readyz: whether the frontend answers, and why not when it does not. */
@@ -65,11 +110,11 @@ export class TemporalGateway {
     }
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(fn: () => Promise<T>, options: { deadlineMs?: number; closedIsError?: boolean } = {}): Promise<T> {
     try {
-      return await this.client.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, fn);
+      return await this.client.connection.withDeadline(Date.now() + (options.deadlineMs ?? CALL_DEADLINE_MS), fn);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || isClosedWorkflowError(err)) {
+      if (options.closedIsError !== false && (err instanceof WorkflowNotFoundError || isClosedWorkflowError(err))) {
         throw new WorkflowClosedError('the evaluation workflow has already finished');
       }
       if (isUnavailable(err)) {

@@ -2,12 +2,13 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../domain/evaluation';
 import type { EvaluationActivities } from '../activities/types';
+import type { ReconcileActivities } from '../activities/reconcile-types';
 import type { ConnectionSecurity } from './connection-security';
 
 export interface WorkerSetup {
   connection: NativeConnection;
   namespace: string;
-  activities: EvaluationActivities;
+  activities: EvaluationActivities & ReconcileActivities;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConcurrentExecutions?: number;

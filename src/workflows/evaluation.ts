@@ -1,38 +1,63 @@
 /**
  * evaluationWorkflow: securityScan -> (review) -> execute -> persistResults. Deterministic: all
  * I/O happens in activities, and every write carries a key chosen here, so retries are harmless.
+ *
+ * Histories of earlier versions of this code are replayed in test/replay: a change that adds,
+ * removes or reorders commands goes behind `patched()` (see docs/workflow-changes.md).
  */
 import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ActivityCancellationType,
+  allHandlersFinished,
   condition,
   isCancellation,
+  log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { EvaluationActivities, LifecycleEventInput, OutcomeInput } from '../activities/types';
-import type { EvaluationStatus, EventType, Verdict } from '../domain/evaluation';
-import { EvaluationStatusKey, EvaluationVerdictKey } from '../temporal/search-attributes';
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInputRecord, ScanOutcome } from '../activities/types';
+import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
+import {
+  EvaluationRuleIdsKey,
+  EvaluationSeverityKey,
+  EvaluationStatusKey,
+  EvaluationVerdictKey,
+} from '../temporal/search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from '../webhooks/retry-policy';
-import { log } from '@temporalio/workflow';
+import { finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';
 import {
   approveSignal,
+  approveUpdate,
+  parseReviewInput,
   rejectSignal,
+  rejectUpdate,
   statusQuery,
   type EvaluationState,
   type EvaluationWorkflowInput,
   type EvaluationWorkflowResult,
-  type ReviewDecision,
+  type ReviewInput,
 } from './definitions';
+
+// Failure types raised by the activities (src/activities/errors.ts), named here because workflow
+// code must not import activity modules.
+const EVALUATION_NOT_FOUND = 'EvaluationNotFound';
+const DUPLICATE_RUN = 'DuplicateRun';
 
 // Writes must land whatever PostgreSQL is doing: retry forever, backoff capped.
 const persistRetry = { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' } as const;
 
-const { persistResults } = proxyActivities<EvaluationActivities>({ startToCloseTimeout: '30 seconds', retry: persistRetry });
+const { persistResults } = proxyActivities<EvaluationActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: persistRetry,
+  summary: 'store the final status, verdict and output in PostgreSQL',
+});
 
 // Status changes between the main steps are small idempotent writes: as local activities they
 // run in this worker without a round trip through the Temporal server per write.
@@ -40,7 +65,8 @@ const { recordTransition } = proxyLocalActivities<EvaluationActivities>({ startT
 
 const { securityScan } = proxyActivities<EvaluationActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: ['EvaluationNotFound'] },
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [EVALUATION_NOT_FOUND] },
+  summary: 'scan the code (parse only, nothing runs) and apply the policy',
 });
 
 // The sandbox kills the program at its wall-time limit (300 s at most); the rest is margin.
@@ -49,23 +75,61 @@ const { execute } = proxyActivities<EvaluationActivities>({
   startToCloseTimeout: '6 minutes',
   heartbeatTimeout: '5 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['EvaluationNotFound'] },
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [EVALUATION_NOT_FOUND] },
+  summary: 'run the code in the sandbox under its limits',
 });
 
-const { deliverWebhook } = proxyActivities<EvaluationActivities>(WEBHOOK_ACTIVITY_OPTIONS);
+const { deliverWebhook } = proxyActivities<EvaluationActivities>({ ...WEBHOOK_ACTIVITY_OPTIONS, summary: 'send the result to the callbackUrl' });
+
+type Review = { approved: boolean; reason: string | null; by: string };
 
 export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promise<EvaluationWorkflowResult> {
   const { evaluationId } = input;
   const state: EvaluationState = { evaluationId, status: 'queued', findings: [] };
-  let review: { approved: boolean; decision: ReviewDecision } | undefined;
+  let review: Review | undefined;
+  // Set once the decision is in PostgreSQL: an update returns only then.
+  let reviewStored = false;
 
-  setHandler(statusQuery, () => state);
-  setHandler(approveSignal, (decision) => {
-    if (state.status === 'awaiting_review' && !review) review = { approved: true, decision: decision ?? {} };
+  const reviewValidator = (decision?: ReviewInput) => {
+    if (state.status !== 'awaiting_review') throw new Error(`evaluation ${evaluationId} is ${state.status}, not awaiting review`);
+    if (review) throw new Error(`evaluation ${evaluationId} was already ${review.approved ? 'approved' : 'rejected'} by ${review.by}`);
+    parseReviewInput(decision);
+  };
+  const decide = (approved: boolean) => (decision?: ReviewInput) => {
+    review = { approved, ...parseReviewInput(decision) };
+  };
+  const decideAndWait = (approved: boolean) => async (decision?: ReviewInput) => {
+    decide(approved)(decision);
+    await condition(() => reviewStored);
+    return state;
+  };
+  const inputHelp = 'Input: a reason as a JSON string, e.g. "looks harmless", or {"reason": "...", "by": "your name"}.';
+
+  setHandler(statusQuery, () => state, { description: 'Current stage, findings, verdict and review decision of the evaluation.' });
+  setHandler(approveUpdate, decideAndWait(true), {
+    validator: reviewValidator,
+    description: `Approve a submission held for review: its code then runs. Refused unless it is awaiting review. ${inputHelp}`,
   });
-  setHandler(rejectSignal, (decision) => {
-    if (state.status === 'awaiting_review' && !review) review = { approved: false, decision: decision ?? {} };
+  setHandler(rejectUpdate, decideAndWait(false), {
+    validator: reviewValidator,
+    description: `Reject a submission held for review: it ends rejected and never runs. Refused unless it is awaiting review. ${inputHelp}`,
   });
+  // Signals do what the updates do; a signal that the validator would refuse is logged and dropped.
+  for (const [signal, approved] of [[approveSignal, true], [rejectSignal, false]] as const) {
+    setHandler(
+      signal,
+      (decision?: ReviewInput) => {
+        try {
+          reviewValidator(decision);
+        } catch (err) {
+          log.warn('review signal ignored', { evaluationId, signal: signal.name, reason: (err as Error).message });
+          return;
+        }
+        decide(approved)(decision);
+      },
+      { description: `Same as the ${signal.name} update, without an answer; prefer the update. ${inputHelp}` },
+    );
+  }
 
   const now = () => new Date().toISOString();
   const event = (type: EventType, dedupeKey: string, data?: Record<string, unknown>): LifecycleEventInput => ({
@@ -87,6 +151,17 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       ...(outcome.verdict ? [{ key: EvaluationVerdictKey, value: outcome.verdict as Verdict }] : []),
     ]);
     await persistResults({ evaluationId, at: now(), ...outcome });
+    reviewStored = true;
+    setCurrentDetails(
+      finishedDetails({
+        status: outcome.status,
+        verdict: outcome.verdict,
+        error: outcome.error,
+        exitCode: outcome.execution?.exitCode,
+        timeMs: outcome.execution?.timeMs,
+        preview: outcome.output?.kind === 'stored' ? outcome.output.preview : undefined,
+      }),
+    );
     if (input.callback) {
       try {
         await deliverWebhook({ evaluationId });
@@ -95,48 +170,80 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
         log.warn('webhook delivery failed for good', { evaluationId, error: err instanceof Error ? err.message : String(err) });
       }
     }
+    await condition(allHandlersFinished);
     return { status: outcome.status, verdict: outcome.verdict };
+  };
+  const scanDone = (scan: ScanOutcome) => {
+    state.findings = scan.findings;
+    // Runs recorded before the scan attributes existed must replay without this upsert.
+    if (patched('scan-search-attributes')) {
+      upsertSearchAttributes([
+        { key: EvaluationRuleIdsKey, value: [...new Set(scan.findings.map((f) => f.ruleId))] },
+        { key: EvaluationSeverityKey, value: highestSeverity(scan) },
+      ]);
+    }
+    return {
+      findings: scan.findingsStored ? undefined : scan.findings,
+      event: event('SCAN_COMPLETED', 'scan', { action: scan.action, findings: scan.findingCount ?? scan.findings.length, reasons: scan.reasons }),
+    };
   };
 
   try {
+    setCurrentDetails(scanningDetails());
     await moveTo('scanning');
     const scan = await securityScan({ evaluationId });
-    state.findings = scan.findings;
-    const scanSummary = { action: scan.action, findings: scan.findings.length, reasons: scan.reasons };
 
     if (scan.action === 'block') {
-      await moveTo('scanning', { findings: scan.findings, event: event('SCAN_COMPLETED', 'scan', scanSummary) });
+      await moveTo('scanning', scanDone(scan));
       return await finish({
         status: 'blocked',
-        findings: scan.findings,
+        findings: scan.findingsStored ? undefined : scan.findings,
+        error: scan.reasons.join('; ') || undefined,
         event: event('SECURITY_VIOLATION', 'violation', { ruleIds: scan.findings.map((f) => f.ruleId), reasons: scan.reasons }),
       });
     }
 
+    let decidedBy: string | undefined;
     if (scan.action === 'review') {
-      await moveTo('scanning', { findings: scan.findings, event: event('SCAN_COMPLETED', 'scan', scanSummary) });
+      await moveTo('scanning', scanDone(scan));
+      const deadline = new Date(Date.now() + msToNumber(input.reviewTimeout as `${number}h`)).toISOString();
+      state.reviewDeadline = deadline;
+      setCurrentDetails(
+        heldDetails({ evaluationId, findings: scan.findings, findingCount: scan.findingCount ?? scan.findings.length, excerpts: scan.excerpts ?? [], deadline }),
+      );
       // The stored status says awaiting_review only once REVIEW_REQUESTED is stored with it.
-      await moveTo('awaiting_review', { event: event('REVIEW_REQUESTED', 'review-requested', { timeout: input.reviewTimeout }) });
-      const answered = await condition(() => review !== undefined, input.reviewTimeout as `${number}h`);
-      if (!answered || !review?.approved) {
-        const reason = answered ? (review?.decision.reason ?? 'rejected by reviewer') : `no review decision within ${input.reviewTimeout}`;
+      await moveTo('awaiting_review', { event: event('REVIEW_REQUESTED', 'review-requested', { timeout: input.reviewTimeout, deadline }) });
+      const answered = await condition(() => review !== undefined, input.reviewTimeout as `${number}h`, {
+        summary: `review deadline: rejected unless approved by ${deadline}`,
+      });
+      const decision: ReviewInputRecord = answered
+        ? { decision: review!.approved ? 'approved' : 'rejected', by: review!.by, reason: review!.reason, at: now() }
+        : { decision: 'timed_out', by: null, reason: `no review decision within ${input.reviewTimeout}`, at: now() };
+      state.review = decision;
+      if (decision.decision !== 'approved') {
+        const reason = decision.reason ?? 'rejected by reviewer';
         return await finish({
           status: 'rejected',
           error: reason,
-          event: event('REVIEW_REJECTED', 'review-rejected', { reason, by: review?.decision.by ?? null, timedOut: !answered }),
+          review: decision,
+          event: event('REVIEW_REJECTED', 'review-rejected', { reason, by: decision.by, timedOut: !answered }),
         });
       }
       await recordTransition({
         evaluationId,
         status: 'awaiting_review',
         at: now(),
-        event: event('REVIEW_APPROVED', 'review-approved', { reason: review.decision.reason ?? null, by: review.decision.by ?? null }),
+        review: decision,
+        event: event('REVIEW_APPROVED', 'review-approved', { reason: decision.reason, by: decision.by }),
       });
+      reviewStored = true;
+      decidedBy = decision.by ?? undefined;
     } else {
-      await moveTo('scanning', { findings: scan.findings, event: event('SCAN_COMPLETED', 'scan', scanSummary) });
+      await moveTo('scanning', scanDone(scan));
     }
 
     const startedAt = now();
+    setCurrentDetails(runningDetails(startedAt, decidedBy));
     await moveTo('running', { startedAt, event: { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at: startedAt } });
     const run = await execute({ evaluationId });
     return await finish({
@@ -154,8 +261,17 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       );
       throw err;
     }
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'EvaluationNotFound') {
-      throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} no longer exists`, 'EvaluationNotFound');
+    const failureType = applicationFailureType(err);
+    if (failureType === EVALUATION_NOT_FOUND) {
+      throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} no longer exists`, EVALUATION_NOT_FOUND);
+    }
+    if (failureType === DUPLICATE_RUN) {
+      // Another run owns the evaluation: this one writes nothing, and says so on its page.
+      const reason = innermostMessage(err) ?? 'this run does not own the evaluation';
+      state.status = 'refused';
+      upsertSearchAttributes([{ key: EvaluationStatusKey, value: 'refused' }]);
+      setCurrentDetails(refusedDetails(reason));
+      throw ApplicationFailure.nonRetryable(reason, DUPLICATE_RUN);
     }
     const message = describeFailure(err);
     await CancellationScope.nonCancellable(() =>
@@ -163,6 +279,26 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     );
     throw ApplicationFailure.nonRetryable(`evaluation failed: ${message}`, 'EvaluationFailed');
   }
+}
+
+/** The type of the ApplicationFailure an activity raised, wherever it sits in the cause chain (local activities wrap it differently). */
+function applicationFailureType(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++, e = (e as Error).cause) {
+    if (e instanceof ApplicationFailure && e.type) return e.type;
+  }
+  return undefined;
+}
+
+function innermostMessage(err: unknown): string | undefined {
+  let message: string | undefined;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++, e = (e as Error).cause) message = e.message;
+  return message;
+}
+
+function highestSeverity(scan: ScanOutcome): string {
+  let highest = -1;
+  for (const f of scan.findings) highest = Math.max(highest, SEVERITIES.indexOf(f.severity));
+  return highest >= 0 ? SEVERITIES[highest]! : 'none';
 }
 
 function describeFailure(err: unknown): string {

@@ -203,7 +203,7 @@ test('the validator is not vacuous: it reports what is wrong with a bad Evaluati
     metadata: {},
     findings: [],
     createdAt: new Date().toISOString(),
-    links: { self: '/a', events: '/b' },
+    links: { self: '/a', events: '/b', code: '/c' },
   };
   const schema = { $ref: '#/components/schemas/Evaluation' };
   expect(validate(schema, good)).toEqual([]);
@@ -344,6 +344,8 @@ test('deliveries, cancel 202 and the review actions conform to their documented 
   await waitFor(async () => ((await api.store.get(other.id))?.status === 'awaiting_review' ? true : undefined), 'the evaluation to await review');
   await expectDocumented(await call('POST', `/v1/evaluations/${other.id}/reject`, { body: { reason: 'no' } }), 'POST', '/v1/evaluations/{id}/reject');
   expect((await waitForTerminal(other.id)).status).toBe('rejected');
+  const code = await expectDocumented(await call('GET', `/v1/evaluations/${other.id}/code`), 'GET', '/v1/evaluations/{id}/code');
+  expect(code).toMatchObject({ id: other.id, language: 'python', code: 'import os\nprint(1)', sizeBytes: 18 });
   const late = await call('POST', `/v1/evaluations/${other.id}/approve`, { body: {} });
   expect(late.status).toBe(409);
   await expectDocumented(late, 'POST', '/v1/evaluations/{id}/approve');

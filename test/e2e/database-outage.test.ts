@@ -1,6 +1,8 @@
 /**
- * PostgreSQL becomes unreachable for the worker while `persistResults` runs: Temporal retries it
- * and, once the database is back, the result is stored exactly once, with no operator action.
+ * PostgreSQL becomes unreachable for the worker while the program runs: `execute` holds the
+ * output and waits for the database in place (heartbeating) instead of spending an attempt, so
+ * the program runs once; once the database is back, the result is stored exactly once, with no
+ * operator action.
  */
 import { TcpProxy } from '../support/tcp-proxy';
 import { databaseUrl, sandboxProcesses, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
@@ -27,30 +29,31 @@ afterAll(async () => {
   await proxy?.stop();
 });
 
-test('a result whose persistResults fails while PostgreSQL is down is stored once it is back', async () => {
+test('a result whose storage fails while PostgreSQL is down is stored once it is back, and the program ran once', async () => {
   const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("kept")' });
   const { id } = (await res.json()) as any;
   await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
-  // Cut only once the program runs: from here on, the next database write is persistResults.
+  // Cut only once the program runs: from here on, the next database write is the output's.
   await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
 
   await proxy.cut();
+  await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'the program to finish', 30000, 200);
   const handle = api.client.workflow.getHandle(`evaluation-${id}`);
-  await waitFor(
-    async () => {
-      const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      return pending.some((a) => a.activityType?.name === 'persistResults' && (a.attempt ?? 0) >= 3) ? true : undefined;
-    },
-    'persistResults to fail and be retried',
-    30000,
-    200,
-  );
+  // Well past the program's end, execute is still on its first attempt, waiting for the database.
+  await new Promise((r) => setTimeout(r, 3000));
+  const pending = (await handle.describe()).raw.pendingActivities ?? [];
+  expect(pending.find((a) => a.activityType?.name === 'execute')).toMatchObject({ attempt: 1 });
   expect((await api.store.get(id))?.status).toBe('running');
 
   await proxy.restore();
-  const done = await waitForTerminal(api, id, 30000);
+  const done = await waitForTerminal(api, id, 60000);
   expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'kept\n' } });
   const events = await api.db.evaluationEvent.findMany({ where: { evaluationId: id } });
   expect(events.filter((e) => e.type === 'EVALUATION_COMPLETED')).toHaveLength(1);
   expect(new Set(events.map((e) => e.type)).size).toBe(events.length);
+  const history = await handle.fetchHistory();
+  const executeStarts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt !== undefined);
+  const scheduledExecute = (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'execute');
+  const started = executeStarts.find((e) => String(e.activityTaskStartedEventAttributes!.scheduledEventId) === String(scheduledExecute!.eventId));
+  expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(1);
 });

@@ -52,7 +52,9 @@ test('approve -> it runs and completes; the decision is stored with its reason a
   expect(await api.client.workflow.getHandle(`evaluation-${id}`).query('status')).toMatchObject({ status: 'awaiting_review' });
 
   const res = await api.post(`/v1/evaluations/${id}/approve`, { reason: 'os.getcwd is harmless', by: 'alice' });
-  expect(res.status).toBe(202);
+  expect(res.status).toBe(200);
+  // The answer comes once the decision is stored: it already shows it.
+  expect(await res.json()).toMatchObject({ id, review: { decision: 'approved', by: 'alice', reason: 'os.getcwd is harmless' } });
   const done = await waitForTerminal(api, id);
   expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'True\n' } });
   expect(await eventTypes(id)).toEqual([
@@ -65,7 +67,8 @@ test('approve -> it runs and completes; the decision is stored with its reason a
 test('reject -> rejected, never run', async () => {
   const id = await submitHeld();
   const res = await api.post(`/v1/evaluations/${id}/reject`, { reason: 'no os access here', by: 'bob' });
-  expect(res.status).toBe(202);
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ id, status: 'rejected', review: { decision: 'rejected', by: 'bob', reason: 'no os access here' } });
   const done = await waitForTerminal(api, id);
   expect(done).toMatchObject({ status: 'rejected', error: 'no os access here' });
   expect(done.result).toBeUndefined();

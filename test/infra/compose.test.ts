@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../../src/temporal/search-attributes';
 
 const projectRoot = path.resolve(__dirname, '../..');
 const composeFile = path.join(projectRoot, 'docker-compose.temporal.yml');
@@ -33,9 +34,9 @@ describeIfCompose('docker-compose.temporal.yml', () => {
     );
   });
 
-  it('registers the three search attributes and wires api and worker to PostgreSQL and Temporal', () => {
+  it('registers every search attribute and wires api and worker to PostgreSQL and Temporal', () => {
     const config = dockerCompose('config').stdout;
-    for (const name of ['EvaluationStatus', 'EvaluationLanguage', 'EvaluationVerdict']) expect(config).toContain(name);
+    for (const pair of SEARCH_ATTRIBUTE_CLI_ARGS) expect(config).toContain(pair);
     expect(config).toContain('search-attribute create');
     expect(config).toContain('TEMPORAL_ADDRESS: temporal:7233');
     expect(config).toMatch(/DATABASE_URL: postgresql:\/\/\S+@postgresql:5432\/crucible/);

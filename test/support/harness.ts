@@ -21,6 +21,11 @@ import { scanCode } from '../../src/scanner';
 import type { ScanPolicy } from '../../src/scanner/decide';
 import { loadPolicy } from '../../src/scanner/policy';
 import { createEvaluationWorker } from '../../src/temporal/worker';
+import { TemporalGateway } from '../../src/temporal/gateway';
+import { ensureReconcileSchedule, reconcileScheduleId } from '../../src/temporal/reconcile-schedule';
+import { Reconciler } from '../../src/reconciler/reconciler';
+import { applyMigrations } from '../../src/db/migrate';
+import { Client as PgClient } from 'pg';
 
 export const databaseUrl = () => required('TEST_DATABASE_URL');
 export const temporalAddress = () => required('TEST_TEMPORAL_ADDRESS');
@@ -39,6 +44,9 @@ export interface TestWorkerOptions {
   log?: import('../../src/logging/logger').Logger;
   metrics?: Metrics;
   webhookSecret?: string;
+  /** Run the reconciler on a schedule of this interval (off unless asked: it acts on the whole database). */
+  reconcileEverySeconds?: number;
+  reviewTimeout?: string;
 }
 
 export interface TestWorker {
@@ -51,6 +59,15 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
   const db = createDb(options.databaseUrl ?? databaseUrl(), { maxConnections: 4 });
   const store = new EvaluationStore(db);
   const connection = await NativeConnection.connect({ address: temporalAddress() });
+  const client = new Client({ connection: await Connection.connect({ address: temporalAddress() }), namespace: 'default' });
+  const reconciler = new Reconciler({
+    store,
+    temporal: new TemporalGateway(client, options.taskQueue),
+    log: options.log ?? createLogger('silent'),
+    reviewTimeout: options.reviewTimeout ?? '1h',
+    quietForMs: 500,
+    strandedAfterMs: 3000,
+  });
   const worker = await createEvaluationWorker({
     connection,
     namespace: 'default',
@@ -64,16 +81,20 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
       log: options.log ?? createLogger('silent'),
       metrics: options.metrics ?? new Metrics({ defaultMetrics: false }),
       webhooks: { db, secret: options.webhookSecret, allowPrivate: true, timeoutMs: 5000 },
+      reconciler,
     }),
   });
   const running = worker.run();
+  if (options.reconcileEverySeconds !== undefined) await ensureReconcileSchedule(client, options.taskQueue, options.reconcileEverySeconds);
   return {
     worker,
     db,
     async stop() {
+      if (options.reconcileEverySeconds !== undefined) await client.schedule.getHandle(reconcileScheduleId(options.taskQueue)).delete();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
+      await client.connection.close();
       await db.$disconnect();
     },
   };
@@ -89,6 +110,8 @@ export interface TestApi {
 }
 
 export interface TestApiOptions {
+  /** Another database than the run's shared one (see createTestDatabase). */
+  databaseUrl?: string;
   reviewTimeout?: string;
   webhooks?: boolean;
   /** Tests of the pipeline itself run without keys; auth tests turn it on. */
@@ -98,7 +121,7 @@ export interface TestApiOptions {
 }
 
 export async function startTestApi(taskQueue: string, options: TestApiOptions = {}): Promise<TestApi & { keys: ApiKeyStore }> {
-  const db = createDb(databaseUrl(), { maxConnections: 4 });
+  const db = createDb(options.databaseUrl ?? databaseUrl(), { maxConnections: 4 });
   const connection = await Connection.connect({ address: temporalAddress() });
   const client = new Client({ connection, namespace: 'default' });
   const { app, store, keys } = assembleApi({
@@ -195,4 +218,29 @@ export function useTestService(
     await worker?.stop();
     await api?.close();
   });
+}
+
+/**
+ * A fresh, migrated database of its own, for a test file whose subject acts on every row (the
+ * reconciler), so it neither sees nor touches the rows of other files. Dropped by `drop()`.
+ */
+export async function createTestDatabase(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const shared = new URL(databaseUrl());
+  const database = `${shared.pathname.slice(1)}_${name}`.replace(/[^a-z0-9_]/gi, '_').toLowerCase();
+  const admin = new URL(shared);
+  admin.pathname = '/postgres';
+  const run = async (sql: string) => {
+    const pg = new PgClient({ connectionString: admin.toString() });
+    await pg.connect();
+    try {
+      await pg.query(sql);
+    } finally {
+      await pg.end();
+    }
+  };
+  await run(`CREATE DATABASE ${database}`);
+  const url = new URL(shared);
+  url.pathname = `/${database}`;
+  await applyMigrations(url.toString());
+  return { url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`) };
 }

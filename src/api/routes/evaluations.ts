@@ -5,10 +5,11 @@ import type { AuthVariables } from '../../auth/principal';
 import { requireScope } from '../../auth/middleware';
 import type { EvaluationStore } from '../../db/evaluations';
 import type { TemporalGateway } from '../../temporal/gateway';
-import { TemporalUnavailableError, WorkflowClosedError } from '../../temporal/gateway';
+import { ReviewRefusedError, TemporalUnavailableError, WorkflowClosedError } from '../../temporal/gateway';
+import type { Reconciler } from '../../reconciler/reconciler';
 import { withDatabase } from '../dependency-errors';
 import { conflict, notFound, serviceUnavailable } from '../errors';
-import { decodeCursor, encodeCursor, links, presentEvaluation, presentEvent } from '../present';
+import { decodeCursor, encodeCursor, links, presentCode, presentEvaluation, presentEvent } from '../present';
 import {
   ActionAccepted,
   CreateEvaluationRequest,
@@ -20,6 +21,7 @@ import {
   ListQuery,
   ReviewRequest,
   SubmitResponse,
+  SubmittedCode,
   WebhookDelivery,
 } from '../schemas';
 import type { Submissions } from '../submissions';
@@ -33,6 +35,8 @@ export interface EvaluationRoutesDeps {
   temporal: TemporalGateway;
   submissions: Submissions;
   metrics: Metrics;
+  /** Fixes an evaluation at once when a cancel finds its workflow already closed. */
+  reconciler: Reconciler;
 }
 
 const errors = (...codes: number[]) =>
@@ -120,12 +124,24 @@ const deliveriesRoute = createRoute({
   responses: { 200: json(z.object({ items: z.array(WebhookDelivery) }), 'Delivery attempts'), ...errors(400, 401, 403, 404, 429, 503) },
 });
 
+const codeRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
+  method: 'get',
+  path: '/{id}/code',
+  summary: 'The submitted code',
+  description: 'Readable by whoever may read the evaluation, so a reviewer decides on the code and not only on rule ids.',
+  request: { params: IdParam },
+  responses: { 200: json(SubmittedCode, 'The code as submitted'), ...errors(400, 401, 403, 404, 429, 503) },
+});
+
 const cancelRoute = createRoute({
   middleware: [requireScope('submit')] as const,
   security: [{ bearerAuth: [] }],
   method: 'post',
   path: '/{id}/cancel',
   summary: 'Cancel an evaluation; a running program is killed',
+  description: '409 `already_finished` with the current status in `details` when the evaluation, or its workflow, has already ended.',
   request: { params: IdParam },
   responses: { 202: json(ActionAccepted, 'Cancellation requested'), ...errors(400, 401, 403, 404, 409, 429, 503) },
 });
@@ -137,11 +153,14 @@ const reviewRoute = (decision: 'approve' | 'reject') =>
     method: 'post',
     path: `/{id}/${decision}`,
     summary: decision === 'approve' ? 'Approve an evaluation held for review' : 'Reject an evaluation held for review',
+    description:
+      'Sent to the workflow as a Workflow Update; answers once the decision is stored, with the evaluation as it is then. ' +
+      '409 `not_awaiting_review` when the evaluation is not awaiting a decision (or another reviewer decided first), with the reason.',
     request: {
       params: IdParam,
       body: { required: false, content: { 'application/json': { schema: ReviewRequest } } },
     },
-    responses: { 202: json(ActionAccepted, 'Decision sent to the workflow'), ...errors(400, 401, 403, 404, 409, 415, 429, 503) },
+    responses: { 200: json(Evaluation, 'The decision is stored'), ...errors(400, 401, 403, 404, 409, 415, 429, 503) },
   });
 
 export function evaluationRoutes(deps: EvaluationRoutesDeps) {
@@ -195,22 +214,41 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
     return c.json({ items }, 200);
   });
 
+  app.openapi(codeRoute, async (c) => c.json(presentCode(await load(c.req.valid('param').id, c.get('principal').tenant)), 200));
+
   app.openapi(cancelRoute, async (c) => {
     const row = await load(c.req.valid('param').id, c.get('principal').tenant);
-    if (isTerminal(row.status)) throw conflict('already_finished', `evaluation ${row.id} has already finished (${row.status})`);
-    await toWorkflow(() => temporal.cancel(row.id), row.id);
+    if (isTerminal(row.status)) throw alreadyFinished(row.id, row.status);
+    try {
+      await toWorkflow(() => temporal.cancel(row.id, row.runId ?? undefined));
+    } catch (err) {
+      if (!(err instanceof WorkflowClosedError)) throw err;
+      // The workflow ended without finishing (terminated in the Web UI, say): settle the row now
+      // rather than at the reconciler's next pass, and answer with the status that results.
+      await toWorkflow(() => deps.reconciler.reconcile(row));
+      const now = await load(row.id, c.get('principal').tenant);
+      throw alreadyFinished(row.id, now.status);
+    }
     return c.json({ id: row.id, status: row.status as 'queued' }, 202);
   });
 
   for (const decision of ['approve', 'reject'] as const) {
     app.openapi(reviewRoute(decision), async (c) => {
-      const row = await load(c.req.valid('param').id, c.get('principal').tenant);
+      const principal = c.get('principal');
+      const row = await load(c.req.valid('param').id, principal.tenant);
       if (row.status !== 'awaiting_review') {
-        throw conflict('not_awaiting_review', `evaluation ${row.id} is not awaiting review (it is ${row.status})`);
+        throw conflict('not_awaiting_review', `evaluation ${row.id} is not awaiting review (it is ${row.status})`, { status: row.status });
       }
       const body = c.req.valid('json') ?? {};
-      await toWorkflow(() => temporal.signal(row.id, decision, { reason: body.reason, by: body.by ?? 'api' }), row.id);
-      return c.json({ id: row.id, status: row.status as 'awaiting_review' }, 202);
+      const by = body.by ?? `api:${principal.tenant}${principal.keyId ? `/${principal.keyId}` : ''}`;
+      try {
+        await toWorkflow(() => temporal.review(row.id, decision, { reason: body.reason, by }));
+      } catch (err) {
+        if (err instanceof ReviewRefusedError) throw conflict('not_awaiting_review', err.message);
+        if (err instanceof WorkflowClosedError) throw conflict('not_awaiting_review', `evaluation ${row.id} is no longer awaiting review: its workflow has ended`);
+        throw err;
+      }
+      return c.json(presentEvaluation(await load(row.id, principal.tenant)), 200);
     });
   }
 
@@ -230,12 +268,15 @@ async function waitUntilFinished(store: EvaluationStore, id: string, timeoutMs: 
   return undefined;
 }
 
-async function toWorkflow(call: () => Promise<void>, id: string): Promise<void> {
+async function toWorkflow<T>(call: () => Promise<T>): Promise<T> {
   try {
-    await call();
+    return await call();
   } catch (err) {
-    if (err instanceof WorkflowClosedError) throw conflict('already_finished', `evaluation ${id} has already finished`);
     if (err instanceof TemporalUnavailableError) throw serviceUnavailable('temporal_unavailable', 'Temporal is unreachable; try again shortly');
     throw err;
   }
+}
+
+function alreadyFinished(id: string, status: string) {
+  return conflict('already_finished', `evaluation ${id} has already finished (${status})`, { status });
 }
