@@ -478,10 +478,11 @@ async function openActionDialog(page: Page, dialogName: string, timeoutMs: numbe
   let missingSince: number | undefined;
   await poll(`"More Actions" > "${item}" to open the "${dialogName}" dialog`, timeoutMs, async () => {
     if (await dialog.isVisible()) return true;
-    // The button names its menu through aria-controls; other menus (time zone, user) exist too.
+    // The button names its menu through aria-controls (other menus, time zone and user, exist
+    // too); the page renders that menu twice, one copy hidden.
     const menuId = await more.getAttribute('aria-controls', { timeout: 1000 });
     if (!menuId) return undefined;
-    const menu = page.locator(`[id="${menuId}"]`);
+    const menu = page.locator(`[id="${menuId}"]`).filter({ visible: true });
     const entry = menu.getByRole('menuitem', { name: item, exact: true });
     if (!(await entry.isVisible())) {
       if (await menu.isVisible()) {
