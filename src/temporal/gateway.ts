@@ -13,6 +13,7 @@ import {
   type EvaluationWorkflowInput,
   type ReviewDecision,
 } from '../workflows/definitions';
+import type { evaluationWorkflow } from '../workflows/evaluation';
 import type { RunDescription } from './run-description';
 import { EvaluationLanguageKey, EvaluationStatusKey, EvaluationTenantKey } from './search-attributes';
 
@@ -46,7 +47,7 @@ export class TemporalGateway {
   async startEvaluation(input: EvaluationWorkflowInput, about: RunDescription): Promise<void> {
     await this.call(async () => {
       try {
-        await this.client.workflow.start(WORKFLOW_TYPE, {
+        await this.client.workflow.start<typeof evaluationWorkflow>(WORKFLOW_TYPE, {
           taskQueue: this.taskQueue,
           workflowId: workflowIdFor(input.evaluationId),
           args: [input],

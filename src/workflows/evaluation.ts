@@ -31,6 +31,7 @@ import {
   EvaluationVerdictKey,
 } from '../temporal/search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from '../webhooks/retry-policy';
+import { EXECUTE_MAX_ATTEMPTS, FailureType, PERSIST_OPTIONS, SCAN_OPTIONS, TRANSITION_OPTIONS } from './config';
 import { finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';
 import {
   approveSignal,
@@ -45,29 +46,13 @@ import {
   type ReviewInput,
 } from './definitions';
 
-// Failure types raised by the activities (src/activities/errors.ts), named here because workflow
-// code must not import activity modules.
-const EVALUATION_NOT_FOUND = 'EvaluationNotFound';
-const DUPLICATE_RUN = 'DuplicateRun';
-
-// Writes must land whatever PostgreSQL is doing: retry forever, backoff capped.
-const persistRetry = { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' } as const;
-
-const { persistResults } = proxyActivities<EvaluationActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: persistRetry,
-  summary: 'store the final status, verdict and output in PostgreSQL',
-});
+const { persistResults } = proxyActivities<EvaluationActivities>(PERSIST_OPTIONS);
 
 // Status changes between the main steps are small idempotent writes: as local activities they
 // run in this worker without a round trip through the Temporal server per write.
-const { recordTransition } = proxyLocalActivities<EvaluationActivities>({ startToCloseTimeout: '30 seconds', retry: persistRetry });
+const { recordTransition } = proxyLocalActivities<EvaluationActivities>(TRANSITION_OPTIONS);
 
-const { securityScan } = proxyActivities<EvaluationActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [EVALUATION_NOT_FOUND] },
-  summary: 'scan the code (parse only, nothing runs) and apply the policy',
-});
+const { securityScan } = proxyActivities<EvaluationActivities>(SCAN_OPTIONS);
 
 // The sandbox kills the program at its wall-time limit (300 s at most); the rest is margin.
 // Heartbeats let a dead worker's attempt be retried within seconds, and carry cancellation.
@@ -75,7 +60,7 @@ const { execute } = proxyActivities<EvaluationActivities>({
   startToCloseTimeout: '6 minutes',
   heartbeatTimeout: '5 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [EVALUATION_NOT_FOUND] },
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: EXECUTE_MAX_ATTEMPTS, nonRetryableErrorTypes: [FailureType.EvaluationNotFound] },
   summary: 'run the code in the sandbox under its limits',
 });
 
@@ -262,22 +247,22 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       throw err;
     }
     const failureType = applicationFailureType(err);
-    if (failureType === EVALUATION_NOT_FOUND) {
-      throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} no longer exists`, EVALUATION_NOT_FOUND);
+    if (failureType === FailureType.EvaluationNotFound) {
+      throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} no longer exists`, FailureType.EvaluationNotFound);
     }
-    if (failureType === DUPLICATE_RUN) {
+    if (failureType === FailureType.DuplicateRun) {
       // Another run owns the evaluation: this one writes nothing, and says so on its page.
       const reason = innermostMessage(err) ?? 'this run does not own the evaluation';
       state.status = 'refused';
       upsertSearchAttributes([{ key: EvaluationStatusKey, value: 'refused' }]);
       setCurrentDetails(refusedDetails(reason));
-      throw ApplicationFailure.nonRetryable(reason, DUPLICATE_RUN);
+      throw ApplicationFailure.nonRetryable(reason, FailureType.DuplicateRun);
     }
     const message = describeFailure(err);
     await CancellationScope.nonCancellable(() =>
       finish({ status: 'failed', error: message, event: event('EVALUATION_FAILED', 'failed', { error: message }) }),
     );
-    throw ApplicationFailure.nonRetryable(`evaluation failed: ${message}`, 'EvaluationFailed');
+    throw ApplicationFailure.nonRetryable(`evaluation failed: ${message}`, FailureType.EvaluationFailed);
   }
 }
 

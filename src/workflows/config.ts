@@ -1,0 +1,37 @@
+/**
+ * What the workflows, the activities and the callers must agree on, in one place: failure type
+ * names and the activities' timeouts and retry policies. Bundle-safe (workflow code imports it).
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** ApplicationFailure types that cross the workflow/activity boundary. */
+export const FailureType = {
+  /** The evaluation's row is gone: nothing is left to do, so it is not retried. */
+  EvaluationNotFound: 'EvaluationNotFound',
+  /** This run does not own the evaluation (a reset, a re-run, a hand-started workflow): it must stop. */
+  DuplicateRun: 'DuplicateRun',
+  /** The sandbox gate refused to run the code (not approved, not running, already finished). */
+  ExecutionRefused: 'ExecutionRefused',
+  /** The workflow's own failure after it stored `failed`. */
+  EvaluationFailed: 'EvaluationFailed',
+} as const;
+
+// Writes must land whatever PostgreSQL is doing: retry forever, backoff capped.
+const persistRetry = { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' } as const;
+
+export const PERSIST_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: persistRetry,
+  summary: 'store the final status, verdict and output in PostgreSQL',
+};
+
+export const TRANSITION_OPTIONS = { startToCloseTimeout: '30 seconds', retry: persistRetry } as const;
+
+export const SCAN_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.EvaluationNotFound] },
+  summary: 'scan the code (parse only, nothing runs) and apply the policy',
+};
+
+/** How many times `execute` is tried: each attempt after an infrastructure failure runs the code again. */
+export const EXECUTE_MAX_ATTEMPTS = 3;
