@@ -4,7 +4,9 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import type { TemporalSecuritySettings } from '../temporal/connection-security';
+import { ConfigError } from './errors';
+
+export { ConfigError };
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -52,6 +54,16 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** What connection-security.ts needs to secure a Temporal connection. */
+export interface TemporalSecuritySettings {
+  tls: boolean;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  serverName?: string;
+  apiKey?: string;
+}
+
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 export interface Config {
@@ -78,10 +90,6 @@ export interface Config {
   maxInFlight: { perTenant: number; total: number };
   webhooks: { secret?: string; allowPrivate: boolean; timeoutMs: number };
   logLevel: RawConfig['LOG_LEVEL'];
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
