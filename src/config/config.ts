@@ -9,6 +9,9 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { TASK_QUEUE } from '../domain/evaluation';
+import { DEFAULT_PYTHON_PATH } from '../sandbox/languages';
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from '../webhooks/deliver';
 import { ConfigError } from './errors';
 
 export { ConfigError };
@@ -43,7 +46,7 @@ export const ConfigEnv = z.object({
   EMBEDDED_POSTGRES_PORT: port.default(5433).meta(doc('port of the embedded PostgreSQL')),
   TEMPORAL_ADDRESS: z.string().min(1).optional().meta(doc('Temporal frontend `host:port`', 'embedded dev server')),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').meta(doc('Temporal namespace')),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('evaluations').meta(doc('task queue of the workflow and activities')),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE).meta(doc('task queue of the workflow and activities')),
   TEMPORAL_TLS: booleanFlag.default(false).meta(doc('connect to Temporal over TLS (implied by the other `TEMPORAL_TLS_*` variables and `TEMPORAL_API_KEY`)')),
   TEMPORAL_TLS_CA: z.string().min(1).optional().meta(doc('CA file for a private CA')),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional().meta(doc('server name for a private CA')),
@@ -59,7 +62,7 @@ export const ConfigEnv = z.object({
   EVAL_ENGINE: z.enum(['bwrap', 'gvisor', 'process']).default('bwrap').meta(doc('sandbox engine: `bwrap`, `gvisor` or `process`')),
   ALLOW_PROCESS_ENGINE: booleanFlag.default(false).meta(doc('the `process` engine has no isolation; it is refused unless this is `true`')),
   SCAN_POLICY: z.string().min(1).optional().meta(doc('path of a JSON scan policy', 'built-in policy')),
-  SCANNER_PYTHON: z.string().min(1).default('/usr/bin/python3').meta(doc('Python used to parse submissions for the scanner')),
+  SCANNER_PYTHON: z.string().min(1).default(DEFAULT_PYTHON_PATH).meta(doc('Python used to parse submissions for the scanner')),
   REVIEW_TIMEOUT: z
     .string()
     .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m or 24h')
@@ -75,7 +78,7 @@ export const ConfigEnv = z.object({
     .optional()
     .meta(doc('HMAC key (32+ characters) that signs webhook deliveries; `callbackUrl` is refused without it', 'webhooks off')),
   WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false).meta(doc('allow callbacks to loopback and private addresses (never to metadata addresses)')),
-  WEBHOOK_TIMEOUT_MS: int(100, 25000).default(10000).meta(doc('timeout of one delivery attempt')),
+  WEBHOOK_TIMEOUT_MS: int(100, 25000).default(DEFAULT_WEBHOOK_TIMEOUT_MS).meta(doc('timeout of one delivery attempt')),
   CORS_ORIGINS: z.string().optional().meta(doc('comma-separated origins allowed to call the API from a browser', 'no CORS')),
   WORKER_METRICS_PORT: port.optional().meta(doc('a standalone worker serves `/metrics` on this port')),
   WORKER_CONCURRENCY: int(1, 256).default(8).meta(doc('activities one worker runs at once')),
