@@ -1,10 +1,31 @@
 /**
  * Configuration: every environment variable the service reads, parsed and validated once at
  * start-up. A bad value stops the process with a message naming the variable.
+ *
+ * `ConfigEnv` is the one place a variable is declared: its type, its default and a one-line
+ * description. README's configuration table is generated from it (scripts/config-docs.ts), and
+ * `Config`, the shape the rest of the code reads, is the output type of its transform, so a
+ * setting cannot exist in one of them and be missing from another.
  */
 import path from 'node:path';
 import { z } from 'zod';
-import type { TemporalSecuritySettings } from '../temporal/connection-security';
+import { TASK_QUEUE } from '../domain/evaluation';
+import { DEFAULT_PYTHON_PATH } from '../sandbox/languages';
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from '../webhooks/deliver';
+import { ConfigError } from './errors';
+
+export { ConfigError };
+
+/**
+ * Documentation of one variable; README's configuration table is rendered from it. A type alias
+ * rather than an interface because zod's `.meta()` takes an index-signature type.
+ */
+export type ConfigVariableDoc = {
+  /** One line, Markdown; the "meaning" column. */
+  description: string;
+  /** What leaving a variable without a default unset means, when more than "not used". */
+  whenUnset?: string;
+};
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -12,77 +33,110 @@ const booleanFlag = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
-const ConfigSchema = z.object({
-  PORT: port.default(3000),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  TEMPORAL_ADDRESS: z.string().min(1).optional(),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('evaluations'),
-  TEMPORAL_TLS: booleanFlag.default(false),
-  TEMPORAL_TLS_CA: z.string().min(1).optional(),
-  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
-  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
-  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
-  TEMPORAL_API_KEY: z.string().min(1).optional(),
-  TEMPORAL_PORT: port.default(7233),
-  TEMPORAL_UI_PORT: port.default(8233),
-  EMBEDDED_POSTGRES_PORT: port.default(5433),
-  DATA_DIR: z.string().min(1).default('./.data'),
-  EVAL_ENGINE: z.enum(['bwrap', 'gvisor', 'process']).default('bwrap'),
-  ALLOW_PROCESS_ENGINE: booleanFlag.default(false),
-  SCAN_POLICY: z.string().min(1).optional(),
-  SCANNER_PYTHON: z.string().min(1).default('/usr/bin/python3'),
+const int = (min: number, max?: number) => (max === undefined ? z.coerce.number().int().min(min) : z.coerce.number().int().min(min).max(max));
+
+// zod's own meta type accepts any key; this makes a description required and a misspelt key an error.
+const doc = (description: string, whenUnset?: string): ConfigVariableDoc => (whenUnset === undefined ? { description } : { description, whenUnset });
+
+// The order here is the order of README's table.
+export const ConfigEnv = z.object({
+  PORT: port.default(3000).meta(doc('API port')),
+  HOST: z.string().min(1).default('127.0.0.1').meta(doc('API bind address (`0.0.0.0` to expose it)')),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional().meta(doc('PostgreSQL connection URL', 'embedded PGlite')),
+  EMBEDDED_POSTGRES_PORT: port.default(5433).meta(doc('port of the embedded PostgreSQL')),
+  TEMPORAL_ADDRESS: z.string().min(1).optional().meta(doc('Temporal frontend `host:port`', 'embedded dev server')),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default').meta(doc('Temporal namespace')),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE).meta(doc('task queue of the workflow and activities')),
+  TEMPORAL_TLS: booleanFlag.default(false).meta(doc('connect to Temporal over TLS (implied by the other `TEMPORAL_TLS_*` variables and `TEMPORAL_API_KEY`)')),
+  TEMPORAL_TLS_CA: z.string().min(1).optional().meta(doc('CA file for a private CA')),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional().meta(doc('server name for a private CA')),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional().meta(doc('client certificate file for mTLS')),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional().meta(doc('client key file for mTLS')),
+  TEMPORAL_API_KEY: z.string().min(1).optional().meta(doc('API key (Temporal Cloud); sent over TLS only')),
+  TEMPORAL_PORT: port.default(7233).meta(doc('port of the embedded dev server')),
+  TEMPORAL_UI_PORT: port.default(8233).meta(doc('Web UI port of the embedded dev server')),
+  // src/temporal/cli.ts reads it from the environment it is given, because the test setup looks for
+  // the CLI without a Config; it is declared here to be validated and documented with the rest.
+  TEMPORAL_CLI_PATH: z.string().min(1).optional().meta(doc('Temporal CLI used for the embedded server', '`temporal` on `PATH`')),
+  DATA_DIR: z.string().min(1).default('./.data').meta(doc('embedded PostgreSQL and Temporal data')),
+  EVAL_ENGINE: z.enum(['bwrap', 'gvisor', 'process']).default('bwrap').meta(doc('sandbox engine: `bwrap`, `gvisor` or `process`')),
+  ALLOW_PROCESS_ENGINE: booleanFlag.default(false).meta(doc('the `process` engine has no isolation; it is refused unless this is `true`')),
+  SCAN_POLICY: z.string().min(1).optional().meta(doc('path of a JSON scan policy', 'built-in policy')),
+  SCANNER_PYTHON: z.string().min(1).default(DEFAULT_PYTHON_PATH).meta(doc('Python used to parse submissions for the scanner')),
   REVIEW_TIMEOUT: z
     .string()
     .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m or 24h')
-    .default('24h'),
-  WORKER_METRICS_PORT: port.optional(),
-  CORS_ORIGINS: z.string().optional(),
-  AUTH_DISABLED: booleanFlag.default(false),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
-  MAX_IN_FLIGHT_PER_TENANT: z.coerce.number().int().min(1).default(100),
-  MAX_IN_FLIGHT_TOTAL: z.coerce.number().int().min(1).default(1000),
-  WEBHOOK_SECRET: z.string().min(32, 'at least 32 characters').optional(),
-  WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(25000).default(10000),
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
-  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
-  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    .default('24h')
+    .meta(doc('how long a submission held for review waits before it is rejected')),
+  AUTH_DISABLED: booleanFlag.default(false).meta(doc('`true` lets every caller in as tenant `default` with all scopes (local development only)')),
+  RATE_LIMIT_PER_MINUTE: int(1).default(600).meta(doc('requests per API key per minute (per address: 4× that, before authentication)')),
+  MAX_IN_FLIGHT_PER_TENANT: int(1).default(100).meta(doc('unfinished evaluations a tenant may have; beyond it 429 with `Retry-After`')),
+  MAX_IN_FLIGHT_TOTAL: int(1).default(1000).meta(doc('unfinished evaluations overall; beyond it 503 with `Retry-After`')),
+  WEBHOOK_SECRET: z
+    .string()
+    .min(32, 'at least 32 characters')
+    .optional()
+    .meta(doc('HMAC key (32+ characters) that signs webhook deliveries; `callbackUrl` is refused without it', 'webhooks off')),
+  WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false).meta(doc('allow callbacks to loopback and private addresses (never to metadata addresses)')),
+  WEBHOOK_TIMEOUT_MS: int(100, 25000).default(DEFAULT_WEBHOOK_TIMEOUT_MS).meta(doc('timeout of one delivery attempt')),
+  CORS_ORIGINS: z.string().optional().meta(doc('comma-separated origins allowed to call the API from a browser', 'no CORS')),
+  WORKER_METRICS_PORT: port.optional().meta(doc('a standalone worker serves `/metrics` on this port')),
+  WORKER_CONCURRENCY: int(1, 256).default(8).meta(doc('activities one worker runs at once')),
+  RECONCILE_INTERVAL_SECONDS: int(1, 3600)
+    .default(15)
+    .meta(doc("how often the reconciler's Temporal Schedule runs: a workflow terminated, timed out or deleted in the Web UI leaves its evaluation `failed` within about this long")),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .meta(doc("the API's base URL as operators reach it; makes the API links on a run's page in the Web UI absolute")),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').meta(doc('`fatal` … `trace`, or `silent`')),
 });
 
-export type RawConfig = z.infer<typeof ConfigSchema>;
-
-export interface Config {
-  port: number;
-  host: string;
-  databaseUrl?: string;
-  temporal: { address?: string; namespace: string; taskQueue: string; port: number; uiPort: number; security: TemporalSecuritySettings };
-  embeddedPostgresPort: number;
-  dataDir: string;
-  engine: RawConfig['EVAL_ENGINE'];
-  allowProcessEngine: boolean;
-  scanPolicyPath?: string;
-  scannerPython: string;
-  reviewTimeout: string;
-  workerConcurrency: number;
+/** The environment, validated, in the shape the code reads. */
+export const ConfigSchema = ConfigEnv.transform((c) => ({
+  port: c.PORT,
+  host: c.HOST,
+  databaseUrl: c.DATABASE_URL,
+  temporal: {
+    address: c.TEMPORAL_ADDRESS,
+    namespace: c.TEMPORAL_NAMESPACE,
+    taskQueue: c.TEMPORAL_TASK_QUEUE,
+    port: c.TEMPORAL_PORT,
+    uiPort: c.TEMPORAL_UI_PORT,
+    security: {
+      tls: c.TEMPORAL_TLS,
+      caFile: c.TEMPORAL_TLS_CA,
+      certFile: c.TEMPORAL_TLS_CERT,
+      keyFile: c.TEMPORAL_TLS_KEY,
+      serverName: c.TEMPORAL_TLS_SERVER_NAME,
+      apiKey: c.TEMPORAL_API_KEY,
+    },
+  },
+  embeddedPostgresPort: c.EMBEDDED_POSTGRES_PORT,
+  dataDir: path.resolve(c.DATA_DIR),
+  engine: c.EVAL_ENGINE,
+  allowProcessEngine: c.ALLOW_PROCESS_ENGINE,
+  scanPolicyPath: c.SCAN_POLICY,
+  scannerPython: c.SCANNER_PYTHON,
+  reviewTimeout: c.REVIEW_TIMEOUT,
+  workerConcurrency: c.WORKER_CONCURRENCY,
   /** How often the reconciler's schedule runs (seconds). */
-  reconcileIntervalSeconds: number;
+  reconcileIntervalSeconds: c.RECONCILE_INTERVAL_SECONDS,
   /** Base URL of the API as operators reach it, for links on a run's page in the Web UI. */
-  publicUrl?: string;
-  workerMetricsPort?: number;
-  corsOrigins: string[];
-  authDisabled: boolean;
-  rateLimitPerMinute: number;
-  maxInFlight: { perTenant: number; total: number };
-  webhooks: { secret?: string; allowPrivate: boolean; timeoutMs: number };
-  logLevel: RawConfig['LOG_LEVEL'];
-}
+  publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
+  workerMetricsPort: c.WORKER_METRICS_PORT,
+  corsOrigins: (c.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+  authDisabled: c.AUTH_DISABLED,
+  rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+  maxInFlight: { perTenant: c.MAX_IN_FLIGHT_PER_TENANT, total: c.MAX_IN_FLIGHT_TOTAL },
+  webhooks: { secret: c.WEBHOOK_SECRET, allowPrivate: c.WEBHOOK_ALLOW_PRIVATE, timeoutMs: c.WEBHOOK_TIMEOUT_MS },
+  logLevel: c.LOG_LEVEL,
+}));
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+export type Config = z.output<typeof ConfigSchema>;
+
+/** What connection-security.ts needs to secure a Temporal connection. */
+export type TemporalSecuritySettings = Config['temporal']['security'];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset", as in most shells' `VAR= command`.
@@ -92,39 +146,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new ConfigError(`Invalid configuration:\n${problems}`);
   }
-  const c = parsed.data;
-  return {
-    port: c.PORT,
-    host: c.HOST,
-    databaseUrl: c.DATABASE_URL,
-    temporal: { address: c.TEMPORAL_ADDRESS, namespace: c.TEMPORAL_NAMESPACE, taskQueue: c.TEMPORAL_TASK_QUEUE,
-      port: c.TEMPORAL_PORT,
-      uiPort: c.TEMPORAL_UI_PORT,
-      security: {
-        tls: c.TEMPORAL_TLS,
-        caFile: c.TEMPORAL_TLS_CA,
-        certFile: c.TEMPORAL_TLS_CERT,
-        keyFile: c.TEMPORAL_TLS_KEY,
-        serverName: c.TEMPORAL_TLS_SERVER_NAME,
-        apiKey: c.TEMPORAL_API_KEY,
-      },
-    },
-    embeddedPostgresPort: c.EMBEDDED_POSTGRES_PORT,
-    dataDir: path.resolve(c.DATA_DIR),
-    engine: c.EVAL_ENGINE,
-    allowProcessEngine: c.ALLOW_PROCESS_ENGINE,
-    scanPolicyPath: c.SCAN_POLICY,
-    scannerPython: c.SCANNER_PYTHON,
-    reviewTimeout: c.REVIEW_TIMEOUT,
-    workerConcurrency: c.WORKER_CONCURRENCY,
-    reconcileIntervalSeconds: c.RECONCILE_INTERVAL_SECONDS,
-    publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
-    workerMetricsPort: c.WORKER_METRICS_PORT,
-    webhooks: { secret: c.WEBHOOK_SECRET, allowPrivate: c.WEBHOOK_ALLOW_PRIVATE, timeoutMs: c.WEBHOOK_TIMEOUT_MS },
-    authDisabled: c.AUTH_DISABLED,
-    rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
-    maxInFlight: { perTenant: c.MAX_IN_FLIGHT_PER_TENANT, total: c.MAX_IN_FLIGHT_TOTAL },
-    corsOrigins: (c.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
-    logLevel: c.LOG_LEVEL,
-  };
+  return parsed.data;
 }

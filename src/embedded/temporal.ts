@@ -18,10 +18,10 @@ import { waitForTemporal } from './temporal-readiness';
 export interface EmbeddedTemporalOptions {
   /** Folder for the SQLite state (temporal.db) and, if one is downloaded, the CLI. */
   dataDir: string;
-  /** Frontend gRPC port; default 7233. */
-  port?: number;
-  /** Web UI port; default 8233. */
-  uiPort?: number;
+  /** Frontend gRPC port (TEMPORAL_PORT for the one-command start). */
+  port: number;
+  /** Web UI port (TEMPORAL_UI_PORT for the one-command start). */
+  uiPort: number;
   /** Default "default" (always created; another name is created in addition). */
   namespace?: string;
   /** `Name=Type` pairs as `--search-attribute` takes them, e.g. 'EvaluationStatus=Keyword'. */
@@ -48,8 +48,6 @@ export class EmbeddedTemporalStartError extends Error {
   override readonly name = 'EmbeddedTemporalStartError';
 }
 
-const DEFAULT_PORT = 7233;
-const DEFAULT_UI_PORT = 8233;
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 15_000;
 const SERVER_PID_FILE = 'temporal-server.pid';
@@ -74,8 +72,8 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): P
     dataDir,
     dbFilename: path.join(dataDir, 'temporal.db'),
     ip: options.ip ?? '127.0.0.1',
-    port: options.port ?? DEFAULT_PORT,
-    uiPort: options.uiPort ?? DEFAULT_UI_PORT,
+    port: options.port,
+    uiPort: options.uiPort,
     namespace: options.namespace ?? 'default',
     searchAttributes: options.searchAttributes,
     log: options.log ?? (() => undefined),

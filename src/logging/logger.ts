@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'crucible'): Logger {
+/** `level` comes from configuration (LOG_LEVEL), which owns its default. */
+export function createLogger(level: string, name = 'crucible'): Logger {
   return pino({ name, level, base: { pid: process.pid, service: name } });
 }

@@ -27,7 +27,7 @@ import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine
 import { selfCheck } from './self-check';
 import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, withRunCgroup, type RunCgroup } from './cgroups';
-import { createLanguageRegistry, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import { createLanguageRegistry, DEFAULT_PYTHON_PATH, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { programRlimits } from './rlimits';
 import { seccompFilterForThisMachine } from './seccomp';
 import { initArgv } from './sandbox-init';
@@ -89,7 +89,7 @@ export class BwrapEngine implements SandboxEngine {
 
   constructor(options: BwrapEngineOptions = {}) {
     this.bwrapPath = options.bwrapPath ?? '/usr/bin/bwrap';
-    this.initPythonPath = options.initPythonPath ?? '/usr/bin/python3';
+    this.initPythonPath = options.initPythonPath ?? DEFAULT_PYTHON_PATH;
     this.shellPath = options.shellPath ?? '/bin/sh';
     this.languages = options.languages ?? createLanguageRegistry();
     this.layouts = new CgroupLayoutCache(options.cgroups ?? 'auto');

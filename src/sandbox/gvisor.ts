@@ -44,7 +44,7 @@ import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine
 import { processesMentioning } from './host-processes';
 import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, isErrno, withRunCgroup, type RunCgroup } from './cgroups';
-import { createLanguageRegistry, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import { createLanguageRegistry, DEFAULT_PYTHON_PATH, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { launchInCgroup } from './launcher';
 import { programRlimits } from './rlimits';
 import { initArgv } from './sandbox-init';
@@ -115,7 +115,7 @@ export class GvisorEngine implements SandboxEngine {
   constructor(options: GvisorEngineOptions = {}) {
     this.runscPath = options.runscPath ?? '/usr/bin/runsc';
     this.platform = options.platform ?? 'ptrace';
-    this.initPythonPath = options.initPythonPath ?? '/usr/bin/python3';
+    this.initPythonPath = options.initPythonPath ?? DEFAULT_PYTHON_PATH;
     this.shellPath = options.shellPath ?? '/bin/sh';
     this.languages = options.languages ?? createLanguageRegistry();
     this.layouts = new CgroupLayoutCache(options.cgroups ?? 'auto');

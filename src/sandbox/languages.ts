@@ -46,11 +46,18 @@ export interface LanguageRegistryOptions {
   nodePath?: string;
 }
 
+/**
+ * Debian's interpreter: starts in ~10 ms and lies inside /usr, which every sandbox binds. The
+ * engines' init, Python submissions and (by default) the scanner all use it, so they agree on
+ * one Python version.
+ */
+export const DEFAULT_PYTHON_PATH = '/usr/bin/python3';
+
 /** Directories that the sandbox engines always bind read-only (see bwrap.ts). */
 export const SYSTEM_DIRECTORIES = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'] as const;
 
 export function createLanguageRegistry(options: LanguageRegistryOptions = {}): LanguageRegistry {
-  const pythonPath = resolveBinary(options.pythonPath ?? '/usr/bin/python3');
+  const pythonPath = resolveBinary(options.pythonPath ?? DEFAULT_PYTHON_PATH);
   const nodePath = resolveBinary(options.nodePath ?? process.execPath);
   return {
     python: {

@@ -25,7 +25,7 @@ import path from 'node:path';
 import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
 import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, withRunCgroup } from './cgroups';
-import { createLanguageRegistry, runtimeFor, type LanguageRegistry } from './languages';
+import { createLanguageRegistry, DEFAULT_PYTHON_PATH, runtimeFor, type LanguageRegistry } from './languages';
 import { launchInCgroup } from './launcher';
 import { killDescendants } from './process-tree';
 import { programRlimits } from './rlimits';
@@ -59,7 +59,7 @@ export class ProcessEngine implements SandboxEngine {
   private readonly layouts: CgroupLayoutCache;
 
   constructor(options: ProcessEngineOptions = {}) {
-    this.initPythonPath = options.initPythonPath ?? '/usr/bin/python3';
+    this.initPythonPath = options.initPythonPath ?? DEFAULT_PYTHON_PATH;
     this.shellPath = options.shellPath ?? '/bin/sh';
     this.languages = options.languages ?? createLanguageRegistry();
     this.maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;

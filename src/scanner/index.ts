@@ -12,7 +12,7 @@ import { scanPython } from './python-scanner';
 import { MAX_SCAN_INPUT_BYTES, ScanError, type ScanReport } from './types';
 
 export interface ScanOptions {
-  /** Interpreter for the Python scanner; default /usr/bin/python3. Use the sandbox's Python version. */
+  /** Interpreter for the Python scanner; default DEFAULT_PYTHON_PATH (the sandbox's). Use the sandbox's Python version. */
   pythonPath?: string;
   /** Wall-clock deadline for helper processes; default 10 s. */
   timeoutMs?: number;
@@ -40,4 +40,6 @@ export { loadPolicy, parsePolicy, PolicyError } from './policy';
 export { ALL_RULES } from './rule-catalog';
 export { ScanError, MAX_SCAN_INPUT_BYTES, MAX_REPORTED_FINDINGS, DEFAULT_SCAN_TIMEOUT_MS } from './types';
 export type { ScanErrorCode, ScanReport, SyntaxErrorReport, RuleDescriptor } from './types';
-export { DEFAULT_PYTHON_PATH, PYTHON_SCANNER_SCRIPT } from './python-scanner';
+export { PYTHON_SCANNER_SCRIPT } from './python-scanner';
+// The sandbox's interpreter, so that code parses here as it will run there.
+export { DEFAULT_PYTHON_PATH } from '../sandbox/languages';

@@ -8,12 +8,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { SEVERITIES } from '../domain/evaluation';
+import { DEFAULT_PYTHON_PATH } from '../sandbox/languages';
 import { runBoundedChild, type BoundedChildResult } from './bounded-child';
 import { compareByPosition, unparseableFinding } from './findings';
 import { DEFAULT_SCAN_TIMEOUT_MS, MAX_REPORTED_FINDINGS, ScanError, type ScanReport } from './types';
 
-/** Debian's interpreter: starts in ~10 ms and is the one sandboxes that bind /usr run. */
-export const DEFAULT_PYTHON_PATH = '/usr/bin/python3';
 /** Below the default wall-clock deadline, so slow hostile input hits the CPU limit (a finding) first. */
 export const PYTHON_SCAN_CPU_SECONDS = 5;
 export const PYTHON_SCAN_MEMORY_MB = 512;

@@ -4,16 +4,8 @@
  */
 import fs from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
-import { ConfigError } from '../config/config';
-
-export interface TemporalSecuritySettings {
-  tls: boolean;
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  serverName?: string;
-  apiKey?: string;
-}
+import type { TemporalSecuritySettings } from '../config/config';
+import { ConfigError } from '../config/errors';
 
 export interface ConnectionSecurity {
   tls?: TLSConfig | boolean;

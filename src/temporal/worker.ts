@@ -11,7 +11,8 @@ export interface WorkerSetup {
   activities: EvaluationActivities & ReconcileActivities;
   /** A prebuilt bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  maxConcurrentExecutions?: number;
+  /** Activities run at once (WORKER_CONCURRENCY). */
+  maxConcurrentExecutions: number;
   taskQueue?: string;
 }
 
@@ -27,7 +28,7 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
     ...(setup.workflowBundle ? { workflowBundle: setup.workflowBundle } : { workflowsPath: workflowsPath() }),
     activities: setup.activities,
     // Each execute holds a sandbox (CPU and memory); more at once than the machine has cores only queues inside it.
-    maxConcurrentActivityTaskExecutions: setup.maxConcurrentExecutions ?? 8,
+    maxConcurrentActivityTaskExecutions: setup.maxConcurrentExecutions,
     // Cancellation reaches an activity only on a heartbeat's response; the SDK's default throttle
     // (80% of the heartbeat timeout) would delay a cancel by up to 4 s.
     maxHeartbeatThrottleInterval: '500 milliseconds',

@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { workflowBundle } from './workflow-bundle';
 import { createActivities } from '../../src/activities';
+import { loadConfig } from '../../src/config/config';
 import { assembleApi } from '../../src/api/assemble';
 import type { ApiKeyStore } from '../../src/auth/api-keys';
 import { createDb, type Db } from '../../src/db/client';
@@ -73,6 +74,8 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
     namespace: 'default',
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
+    // The service's default, so the integration tests run the worker as shipped.
+    maxConcurrentExecutions: loadConfig({}).workerConcurrency,
     activities: createActivities({
       store,
       engine: options.engine ?? createEngine({ engine: 'bwrap' }),
