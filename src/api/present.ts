@@ -13,12 +13,12 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
   return {
     id: row.id,
     workflowId: row.workflowId,
-    status: row.status as Evaluation['status'],
-    language: row.language as Evaluation['language'],
-    ...(row.verdict ? { verdict: row.verdict as Evaluation['verdict'] } : {}),
-    limits: row.limits as Evaluation['limits'],
-    metadata: row.metadata as Record<string, string>,
-    findings: row.findings as Evaluation['findings'],
+    status: row.status,
+    language: row.language,
+    ...(row.verdict ? { verdict: row.verdict } : {}),
+    limits: row.limits,
+    metadata: row.metadata,
+    findings: row.findings,
     ...(hasResult
       ? {
           result: {
@@ -58,7 +58,7 @@ export function presentCode(row: EvaluationRow): SubmittedCode {
   const code = Buffer.from(row.code);
   return {
     id: row.id,
-    language: row.language as SubmittedCode['language'],
+    language: row.language,
     code: code.toString('utf8'),
     sizeBytes: code.byteLength,
     sha256: createHash('sha256').update(code).digest('hex'),
@@ -68,9 +68,9 @@ export function presentCode(row: EvaluationRow): SubmittedCode {
 export function presentEvent(row: EventRow): LifecycleEvent {
   return {
     id: row.id.toString(),
-    type: row.type as LifecycleEvent['type'],
+    type: row.type,
     at: row.createdAt.toISOString(),
-    data: (row.data ?? {}) as Record<string, unknown>,
+    data: row.data,
   };
 }
 
