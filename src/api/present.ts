@@ -1,6 +1,7 @@
 /** Turns stored rows into the API's documented shapes. */
 import type { EvaluationRow, EventRow } from '../db/evaluations';
 import { createHash } from 'node:crypto';
+import { validate as isUuid } from 'uuid';
 import type { Evaluation, LifecycleEvent, SubmittedCode } from './schemas';
 import { badRequest } from './errors';
 
@@ -87,7 +88,7 @@ export function encodeCursor(row: EvaluationRow): string {
 export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
+  if (!id || Number.isNaN(createdAt.getTime()) || !isUuid(id)) {
     throw badRequest('cursor is not one this API returned');
   }
   return { createdAt, id };
