@@ -11,7 +11,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { presentEvaluation } from '../api/present';
 import type { Db } from '../db/client';
-import { EvaluationNotFoundError } from '../db/evaluations';
+import { EvaluationNotFoundError, EvaluationStore } from '../db/evaluations';
 import { isTerminal } from '../domain/evaluation';
 import { deliverWebhook as sendWebhook, DEFAULT_WEBHOOK_TIMEOUT_MS, type WebhookDeliveryResult } from '../webhooks/deliver';
 import { WebhookDeliveryLog } from '../webhooks/delivery-log';
@@ -44,6 +44,8 @@ const MAX_RETRY_AFTER_MS = 10 * 60 * 1000;
 export function makeDeliverWebhook(deps: DeliverWebhookDeps) {
   assertUsableSecret(deps.secret);
   const log = new WebhookDeliveryLog(deps.db);
+  // Through the store, so the body is built from a parsed row.
+  const store = new EvaluationStore(deps.db);
 
   return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
     const { evaluationId } = input;
@@ -52,7 +54,7 @@ export function makeDeliverWebhook(deps: DeliverWebhookDeps) {
     const alreadySucceeded = await log.successfulAttempt(evaluationId);
     if (alreadySucceeded !== undefined) return { delivered: true, attempts: alreadySucceeded };
 
-    const row = await deps.db.evaluation.findUnique({ where: { id: evaluationId } });
+    const row = await store.get(evaluationId);
     if (!row) throw evaluationNotFound(new EvaluationNotFoundError(evaluationId));
     if (!row.callbackUrl) return { delivered: false, attempts: 0 };
     if (!isTerminal(row.status)) {

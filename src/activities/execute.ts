@@ -8,7 +8,6 @@
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { EvaluationStore, OutputPreview, RunRef } from '../db/evaluations';
-import type { Language, Limits } from '../domain/evaluation';
 import { computeVerdict } from '../domain/verdict';
 import type { Metrics } from '../metrics/metrics';
 import type { SandboxEngine } from '../sandbox/engine';
@@ -41,10 +40,10 @@ export function makeExecute(deps: ExecuteDeps) {
     try {
       ctx.heartbeat();
       result = await deps.engine.run({
-        language: row.language as Language,
+        language: row.language,
         code: Buffer.from(row.code),
         stdin: row.stdin ? Buffer.from(row.stdin) : undefined,
-        limits: row.limits as unknown as Limits,
+        limits: row.limits,
         signal: ctx.cancellationSignal,
       });
     } finally {

@@ -31,7 +31,7 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
     if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
     let report: ScanReport;
     try {
-      report = await deps.scan(row.language as Language, Buffer.from(row.code));
+      report = await deps.scan(row.language, Buffer.from(row.code));
     } catch (err) {
       // A scan error caused by the input itself would fail the same way on every retry.
       if (err instanceof ScanError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, `ScanError.${err.code}`);

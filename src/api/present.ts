@@ -1,6 +1,7 @@
 /** Turns stored rows into the API's documented shapes. */
 import type { EvaluationRow, EventRow } from '../db/evaluations';
 import { createHash } from 'node:crypto';
+import { validate as isUuid } from 'uuid';
 import type { Evaluation, LifecycleEvent, SubmittedCode } from './schemas';
 import { badRequest } from './errors';
 
@@ -13,12 +14,12 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
   return {
     id: row.id,
     workflowId: row.workflowId,
-    status: row.status as Evaluation['status'],
-    language: row.language as Evaluation['language'],
-    ...(row.verdict ? { verdict: row.verdict as Evaluation['verdict'] } : {}),
-    limits: row.limits as Evaluation['limits'],
-    metadata: row.metadata as Record<string, string>,
-    findings: row.findings as Evaluation['findings'],
+    status: row.status,
+    language: row.language,
+    ...(row.verdict ? { verdict: row.verdict } : {}),
+    limits: row.limits,
+    metadata: row.metadata,
+    findings: row.findings,
     ...(hasResult
       ? {
           result: {
@@ -58,7 +59,7 @@ export function presentCode(row: EvaluationRow): SubmittedCode {
   const code = Buffer.from(row.code);
   return {
     id: row.id,
-    language: row.language as SubmittedCode['language'],
+    language: row.language,
     code: code.toString('utf8'),
     sizeBytes: code.byteLength,
     sha256: createHash('sha256').update(code).digest('hex'),
@@ -68,9 +69,9 @@ export function presentCode(row: EvaluationRow): SubmittedCode {
 export function presentEvent(row: EventRow): LifecycleEvent {
   return {
     id: row.id.toString(),
-    type: row.type as LifecycleEvent['type'],
+    type: row.type,
     at: row.createdAt.toISOString(),
-    data: (row.data ?? {}) as Record<string, unknown>,
+    data: row.data,
   };
 }
 
@@ -87,7 +88,7 @@ export function encodeCursor(row: EvaluationRow): string {
 export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
+  if (!id || Number.isNaN(createdAt.getTime()) || !isUuid(id)) {
     throw badRequest('cursor is not one this API returned');
   }
   return { createdAt, id };

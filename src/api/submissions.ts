@@ -3,6 +3,7 @@
  * the workflow is started; if Temporal refuses, the row is removed again and the caller gets 503.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
 import { LIMIT_DEFAULTS, type Limits } from '../domain/evaluation';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { TemporalGateway } from '../temporal/gateway';
@@ -44,7 +45,7 @@ export class Submissions {
     if (full) throw full;
 
     const callbackUrl = request.callbackUrl !== undefined ? await this.vetCallbackUrl(request.callbackUrl) : undefined;
-    const id = idempotencyKey ? uuidFromKey(tenant, idempotencyKey) : randomUUID();
+    const id = idempotencyKey ? idempotencyId(tenant, idempotencyKey) : randomUUID();
     const limits: Limits = { ...LIMIT_DEFAULTS, ...stripUndefined(request.limits ?? {}) };
     let row: EvaluationRow;
     try {
@@ -126,10 +127,23 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The same tenant and key always name the same evaluation (and so the same workflow id). */
-function uuidFromKey(tenant: string, key: string): string {
-  const h = createHash('sha256').update(`idempotency:${tenant}:${key}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+/**
+ * The namespace of Crucible's idempotency ids (RFC 9562 name-based UUIDs). Fixed for good:
+ * changing it changes the id, and so the workflow id, that a tenant and key name.
+ */
+export const IDEMPOTENCY_NAMESPACE = 'fec30855-7711-4a68-be39-1047318a638d';
+
+/**
+ * The same tenant and key always name the same evaluation (and so the same workflow id): a UUID
+ * v5 of `${tenant}:${key}`. Tenants cannot contain ':' (TENANT_PATTERN in src/auth/api-keys.ts),
+ * so no two pairs share a name.
+ *
+ * Rows created before this was a real v5 carry an id derived from SHA-256 instead. They are
+ * still found, because a repeated request looks its evaluation up by (tenant, idempotency_key)
+ * before it derives an id; only evaluations created from now on get ids of this form.
+ */
+export function idempotencyId(tenant: string, key: string): string {
+  return uuidv5(`${tenant}:${key}`, IDEMPOTENCY_NAMESPACE);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -6,6 +6,7 @@
  * compared byte by byte, so response timing reveals nothing about valid keys.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { validate as isUuid } from 'uuid';
 import type { Db } from '../db/client';
 import type { Principal, Scope } from './principal';
 import { InvalidScopeError, isScope, normaliseScopes } from './scopes';
@@ -17,7 +18,6 @@ const API_KEY_PATTERN = /^crk_[A-Za-z0-9_-]{43}$/;
 const LISTED_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
 const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_NAME_LENGTH = 200;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** lastUsedAt is for operators ("is this key still in use?"), not an audit log: once a minute is plenty. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -67,7 +67,7 @@ export function isWellFormedApiKey(key: string): boolean {
 }
 
 export function isApiKeyId(id: string): boolean {
-  return UUID_PATTERN.test(id);
+  return isUuid(id);
 }
 
 export class ApiKeyStore {

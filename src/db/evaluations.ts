@@ -1,11 +1,13 @@
 /**
  * Every read and write of evaluations and their lifecycle events. Writes made by activities are
  * idempotent: Temporal runs activities at least once, so a retried write must change nothing.
+ * Every row it returns has been parsed (src/db/rows.ts): a row that does not fit the domain's
+ * types is an InvalidRowError naming its columns, never a value cast into a type it lacks.
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from './client';
-import { Prisma } from '../generated/prisma/client';
-import type { Evaluation, EvaluationEvent } from '../generated/prisma/client';
+import { Prisma, type Evaluation } from '../generated/prisma/client';
+import { InvalidRowError, parseEvaluationRow, parseEventColumns, parseEventRow, type EvaluationRow, type EventRow } from './rows';
 import type { RunResult } from '../sandbox/engine';
 import {
   TERMINAL_STATUSES,
@@ -18,8 +20,7 @@ import {
   type Verdict,
 } from '../domain/evaluation';
 
-export type EvaluationRow = Evaluation;
-export type EventRow = EvaluationEvent;
+export { InvalidRowError, type EvaluationRow, type EventRow };
 
 export interface NewEvaluation {
   id: string;
@@ -103,7 +104,7 @@ export interface ListFilter {
   cursor?: { createdAt: Date; id: string };
 }
 
-const terminal = [...TERMINAL_STATUSES] as string[];
+const terminal: string[] = [...TERMINAL_STATUSES];
 
 export class EvaluationStore {
   constructor(readonly db: Db) {}
@@ -132,7 +133,8 @@ export class EvaluationStore {
       await tx.evaluationEvent.create({
         data: { evaluationId: input.id, type: 'EVALUATION_QUEUED', dedupeKey: 'queued', createdAt: at, data: {} },
       });
-      return row;
+      // Inside the transaction: a row this service could not read back is not committed.
+      return parseEvaluationRow(row);
     });
   }
 
@@ -144,15 +146,17 @@ export class EvaluationStore {
   /** With a tenant, another tenant's evaluation reads as missing, so existence does not leak. */
   async get(id: string, tenant?: string): Promise<EvaluationRow | null> {
     const row = await this.db.evaluation.findUnique({ where: { id } });
-    return row && (tenant === undefined || row.tenant === tenant) ? row : null;
+    return row && (tenant === undefined || row.tenant === tenant) ? parseEvaluationRow(row) : null;
   }
 
-  getMany(ids: string[], tenant: string): Promise<EvaluationRow[]> {
-    return this.db.evaluation.findMany({ where: { id: { in: ids }, tenant } });
+  async getMany(ids: string[], tenant: string): Promise<EvaluationRow[]> {
+    const rows = await this.db.evaluation.findMany({ where: { id: { in: ids }, tenant } });
+    return rows.map(parseEvaluationRow);
   }
 
-  findByIdempotencyKey(tenant: string, key: string): Promise<EvaluationRow | null> {
-    return this.db.evaluation.findUnique({ where: { tenant_idempotencyKey: { tenant, idempotencyKey: key } } });
+  async findByIdempotencyKey(tenant: string, key: string): Promise<EvaluationRow | null> {
+    const row = await this.db.evaluation.findUnique({ where: { tenant_idempotencyKey: { tenant, idempotencyKey: key } } });
+    return row && parseEvaluationRow(row);
   }
 
   async list(filter: ListFilter): Promise<EvaluationRow[]> {
@@ -164,11 +168,12 @@ export class EvaluationStore {
       const { createdAt, id } = filter.cursor;
       where.OR = [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }];
     }
-    return this.db.evaluation.findMany({
+    const rows = await this.db.evaluation.findMany({
       where,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: filter.limit,
     });
+    return rows.map(parseEvaluationRow);
   }
 
   /** Evaluations not yet in a terminal status: for the tenant, and for the whole service. */
@@ -181,11 +186,12 @@ export class EvaluationStore {
     return { tenant: mine, total };
   }
 
-  events(evaluationId: string, afterId?: bigint): Promise<EventRow[]> {
-    return this.db.evaluationEvent.findMany({
+  async events(evaluationId: string, afterId?: bigint): Promise<EventRow[]> {
+    const rows = await this.db.evaluationEvent.findMany({
       where: { evaluationId, ...(afterId !== undefined ? { id: { gt: afterId } } : {}) },
       orderBy: { id: 'asc' },
     });
+    return rows.map(parseEventRow);
   }
 
   /**
@@ -271,17 +277,18 @@ export class EvaluationStore {
    */
   async admitExecution(evaluationId: string, run: RunRef): Promise<EvaluationRow> {
     return this.db.$transaction(async (tx) => {
-      const row = await claimOrVerify(tx, evaluationId, run);
+      const row = parseEvaluationRow(await claimOrVerify(tx, evaluationId, run));
       if (row.status !== 'running') {
         throw new ExecutionRefusedError(evaluationId, `it is ${row.status}, not running`);
       }
-      const events = await tx.evaluationEvent.findMany({ where: { evaluationId }, select: { type: true, data: true } });
+      const stored = await tx.evaluationEvent.findMany({ where: { evaluationId }, select: { id: true, type: true, data: true } });
+      const events = stored.map(parseEventColumns);
       const types = new Set(events.map((e) => e.type));
       if (types.has('SECURITY_VIOLATION') || types.has('REVIEW_REJECTED')) {
         throw new ExecutionRefusedError(evaluationId, 'its scan blocked it or a reviewer rejected it');
       }
       const scan = events.find((e) => e.type === 'SCAN_COMPLETED');
-      const scanAction = (scan?.data as { action?: unknown } | undefined)?.action;
+      const scanAction = scan?.data.action;
       const allowed = scanAction === 'allow' || (scanAction === 'review' && types.has('REVIEW_APPROVED'));
       if (!allowed) {
         throw new ExecutionRefusedError(evaluationId, scan ? 'it was held for review and no reviewer approved it' : 'it has not been scanned');
@@ -306,12 +313,13 @@ export class EvaluationStore {
   }
 
   /** Unfinished evaluations that have not changed since `before`, least recently changed first. */
-  listUnfinished(before: Date, limit: number): Promise<EvaluationRow[]> {
-    return this.db.evaluation.findMany({
+  async listUnfinished(before: Date, limit: number): Promise<EvaluationRow[]> {
+    const rows = await this.db.evaluation.findMany({
       where: { status: { notIn: terminal }, updatedAt: { lt: before } },
       orderBy: { updatedAt: 'asc' },
       take: limit,
     });
+    return rows.map(parseEvaluationRow);
   }
 
   /** Output too large for a workflow payload is parked here by `execute` until the outcome is stored. */
@@ -365,9 +373,11 @@ type Tx = Prisma.TransactionClient;
 /**
  * The first run of the evaluation's own workflow id to reach an activity claims the evaluation
  * (only while it is still `queued`); after that only that run may write. A conditional update
- * makes two racing claimers safe: exactly one matches.
+ * makes two racing claimers safe: exactly one matches. The row comes back unparsed: the writes
+ * only need its ownership and status, and a malformed JSON column must not stop a run from
+ * storing its outcome (which is how such a row gets its `failed` status).
  */
-async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): Promise<EvaluationRow> {
+async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): Promise<Evaluation> {
   await tx.evaluation.updateMany({
     where: { id: evaluationId, runId: null, status: 'queued', workflowId: run.workflowId },
     data: { runId: run.runId },

@@ -8,7 +8,6 @@
  * for one evaluation when a cancel finds its workflow already closed.
  */
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
-import type { Language } from '../domain/evaluation';
 import type { Logger } from '../logging/logger';
 import { describeRun } from '../temporal/run-description';
 import type { TemporalGateway } from '../temporal/gateway';
@@ -62,7 +61,7 @@ export class Reconciler {
     if (run.kind === 'not_found') {
       if (row.status === 'queued' && !row.runId && now.getTime() - row.createdAt.getTime() >= this.strandedAfterMs) {
         await this.options.temporal.startEvaluation(
-          { evaluationId: row.id, language: row.language as Language, reviewTimeout: this.options.reviewTimeout, callback: row.callbackUrl !== null },
+          { evaluationId: row.id, language: row.language, reviewTimeout: this.options.reviewTimeout, callback: row.callbackUrl !== null },
           describeRun(row, this.options.publicUrl),
         );
         this.options.log.warn({ evaluationId: row.id }, 'reconciler: started the workflow of a stranded queued evaluation');

@@ -5,7 +5,7 @@
  */
 import { WorkflowIdReusePolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type Language } from '../domain/evaluation';
+import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../domain/evaluation';
 import {
   approveUpdate,
   rejectUpdate,
@@ -55,7 +55,7 @@ export class TemporalGateway {
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           typedSearchAttributes: [
             { key: EvaluationStatusKey, value: 'queued' },
-            { key: EvaluationLanguageKey, value: input.language as Language },
+            { key: EvaluationLanguageKey, value: input.language },
             { key: EvaluationTenantKey, value: about.tenant },
           ],
           staticSummary: about.staticSummary,

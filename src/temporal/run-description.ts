@@ -19,15 +19,14 @@ export function describeRun(row: EvaluationRow, publicUrl = ''): RunDescription 
   const sha = createHash('sha256').update(code).digest('hex');
   const firstLine = code.toString('utf8').split('\n').find((l) => l.trim() !== '') ?? '';
   const shown = firstLine.length > FIRST_LINE_CHARS ? `${firstLine.slice(0, FIRST_LINE_CHARS)}…` : firstLine;
-  const limits = row.limits as Record<string, number>;
-  const metadata = Object.entries((row.metadata ?? {}) as Record<string, string>);
+  const metadata = Object.entries(row.metadata);
   const api = `${publicUrl}/v1/evaluations/${row.id}`;
   const details = [
     `**Evaluation** \`${row.id}\` of tenant \`${row.tenant}\`, ${row.language}, ${code.byteLength} bytes, sha256 \`${sha.slice(0, 16)}\``,
     '',
     '| limit | value |',
     '|---|---|',
-    ...Object.entries(limits).map(([k, v]) => `| ${k} | ${v} |`),
+    ...Object.entries(row.limits).map(([k, v]) => `| ${k} | ${v} |`),
     '',
     metadata.length > 0 ? '**Submitter metadata**' : '_No submitter metadata._',
     ...metadata.map(([k, v]) => `- ${escape(k)}: ${escape(v)}`),

@@ -3,6 +3,7 @@
  * all-or-nothing: one invalid item rejects the whole request and nothing is created.
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { validate as isUuid } from 'uuid';
 import type { AuthVariables } from '../../auth/principal';
 import { requireScope } from '../../auth/middleware';
 import type { EvaluationStore } from '../../db/evaluations';
@@ -75,7 +76,7 @@ export function batchRoutes(deps: { store: EvaluationStore; submissions: Submiss
 
   app.openapi(readBatchRoute, async (c) => {
     const ids = [...new Set(c.req.valid('query').ids.split(',').map((s) => s.trim()).filter(Boolean))];
-    if (ids.length === 0 || ids.length > MAX_BATCH_SIZE || ids.some((id) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))) {
+    if (ids.length === 0 || ids.length > MAX_BATCH_SIZE || ids.some((id) => !isUuid(id))) {
       throw new ApiError(400, 'invalid_request', `ids must be 1 to ${MAX_BATCH_SIZE} comma-separated evaluation ids`);
     }
     const tenant = c.get('principal').tenant;

@@ -183,7 +183,7 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
       const finished = await waitUntilFinished(store, row.id, waitSeconds * 1000, c.req.raw.signal);
       if (finished) return c.json(presentEvaluation(finished), 200);
     }
-    return c.json({ id: row.id, status: row.status as 'queued', workflowId: row.workflowId, links: links(row.id) }, 202);
+    return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, links: links(row.id) }, 202);
   });
 
   app.openapi(getRoute, async (c) => c.json(presentEvaluation(await load(c.req.valid('param').id, c.get('principal').tenant)), 200));
@@ -229,7 +229,7 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
       const now = await load(row.id, c.get('principal').tenant);
       throw alreadyFinished(row.id, now.status);
     }
-    return c.json({ id: row.id, status: row.status as 'queued' }, 202);
+    return c.json({ id: row.id, status: row.status }, 202);
   });
 
   for (const decision of ['approve', 'reject'] as const) {
