@@ -20,10 +20,16 @@
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type Locator, type Page, type Request, type Response } from 'playwright-core';
 
+// Generous: on a busy machine the UI can take several seconds per step. Only failures wait this long.
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Thrown from inside a poll when waiting longer cannot help (e.g. the UI reports an error). */
+class FatalUiError extends Error {}
+
 export interface UiOptions {
   /** Temporal namespace; 'default' unless given. */
   namespace?: string;
-  /** Deadline for the whole call (default 30 s). */
+  /** Deadline for the whole call (default 60 s). */
   timeoutMs?: number;
   /** Where to save a full-page screenshot if the call fails. */
   screenshotPath?: string;
@@ -122,7 +128,8 @@ export async function listWorkflows(page: Page, baseUrl: string, query: string, 
       timeoutMs,
       async () => {
         // Each reload gets at least 5 s, so the last one may end a little after the deadline.
-        const rows = await loadWorkflowList(page, workflowsUrl(baseUrl, query, namespace), namespace, Math.max(5000, deadline - Date.now()));
+        const url = workflowsUrl(baseUrl, query, namespace);
+        const rows = await loadWorkflowList(page, url, namespace, Math.max(5000, deadline - Date.now()));
         shown = rows.map((r) => r.workflowId);
         return accept(rows) ? rows : undefined;
       },
@@ -151,7 +158,7 @@ async function loadWorkflowList(page: Page, url: string, namespace: string, time
   // The list API's answer says how many rows the table is about to render; waiting for the
   // table to show that many tells "still loading" apart from "loaded, N rows" (including 0).
   const listPath = `/api/v1/namespaces/${encodeURIComponent(namespace)}/workflows`;
-  const answered = page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname === listPath, {
+  const answered = page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname.endsWith(listPath), {
     timeout: timeoutMs,
   });
   answered.catch(() => undefined); // goto may throw first; don't leave this rejection unhandled
@@ -224,7 +231,7 @@ export async function openRun(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return step(page, `opening workflow ${workflowId}${runId ? ` run ${runId}` : ''}`, options, async () => {
     await page.goto(runUrl(baseUrl, workflowId, runId, namespace, options.tab), { waitUntil: 'domcontentloaded', timeout: timeoutMs });
-    const prefix = `/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/`;
+    const prefix = `${new URL(runUrl(baseUrl, workflowId, undefined, namespace)).pathname}/`;
     const heading = page.getByTestId('workflow-id-heading');
     const shownRunId = await poll(`the run page of ${workflowId} (header with its id and a "More Actions" button)`, timeoutMs, async () => {
       // Both the app-level and the run-level "not found" pages are final; say so at once.
@@ -312,7 +319,9 @@ export async function readCurrentDetails(page: Page, options: ReadCurrentDetails
     let last: string | undefined;
     let refreshedAt = Date.now();
     const markdown = await poll(
-      () => `Current Details to ${options.until ? 'satisfy the given condition' : 'be shown'} (last shown: ${last === undefined ? 'nothing' : JSON.stringify(last)}; is a worker polling the task queue?)`,
+      () =>
+        `Current Details to ${options.until ? 'satisfy the given condition' : 'be shown'}` +
+        ` (last shown: ${last === undefined ? 'nothing' : JSON.stringify(last)}; is a worker polling the task queue?)`,
       timeoutMs,
       async () => {
         last = await markdownSource(page.locator('iframe#user-metadata-current-details'), 'No Current Details');
@@ -328,7 +337,7 @@ export async function readCurrentDetails(page: Page, options: ReadCurrentDetails
       250,
     );
     if (options.format !== 'text' || markdown === '') return markdown;
-    return renderedText(page, 'user-metadata-current-details', timeoutMs);
+    return renderedText(page, 'user-metadata-current-details', markdown, timeoutMs);
   });
 }
 
@@ -354,7 +363,7 @@ async function readMarkdownSection(
   const markdown = await poll(`the ${what} section (a rendered frame or "${placeholder}")`, timeoutMs, async () =>
     (await empty.isVisible()) ? '' : markdownSource(frame, placeholder),
   );
-  return format === 'text' && markdown !== '' ? renderedText(page, frameId, timeoutMs) : markdown;
+  return format === 'text' && markdown !== '' ? renderedText(page, frameId, markdown, timeoutMs) : markdown;
 }
 
 /**
@@ -371,11 +380,13 @@ async function markdownSource(frame: Locator, placeholder: string): Promise<stri
   return content === placeholder ? '' : content;
 }
 
-async function renderedText(page: Page, frameId: string, timeoutMs: number): Promise<string> {
-  const body = page.frameLocator(`iframe#${frameId}`).locator('body');
-  return poll(`the rendered text of #${frameId}`, timeoutMs, async () => {
+/** The text the frame shows, once it has loaded the given Markdown (its src changes on refresh). */
+async function renderedText(page: Page, frameId: string, markdown: string, timeoutMs: number): Promise<string> {
+  return poll(`#${frameId} to render the Markdown`, timeoutMs, async () => {
+    const frame = await (await page.locator(`iframe#${frameId}`).elementHandle({ timeout: 1000 }))?.contentFrame();
+    if (!frame || new URL(frame.url()).searchParams.get('content') !== markdown) return undefined;
     // Block elements come out separated by runs of blank lines; keep one blank line between them.
-    const text = (await body.innerText({ timeout: 1000 })).replace(/\n\s*\n\s*/g, '\n\n').trim();
+    const text = (await frame.locator('body').innerText({ timeout: 1000 })).replace(/\n\s*\n\s*/g, '\n\n').trim();
     return text || undefined;
   });
 }
@@ -417,8 +428,8 @@ export async function sendUpdate(
     await chooseHandlerName(page, dialog, 'update', updateName, timeoutMs);
     await fillJson(dialog, jsonInput, timeoutMs);
     await dialog.getByTestId('update-id').fill(updateId);
-    const response = await submit(page, dialog, (r) => isAction(r, `/update/${encodeURIComponent(updateName)}`), timeoutMs);
-    const outcome = await awaitOutcome(page, dialog, timeoutMs);
+    const response = await submit(page, dialog, (r) => isAction(r, `/update/${updateName}`), timeoutMs);
+    const outcome = await awaitOutcome(page, dialog, response, timeoutMs);
     return { ok: outcome.ok, message: outcome.message, updateId, ...(outcome.ok ? await decodeUpdateResult(response) : {}) };
   });
 }
@@ -437,8 +448,8 @@ export async function sendSignal(page: Page, signalName: string, jsonInput: stri
     const dialog = await openActionDialog(page, 'Send a Signal', timeoutMs);
     await chooseHandlerName(page, dialog, 'signal', signalName, timeoutMs);
     await fillJson(dialog, jsonInput, timeoutMs);
-    await submit(page, dialog, (r) => isAction(r, `/signal/${encodeURIComponent(signalName)}`), timeoutMs);
-    return awaitOutcome(page, dialog, timeoutMs);
+    const response = await submit(page, dialog, (r) => isAction(r, `/signal/${signalName}`), timeoutMs);
+    return awaitOutcome(page, dialog, response, timeoutMs);
   });
 }
 
@@ -458,8 +469,8 @@ export async function terminate(page: Page, reason: string, options: UiOptions =
     // and placeholder are.
     const input = dialog.getByTestId('workflow-termination-reason').or(dialog.getByPlaceholder('Enter a reason'));
     await input.first().fill(reason);
-    await submit(page, dialog, (r) => isAction(r, '/terminate'), timeoutMs, 'Terminate');
-    const outcome = await awaitOutcome(page, dialog, timeoutMs);
+    const response = await submit(page, dialog, (r) => isAction(r, '/terminate'), timeoutMs, 'Terminate');
+    const outcome = await awaitOutcome(page, dialog, response, timeoutMs);
     if (!outcome.ok) throw new Error(`the UI refused to terminate: ${outcome.message}`);
     const status = await poll('the run status to become Terminated', timeoutMs, async () => {
       const shown = clean(await page.getByRole('main').getByTestId('execution-status').first().textContent({ timeout: 1000 }));
@@ -604,9 +615,12 @@ async function submit(
 }
 
 /** Waits for the dialog to close (success, read from the toast) or to show an error (failure). */
-async function awaitOutcome(page: Page, dialog: Locator, timeoutMs: number): Promise<{ ok: boolean; message: string }> {
+async function awaitOutcome(page: Page, dialog: Locator, response: Response, timeoutMs: number): Promise<{ ok: boolean; message: string }> {
   let closedAt: number | undefined;
-  const outcome = await poll('the dialog to close or show an error', timeoutMs, async () => {
+  const what =
+    `the dialog to close or show an error (its request got HTTP ${response.status()};` +
+    ' the dialog only reacts once the page has handled that)';
+  const outcome = await poll(what, timeoutMs, async () => {
     if (!(await dialog.isVisible())) {
       closedAt ??= Date.now();
       const message = await toastText(page);
@@ -619,7 +633,8 @@ async function awaitOutcome(page: Page, dialog: Locator, timeoutMs: number): Pro
   if (!outcome.ok) {
     // Leave the page as it was: close the dialog with its own Cancel button.
     await dialog.getByRole('button', { name: 'Cancel' }).last().click({ timeout: 2000 }).catch(() => undefined);
-    await poll('the dialog to close after Cancel', 5000, async () => ((await dialog.isVisible()) ? undefined : true)).catch(() => undefined);
+    const closed = async () => ((await dialog.isVisible()) ? undefined : true);
+    await poll('the dialog to close after Cancel', 5000, closed).catch(() => undefined);
   }
   return outcome;
 }
@@ -648,8 +663,8 @@ async function toastText(page: Page): Promise<string> {
 
 function isAction(request: Request, suffix: string): boolean {
   if (request.method() !== 'POST') return false;
-  const path = new URL(request.url()).pathname;
-  return path.startsWith('/api/v1/namespaces/') && path.endsWith(suffix);
+  const path = decodeURIComponent(new URL(request.url()).pathname);
+  return path.includes('/api/v1/namespaces/') && path.endsWith(suffix);
 }
 
 function decodeUpdateResult(response: Response): Promise<{ result?: unknown }> {
@@ -679,11 +694,6 @@ function assertJson(jsonInput: string): void {
 
 // ---------------------------------------------------------------------------------------------
 // Polling and errors
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-
-/** Thrown from inside a poll when waiting longer cannot help (e.g. the UI reports an error). */
-class FatalUiError extends Error {}
 
 async function poll<T>(
   what: string | (() => string),
