@@ -3,7 +3,8 @@
  * times are ISO strings and bytes are base64; the workflow imports these as types only.
  */
 import type { EvaluationStatus, EventType, Finding, Verdict } from '../domain/evaluation';
-import type { ExecutionFields, ReviewDecisionKind, StoredOutput } from '../db/evaluations';
+import type { ExecutionFields, StoredOutput } from '../db/evaluations';
+import type { ReviewDecisionKind } from '../domain/evaluation';
 
 export type { ExecutionFields, StoredOutput };
 

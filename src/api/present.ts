@@ -40,7 +40,7 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
     ...(row.reviewDecision && row.reviewedAt
       ? {
           review: {
-            decision: row.reviewDecision as NonNullable<Evaluation['review']>['decision'],
+            decision: row.reviewDecision,
             by: row.reviewedBy,
             reason: row.reviewReason,
             at: row.reviewedAt.toISOString(),

@@ -3,7 +3,7 @@
  * OpenAPI document.
  */
 import { z } from '@hono/zod-openapi';
-import { EVENT_TYPES, LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA, SEVERITIES, STATUSES, VERDICTS } from '../domain/evaluation';
+import { EVENT_TYPES, LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS } from '../domain/evaluation';
 
 export const MAX_CODE_BYTES = 256 * 1024;
 export const MAX_STDIN_BYTES = 1024 * 1024;
@@ -96,7 +96,7 @@ export const Links = z.object({ self: z.string(), events: z.string(), code: z.st
 
 export const Review = z
   .object({
-    decision: z.enum(['approved', 'rejected', 'timed_out']),
+    decision: z.enum(REVIEW_DECISIONS),
     by: z.string().nullable().openapi({ description: 'Who decided: the API caller, or the name an operator gave in the Web UI' }),
     reason: z.string().nullable(),
     at: z.iso.datetime(),

@@ -17,6 +17,7 @@ import {
   type Finding,
   type Language,
   type Limits,
+  type ReviewDecisionKind,
   type Verdict,
 } from '../domain/evaluation';
 
@@ -87,7 +88,6 @@ export interface RunRef {
   runId: string;
 }
 
-export type ReviewDecisionKind = 'approved' | 'rejected' | 'timed_out';
 
 export interface ReviewRecord {
   decision: ReviewDecisionKind;

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { Evaluation, EvaluationEvent } from '../generated/prisma/client';
-import { EVENT_TYPES, LANGUAGES, SEVERITIES, STATUSES, VERDICTS, type Finding, type Limits } from '../domain/evaluation';
+import { EVENT_TYPES, LANGUAGES, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS, type Finding, type Limits } from '../domain/evaluation';
 
 const limitsSchema = z.object({
   cpuTimeMs: z.number().int().positive(),
@@ -31,6 +31,7 @@ const evaluationColumns = z.object({
   status: z.enum(STATUSES),
   language: z.enum(LANGUAGES),
   verdict: z.enum(VERDICTS).nullable(),
+  reviewDecision: z.enum(REVIEW_DECISIONS).nullable(),
   limits: limitsSchema,
   findings: z.array(findingSchema),
   metadata: z.record(z.string(), z.string()),

@@ -34,6 +34,10 @@ export const VERDICTS = [
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
+/** How a review ended: a reviewer approved or rejected it, or nobody decided in time. */
+export const REVIEW_DECISIONS = ['approved', 'rejected', 'timed_out'] as const;
+export type ReviewDecisionKind = (typeof REVIEW_DECISIONS)[number];
+
 export const EVENT_TYPES = [
   'EVALUATION_QUEUED',
   'SCAN_COMPLETED',

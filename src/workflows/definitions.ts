@@ -1,6 +1,6 @@
 /** Signals, updates and queries of the evaluation workflow, shared by the workflow, the API and tests. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { EvaluationStatus, Finding, Language, Verdict } from '../domain/evaluation';
+import type { EvaluationStatus, Finding, Language, ReviewDecisionKind, Verdict } from '../domain/evaluation';
 
 /** A reviewer's decision as stored: who decided and why. */
 export interface ReviewDecision {
@@ -31,7 +31,7 @@ export interface EvaluationState {
   status: EvaluationStatus | 'refused';
   findings: Finding[];
   verdict?: Verdict;
-  review?: { decision: 'approved' | 'rejected' | 'timed_out'; by: string | null; reason: string | null; at: string };
+  review?: { decision: ReviewDecisionKind; by: string | null; reason: string | null; at: string };
   /** When a held evaluation is rejected unless someone decides (ISO time). */
   reviewDeadline?: string;
 }

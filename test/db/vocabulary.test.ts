@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { createDb, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
-import { EVENT_TYPES, LANGUAGES, LIMIT_DEFAULTS, STATUSES, VERDICTS } from '../../src/domain/evaluation';
+import { EVENT_TYPES, LANGUAGES, LIMIT_DEFAULTS, REVIEW_DECISIONS, STATUSES, VERDICTS } from '../../src/domain/evaluation';
 import { databaseUrl } from '../support/harness';
 
 let db: Db;
@@ -49,6 +49,7 @@ test.each([
   ['status', 'evaluations_status_check', 'finished'],
   ['language', 'evaluations_language_check', 'cobol'],
   ['verdict', 'evaluations_verdict_check', 'ACCEPTED'],
+  ['review_decision', 'evaluations_review_decision_check', 'maybe'],
 ])('plain SQL cannot store a %s outside the vocabulary', async (column, constraint, value) => {
   const id = await evaluation();
   expect(await refusal(`UPDATE evaluations SET ${column} = $1 WHERE id = $2`, [value, id])).toEqual({ code: CHECK_VIOLATION, constraint });
@@ -90,6 +91,7 @@ test.each([
   ['evaluations', 'evaluations_status_check', STATUSES],
   ['evaluations', 'evaluations_language_check', LANGUAGES],
   ['evaluations', 'evaluations_verdict_check', VERDICTS],
+  ['evaluations', 'evaluations_review_decision_check', REVIEW_DECISIONS],
   ['evaluation_events', 'evaluation_events_type_check', EVENT_TYPES],
 ])('%s.%s allows exactly the domain constant', async (table, constraint, constant) => {
   const { rows } = await pg.query<{ definition: string }>(
