@@ -7,7 +7,7 @@
  * sets the row's `expire` then and keeps it until it has passed. Refused requests are counted in
  * the row too, but they cannot extend the window, so the budget is full again when it ends.
  */
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig, QueryResult } from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
 import type { RequestLimiter } from './middleware';
 
@@ -35,7 +35,7 @@ export function postgresLimiter(options: PostgresLimiterOptions): RateLimiterPos
   // The library stores keys without a prefix when it is empty; two such budgets would mix.
   if (options.keyPrefix === '') throw new RangeError('keyPrefix must not be empty');
   return new RateLimiterPostgres({
-    storeClient: options.pool,
+    storeClient: unnamedStatements(options.pool),
     storeType: 'pool',
     tableName: TABLE,
     tableCreated: true,
@@ -70,6 +70,16 @@ export function requestLimits(options: RequestLimitsOptions): RequestLimits {
     perAddress: postgresLimiter({ pool: options.pool, limit: options.perMinute * 4, windowSeconds: 60, keyPrefix: `${prefix}:address` }),
     perCaller: postgresLimiter({ pool: options.pool, limit: options.perMinute, windowSeconds: 60, keyPrefix: `${prefix}:caller` }),
   };
+}
+
+/**
+ * The pool as the library uses it, but with its statements sent unnamed. The library names them
+ * (prepared once per connection), and in the embedded PostgreSQL every connection shares one
+ * session, so a second connection preparing the same name fails with "prepared statement
+ * already exists". Unnamed, each statement is parsed per call: a small cost next to the round trip.
+ */
+function unnamedStatements(pool: Pool): { query(config: QueryConfig): Promise<QueryResult> } {
+  return { query: (config) => pool.query({ text: config.text, values: config.values }) };
 }
 
 function assertPositiveInteger(name: string, value: number): void {
