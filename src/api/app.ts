@@ -10,7 +10,7 @@ import { swaggerUI } from '@hono/swagger-ui';
 import type { AuthVariables } from '../auth/principal';
 import type { ApiKeyStore } from '../auth/api-keys';
 import { authenticate } from '../auth/middleware';
-import { keyByClientAddress, rateLimit } from '../ratelimit';
+import { keyByClientAddress, rateLimit, type RequestLimits } from '../ratelimit';
 import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType } from './errors';
 import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
@@ -27,7 +27,8 @@ export interface AppDeps extends EvaluationRoutesDeps {
   keys: Pick<ApiKeyStore, 'verify'>;
   /** Only for local development: every caller is the `default` tenant with every scope. */
   authDisabled: boolean;
-  rateLimitPerMinute: number;
+  /** Shared by every API process on the same database (see src/ratelimit/postgres.ts). */
+  rateLimits: RequestLimits;
   /** Origins allowed to call the API from a browser; none by default. */
   corsOrigins?: string[];
 }
@@ -47,9 +48,9 @@ export function createApp(deps: AppDeps) {
   if (deps.corsOrigins && deps.corsOrigins.length > 0) app.use('*', cors({ origin: deps.corsOrigins }));
 
   // A coarse per-address guard first: every bad key costs a database lookup.
-  app.use('/v1/*', rateLimit({ windowMs: 60_000, limit: deps.rateLimitPerMinute * 4, keyOf: keyByClientAddress, advertise: false }));
+  app.use('/v1/*', rateLimit({ limiter: deps.rateLimits.perAddress, keyOf: keyByClientAddress, advertise: false }));
   app.use('/v1/*', authenticate({ keys: deps.keys, disabled: deps.authDisabled }));
-  app.use('/v1/*', rateLimit({ windowMs: 60_000, limit: deps.rateLimitPerMinute }));
+  app.use('/v1/*', rateLimit({ limiter: deps.rateLimits.perCaller }));
   app.use('/v1/*', requireJsonBody);
   // Counts the bytes actually read, so neither chunked bodies nor a lying Content-Length get past.
   app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw payloadTooLarge(`the request body exceeds ${MAX_BODY_BYTES} bytes`); } }));

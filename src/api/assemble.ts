@@ -3,6 +3,7 @@
  * process and by the integration tests, so both run the same application.
  */
 import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
 import { ApiKeyStore } from '../auth/api-keys';
 import type { Db } from '../db/client';
 import { EvaluationStore } from '../db/evaluations';
@@ -11,6 +12,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { ScanPolicy } from '../scanner/decide';
 import { TemporalGateway } from '../temporal/gateway';
 import { Reconciler } from '../reconciler/reconciler';
+import { requestLimits } from '../ratelimit';
 import { createApp } from './app';
 import type { ReadinessCheck } from './routes/health';
 import { Submissions } from './submissions';
@@ -27,6 +29,13 @@ export interface ApiAssembly {
   publicUrl?: string;
   authDisabled: boolean;
   rateLimitPerMinute: number;
+  /** A `pg` pool on the same database as `db`, where the rate-limit counters are kept. */
+  rateLimitPool: Pool;
+  /**
+   * Apps share rate-limit budgets exactly when they share the database and this prefix; default
+   * DEFAULT_BUDGET_PREFIX, which every API process of a deployment uses.
+   */
+  rateLimitKeyPrefix?: string;
   maxInFlight: { perTenant: number; total: number };
   webhooks: { enabled: boolean; allowPrivate: boolean };
   corsOrigins?: string[];
@@ -48,7 +57,7 @@ export function assembleApi(a: ApiAssembly) {
     metrics: a.metrics,
     policy: a.policy,
     authDisabled: a.authDisabled,
-    rateLimitPerMinute: a.rateLimitPerMinute,
+    rateLimits: requestLimits({ pool: a.rateLimitPool, perMinute: a.rateLimitPerMinute, keyPrefix: a.rateLimitKeyPrefix }),
     corsOrigins: a.corsOrigins,
     readiness: [
       { name: 'postgresql', check: async () => (await a.db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },

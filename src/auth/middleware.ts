@@ -5,6 +5,8 @@
  * whichever app or sub-app the middleware is mounted on.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
 import { ApiError, renderError } from '../api/errors';
 import type { ApiKeyStore } from './api-keys';
 import { ANONYMOUS_PRINCIPAL, type AuthVariables, type Principal, type Scope } from './principal';
@@ -18,26 +20,44 @@ export interface AuthenticateOptions {
   disabled: boolean;
 }
 
+/**
+ * Hono's bearerAuth parses the header (scheme case-insensitive, RFC 6750 token syntax) and looks
+ * the key up through verifyToken; the refusals are ours. They are given as Responses because
+ * bearerAuth would otherwise answer a malformed header with 400 and plain text, where RFC 6750
+ * and this API's documentation say 401 with the JSON error body.
+ */
 export function authenticate(options: AuthenticateOptions): MiddlewareHandler<AuthEnv> {
+  const refusal = (message: string, challenge: string) => ({
+    wwwAuthenticateHeader: challenge,
+    message: (c: Context) => renderError(unauthorized(message, challenge), c),
+  });
+  const bearer = bearerAuth<AuthEnv>({
+    noAuthenticationHeader: refusal('an API key is required: send it as "Authorization: Bearer <key>"', 'Bearer'),
+    invalidAuthenticationHeader: refusal('the Authorization header must be "Bearer <key>"', 'Bearer error="invalid_request"'),
+    // One answer for unknown and revoked keys, so the response does not tell which keys once existed.
+    invalidToken: refusal('the API key is not valid or has been revoked', 'Bearer error="invalid_token"'),
+    verifyToken: async (token, c) => {
+      const principal = await options.keys.verify(token);
+      if (principal === null) return false;
+      c.set('principal', principal);
+      return true;
+    },
+  });
   return async (c, next) => {
     if (options.disabled) {
       c.set('principal', ANONYMOUS_PRINCIPAL);
       return next();
     }
-    const presented = bearerToken(c.req.header('authorization'));
-    if (presented.kind === 'missing') {
-      return renderError(unauthorized('an API key is required: send it as "Authorization: Bearer <key>"', 'Bearer'), c);
+    try {
+      return await bearer(c, next);
+    } catch (err) {
+      // bearerAuth throws its refusals. Answered here, not left to an app's onError (which would
+      // render an HTTPException its own way), so they keep their body and headers whichever app
+      // mounts this. A failing key lookup is no refusal and goes on. Errors of later handlers
+      // never arrive here: Hono hands them to onError where they are thrown.
+      if (err instanceof HTTPException) return err.getResponse();
+      throw err;
     }
-    if (presented.kind === 'malformed') {
-      return renderError(unauthorized('the Authorization header must be "Bearer <key>"', 'Bearer error="invalid_request"'), c);
-    }
-    const principal = await options.keys.verify(presented.token);
-    if (principal === null) {
-      // One answer for unknown and revoked keys, so the response does not tell which keys once existed.
-      return renderError(unauthorized('the API key is not valid or has been revoked', 'Bearer error="invalid_token"'), c);
-    }
-    c.set('principal', principal);
-    return next();
   };
 }
 
@@ -64,15 +84,6 @@ export function principalOf(c: Context<AuthEnv>): Principal {
   const principal = c.get('principal') as Principal | undefined;
   if (principal === undefined) throw new Error(`no principal for ${c.req.method} ${c.req.path}: mount authenticate() before this handler`);
   return principal;
-}
-
-type PresentedToken = { kind: 'missing' } | { kind: 'malformed' } | { kind: 'token'; token: string };
-
-/** Parses `Authorization: Bearer <token>`; the scheme name is case-insensitive (RFC 7235). */
-function bearerToken(header: string | undefined): PresentedToken {
-  if (header === undefined || header.trim() === '') return { kind: 'missing' };
-  const match = /^\s*bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? { kind: 'token', token: match[1]! } : { kind: 'malformed' };
 }
 
 function unauthorized(message: string, challenge: string): ApiError {

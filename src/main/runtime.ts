@@ -8,7 +8,7 @@ import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { assembleApi } from '../api/assemble';
 import type { Config } from '../config/config';
-import { createDb, type Db } from '../db/client';
+import { createDb, createPool, type Db } from '../db/client';
 import { EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
@@ -93,6 +93,10 @@ export async function startApi({ config, policy }: Settings, endpoints: Endpoint
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const db: Db = createDb(endpoints.databaseUrl);
+  // The rate limiter takes a plain `pg` pool; same database, so every API process shares the budgets.
+  const rateLimitPool = createPool(endpoints.databaseUrl, {
+    onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection of the rate limiter failed; it is replaced on the next request'),
+  });
   const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace, security: endpoints.temporalSecurity });
   const { app } = assembleApi({
     db,
@@ -105,6 +109,7 @@ export async function startApi({ config, policy }: Settings, endpoints: Endpoint
     publicUrl: config.publicUrl,
     authDisabled: config.authDisabled,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    rateLimitPool,
     maxInFlight: config.maxInFlight,
     webhooks: { enabled: config.webhooks.secret !== undefined, allowPrivate: config.webhooks.allowPrivate },
     corsOrigins: config.corsOrigins,
@@ -131,6 +136,7 @@ export async function startApi({ config, policy }: Settings, endpoints: Endpoint
     async stop() {
       await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
       await client.connection.close();
+      await rateLimitPool.end();
       await db.$disconnect();
     },
   };

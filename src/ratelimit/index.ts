@@ -1,4 +1,4 @@
 export { checkCapacity, type CapacityCheck } from './capacity';
 export { clientAddress, keyByClientAddress, keyByPrincipalOrAddress, type RateLimitContext } from './client-key';
-export { FixedWindowLimiter, type FixedWindowOptions, type RateLimitDecision } from './fixed-window';
-export { rateLimit, rateLimitHeaders, type RateLimitOptions } from './middleware';
+export { rateLimit, rateLimitHeaders, type RateLimitDecision, type RateLimitOptions, type RequestLimiter } from './middleware';
+export { DEFAULT_BUDGET_PREFIX, postgresLimiter, requestLimits, type PostgresLimiterOptions, type RequestLimits, type RequestLimitsOptions } from './postgres';

@@ -34,6 +34,8 @@ function buildApp() {
     reviewTimeout: '1h',
     authDisabled: false,
     rateLimitPerMinute: 100000,
+    rateLimitPool: api.rateLimitPool,
+    rateLimitKeyPrefix: `test-${randomUUID()}`,
     maxInFlight: { perTenant: 1000, total: 10000 },
     webhooks: { enabled: true, allowPrivate: true },
   }).app;

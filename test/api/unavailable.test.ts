@@ -2,9 +2,10 @@
  * When Temporal or PostgreSQL is unreachable the API answers 503 with the documented body and
  * leaves nothing half-created behind.
  */
+import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { assembleApi } from '../../src/api/assemble';
-import { createDb } from '../../src/db/client';
+import { createDb, createPool } from '../../src/db/client';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { loadPolicy } from '../../src/scanner/policy';
@@ -16,21 +17,25 @@ const deadPort = async () => (await freePorts(1))[0]!;
 
 function build(dbUrl: string, temporalAddr: string) {
   const db = createDb(dbUrl, { maxConnections: 2 });
+  const log = createLogger('silent');
+  const rateLimitPool = createPool(dbUrl, { maxConnections: 2, onIdleError: (err) => log.warn({ err }, 'an idle connection of the rate limiter failed') });
   const connection = Connection.lazy({ address: temporalAddr });
   const { app } = assembleApi({
     db,
     client: new Client({ connection }),
     taskQueue: 'test-unavailable',
     policy: loadPolicy(undefined),
-    log: createLogger('silent'),
+    log,
     metrics: new Metrics({ defaultMetrics: false }),
     reviewTimeout: '1h',
     authDisabled: true,
     rateLimitPerMinute: 1000,
+    rateLimitPool,
+    rateLimitKeyPrefix: `test-${randomUUID()}`,
     maxInFlight: { perTenant: 1000, total: 10000 },
     webhooks: { enabled: false, allowPrivate: false },
   });
-  return { app, db, close: async () => { await connection.close(); await db.$disconnect(); } };
+  return { app, db, close: async () => { await connection.close(); await rateLimitPool.end(); await db.$disconnect(); } };
 }
 
 const body = JSON.stringify({ language: 'python', code: 'print(1)' });

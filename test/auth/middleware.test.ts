@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { ApiKeyStore } from '../../src/auth/api-keys';
 import { authenticate, principalOf, requireScope } from '../../src/auth/middleware';
-import { ANONYMOUS_PRINCIPAL, type AuthVariables, type Scope } from '../../src/auth/principal';
+import { ANONYMOUS_PRINCIPAL, type AuthVariables, type Principal, type Scope } from '../../src/auth/principal';
 import { createDb, type Db } from '../../src/db/client';
 import { databaseUrl } from '../support/harness';
 
@@ -49,11 +49,12 @@ describe('authenticate', () => {
     expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'the API key is not valid or has been revoked' } });
   });
 
-  it.each([['Basic dXNlcjpwYXNz'], ['Bearer'], ['Bearer a b'], ['crk_abc']])('refuses a malformed Authorization header %p', async (header) => {
+  it.each([['Basic dXNlcjpwYXNz'], ['Bearer'], ['Bearer a b'], ['crk_abc'], ['Bearer crk_ab"c']])('refuses a malformed Authorization header %p', async (header) => {
     const res = await app.request('/v1/whoami', { headers: { authorization: header } });
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect(((await res.json()) as any).error.code).toBe('unauthorized');
+    expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"');
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'the Authorization header must be "Bearer <key>"' } });
   });
 
   it('accepts a valid key and exposes its principal; the scheme name is case-insensitive', async () => {
@@ -84,6 +85,40 @@ describe('authenticate', () => {
     expect(await res.json()).toEqual({ ...ANONYMOUS_PRINCIPAL, scopes: [...ANONYMOUS_PRINCIPAL.scopes] });
     expect((await appWith(true).request('/v1/review', { method: 'POST' })).status).toBe(200);
   });
+});
+
+describe('authenticate around the key lookup', () => {
+  /** An app whose key store is a stand-in, to see what reaches it and what comes out of it. */
+  function appWithStore(verify: (key: string) => Promise<Principal | null>) {
+    const seen: unknown[] = [];
+    const app = new Hono<{ Variables: AuthVariables }>();
+    app.use('/v1/*', authenticate({ keys: { verify }, disabled: false }));
+    app.get('/v1/whoami', (c) => c.json(principalOf(c)));
+    app.onError((err, c) => {
+      seen.push(err);
+      return c.json({ failed: true }, 500);
+    });
+    return { app, seen };
+  }
+
+  it('never looks up a malformed key', async () => {
+    const looked: string[] = [];
+    const { app } = appWithStore(async (key) => (looked.push(key), null));
+    for (const header of ['Bearer a b', 'Bearer crk_ab"c', 'Basic dXNlcjpwYXNz']) {
+      expect((await app.request('/v1/whoami', { headers: { authorization: header } })).status).toBe(401);
+    }
+    await app.request('/v1/whoami', { headers: bearer('crk_well-formed') });
+    expect(looked).toEqual(['crk_well-formed']);
+  });
+
+  it('passes a failing key lookup on to the app instead of refusing the key', async () => {
+    const failure = new Error('the key store is broken');
+    const { app, seen } = appWithStore(() => Promise.reject(failure));
+    const res = await app.request('/v1/whoami', { headers: bearer('crk_x') });
+    expect(res.status).toBe(500);
+    expect(seen).toEqual([failure]);
+  });
+
 });
 
 describe('requireScope', () => {

@@ -4,6 +4,7 @@
  * is recorded and signed. Callback URLs pointing at private, loopback or metadata addresses are
  * refused at submit time (400, nothing created) before anything connects to them.
  */
+import { randomUUID } from 'node:crypto';
 import { assembleApi } from '../../src/api/assemble';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
@@ -42,6 +43,8 @@ function appWith(webhooks: { enabled: boolean; allowPrivate: boolean }, taskQueu
     reviewTimeout: '1h',
     authDisabled: true,
     rateLimitPerMinute: 100000,
+    rateLimitPool: api.rateLimitPool,
+    rateLimitKeyPrefix: `test-${randomUUID()}`,
     maxInFlight: { perTenant: 1000, total: 10000 },
     webhooks,
   }).app;

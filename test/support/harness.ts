@@ -11,7 +11,7 @@ import { createActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config/config';
 import { assembleApi } from '../../src/api/assemble';
 import type { ApiKeyStore } from '../../src/auth/api-keys';
-import { createDb, type Db } from '../../src/db/client';
+import { createDb, createPool, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
@@ -26,7 +26,7 @@ import { TemporalGateway } from '../../src/temporal/gateway';
 import { ensureReconcileSchedule, reconcileScheduleId } from '../../src/temporal/reconcile-schedule';
 import { Reconciler } from '../../src/reconciler/reconciler';
 import { applyMigrations } from '../../src/db/migrate';
-import { Client as PgClient } from 'pg';
+import { Client as PgClient, type Pool } from 'pg';
 
 export const databaseUrl = () => required('TEST_DATABASE_URL');
 export const temporalAddress = () => required('TEST_TEMPORAL_ADDRESS');
@@ -108,6 +108,8 @@ export interface TestApi {
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   client: Client;
   db: Db;
+  /** The `pg` pool the app's rate limiter counts in (same database as `db`). */
+  rateLimitPool: Pool;
   store: EvaluationStore;
   close(): Promise<void>;
 }
@@ -120,11 +122,21 @@ export interface TestApiOptions {
   /** Tests of the pipeline itself run without keys; auth tests turn it on. */
   authDisabled?: boolean;
   rateLimitPerMinute?: number;
+  /**
+   * Apps given the same prefix share their rate-limit budgets, as the API processes of one
+   * deployment do. Default: a prefix of this app's own, so apps (and test files) running at the
+   * same time on the shared database never spend each other's budgets.
+   */
+  rateLimitKeyPrefix?: string;
   maxInFlight?: { perTenant: number; total: number };
 }
 
 export async function startTestApi(taskQueue: string, options: TestApiOptions = {}): Promise<TestApi & { keys: ApiKeyStore }> {
   const db = createDb(options.databaseUrl ?? databaseUrl(), { maxConnections: 4 });
+  const log = createLogger('silent');
+  const rateLimitPool = createPool(options.databaseUrl ?? databaseUrl(), {
+    onIdleError: (err) => log.warn({ err }, 'an idle connection of the rate limiter failed'),
+  });
   const connection = await Connection.connect({ address: temporalAddress() });
   const client = new Client({ connection, namespace: 'default' });
   const { app, store, keys } = assembleApi({
@@ -132,11 +144,13 @@ export async function startTestApi(taskQueue: string, options: TestApiOptions = 
     client,
     taskQueue,
     policy: loadPolicy(undefined),
-    log: createLogger('silent'),
+    log,
     metrics: new Metrics({ defaultMetrics: false }),
     reviewTimeout: options.reviewTimeout ?? '1h',
     authDisabled: options.authDisabled ?? true,
     rateLimitPerMinute: options.rateLimitPerMinute ?? 100000,
+    rateLimitPool,
+    rateLimitKeyPrefix: options.rateLimitKeyPrefix ?? `test-${randomUUID()}`,
     maxInFlight: options.maxInFlight ?? { perTenant: 1000, total: 10000 },
     webhooks: { enabled: options.webhooks ?? false, allowPrivate: true },
   });
@@ -147,10 +161,12 @@ export async function startTestApi(taskQueue: string, options: TestApiOptions = 
       request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
     client,
     db,
+    rateLimitPool,
     store,
     keys,
     async close() {
       await connection.close();
+      await rateLimitPool.end();
       await db.$disconnect();
     },
   };
