@@ -5,7 +5,8 @@
  * row and the stored attempts match what the receiver saw.
  *
  * Delivery is at least once: if the receiver answered 2xx but the row could not be written,
- * the next attempt sends again. Receivers should deduplicate on the evaluation id.
+ * the next attempt sends again. Receivers deduplicate on webhook-id, which is the evaluation id
+ * on every attempt.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -69,7 +70,6 @@ export function makeDeliverWebhook(deps: DeliverWebhookDeps) {
       secret: deps.secret,
       body: JSON.stringify(presentEvaluation(row)),
       evaluationId,
-      attempt,
       timeoutMs: deps.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
       allowPrivate: deps.allowPrivate,
     });

@@ -1,10 +1,14 @@
 /**
- * Which IP addresses a webhook may reach. Ranges come from the IANA special-purpose address
- * registries; membership is tested with node's `net.BlockList`. IPv6 forms that embed an IPv4
- * address (IPv4-mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by
- * the IPv4 address inside, because that is where the packets end up.
+ * Which IP addresses a webhook may reach. Parsing and the IANA special-purpose ranges come from
+ * ipaddr.js (`range()`); this file only says what each range means for a webhook, plus the few
+ * addresses the library has no name for (cloud metadata endpoints, IPv4-compatible IPv6).
+ *
+ * IPv6 forms that embed an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::/96`,
+ * 6to4 `2002::/16`) are judged by the IPv4 address inside, because that is where the packets
+ * end up.
  */
-import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { isIP } from 'node:net';
 
 /** Why an address is not a public destination. */
 export type AddressClass =
@@ -31,55 +35,78 @@ export const PRIVATE_NETWORK_CLASSES: ReadonlySet<AddressClass> = new Set([
   'shared_address_space',
 ]);
 
-type Range = readonly [AddressClass, string, number];
+type Verdict = AddressClass | 'public';
+type IPv4Range = ReturnType<ipaddr.IPv4['range']>;
+type IPv6Range = ReturnType<ipaddr.IPv6['range']>;
+type RangeList = Parameters<typeof ipaddr.subnetMatch>[1];
 
-// Order matters: the first matching range names the class (metadata before link-local,
-// broadcast before the reserved 240/4 block).
-const IPV4_RANGES: readonly Range[] = [
-  ['cloud_metadata', '169.254.169.254', 32], // AWS, GCP, Azure, OpenStack, DigitalOcean
-  ['cloud_metadata', '100.100.100.200', 32], // Alibaba Cloud
-  ['unspecified', '0.0.0.0', 8],
-  ['loopback', '127.0.0.0', 8],
-  ['private', '10.0.0.0', 8],
-  ['private', '172.16.0.0', 12],
-  ['private', '192.168.0.0', 16],
-  ['shared_address_space', '100.64.0.0', 10], // carrier-grade NAT
-  ['link_local', '169.254.0.0', 16],
-  ['reserved', '192.0.0.0', 24], // IETF protocol assignments
-  ['reserved', '192.0.2.0', 24], // documentation
-  ['reserved', '198.18.0.0', 15], // benchmarking
-  ['reserved', '198.51.100.0', 24], // documentation
-  ['reserved', '203.0.113.0', 24], // documentation
-  ['multicast', '224.0.0.0', 4],
-  ['broadcast', '255.255.255.255', 32],
-  ['reserved', '240.0.0.0', 4],
-];
+/**
+ * Every name ipaddr.js gives an IPv4 range. A name missing here (a newer ipaddr.js naming a
+ * new range) is refused as reserved until someone decides otherwise: failing closed is the
+ * safe direction for an SSRF guard.
+ */
+const IPV4_POLICY: Readonly<Record<IPv4Range, Verdict>> = {
+  unicast: 'public',
+  unspecified: 'unspecified',
+  broadcast: 'broadcast',
+  multicast: 'multicast',
+  linkLocal: 'link_local',
+  loopback: 'loopback',
+  carrierGradeNat: 'shared_address_space',
+  private: 'private',
+  reserved: 'reserved',
+  benchmarking: 'reserved',
+  // Anycast blocks for DNS sinkholes and multicast relays: no webhook receiver lives there.
+  as112: 'reserved',
+  amt: 'reserved',
+};
 
-const IPV6_RANGES: readonly Range[] = [
-  ['cloud_metadata', 'fd00:ec2::254', 128], // AWS IMDS over IPv6
-  ['unspecified', '::', 128],
-  ['loopback', '::1', 128],
-  ['reserved', '::', 96], // deprecated IPv4-compatible addresses
-  ['reserved', '64:ff9b:1::', 48], // local-use NAT64
-  ['reserved', '100::', 64], // discard-only
-  ['reserved', '2001::', 32], // Teredo: the IPv4 inside is obfuscated, so refuse the block
-  ['reserved', '2001:db8::', 32], // documentation
-  ['private', 'fc00::', 7], // unique local
-  ['private', 'fec0::', 10], // deprecated site-local
-  ['link_local', 'fe80::', 10],
-  ['multicast', 'ff00::', 8],
-];
+/**
+ * Every name ipaddr.js gives an IPv6 range, including those its type declarations omit.
+ * The three that embed an IPv4 address are resolved before this table is consulted.
+ */
+const IPV6_POLICY: Readonly<Record<IPv6Range | 'deprecatedSiteLocal' | 'discard' | 'deprecatedOrchid' | 'segmentRouting', Verdict>> = {
+  unicast: 'public',
+  unspecified: 'unspecified',
+  loopback: 'loopback',
+  linkLocal: 'link_local',
+  multicast: 'multicast',
+  uniqueLocal: 'private',
+  deprecatedSiteLocal: 'private',
+  // 64:ff9b::/96 is unwrapped to its IPv4 address; what remains is local-use NAT64 (64:ff9b:1::/48),
+  // which translates into whatever network the operator chose.
+  rfc6052: 'reserved',
+  // IPv4-mapped is unwrapped before this table; 6to4 too. Left here so the table stays complete.
+  ipv4Mapped: 'reserved',
+  '6to4': 'reserved',
+  // IPv4-translated (SIIT) addresses only exist inside a translator's network.
+  rfc6145: 'reserved',
+  discard: 'reserved',
+  // Teredo hides the IPv4 address inside (obfuscated), so the whole block is refused.
+  teredo: 'reserved',
+  // The rest of 2001::/23 (IETF protocol assignments), documentation, SRv6 segment ids:
+  // none of them is a web server's address.
+  benchmarking: 'reserved',
+  amt: 'reserved',
+  as112v6: 'reserved',
+  deprecatedOrchid: 'reserved',
+  orchid2: 'reserved',
+  droneRemoteIdProtocolEntityTags: 'reserved',
+  segmentRouting: 'reserved',
+  reserved: 'reserved',
+};
 
-const ipv4Lists = compile(IPV4_RANGES, 'ipv4');
-const ipv6Lists = compile(IPV6_RANGES, 'ipv6');
-
-function compile(ranges: readonly Range[], type: 'ipv4' | 'ipv6'): Array<[AddressClass, BlockList]> {
-  return ranges.map(([cls, network, prefix]) => {
-    const list = new BlockList();
-    list.addSubnet(network, prefix, type);
-    return [cls, list];
-  });
-}
+/** Ranges ipaddr.js does not name, checked before its own. */
+const UNNAMED_RANGES: RangeList = {
+  cloudMetadata: [
+    ipaddr.parseCIDR('169.254.169.254/32'), // AWS, GCP, Azure, OpenStack, DigitalOcean
+    ipaddr.parseCIDR('100.100.100.200/32'), // Alibaba Cloud
+    ipaddr.parseCIDR('fd00:ec2::254/128'), // AWS IMDS over IPv6
+  ],
+  // Deprecated IPv4-compatible addresses (::a.b.c.d); `::` and `::1` inside it are named by ipaddr.js.
+  ipv4Compatible: [ipaddr.parseCIDR('::/96')],
+};
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR('64:ff9b::/96');
 
 export class InvalidIpAddressError extends Error {
   override readonly name = 'InvalidIpAddressError';
@@ -91,18 +118,37 @@ export class InvalidIpAddressError extends Error {
 /** The class of a non-public address, or undefined when the address is a public unicast one. */
 export function classifyAddress(address: string): AddressClass | undefined {
   const bare = withoutZone(address);
+  // Node's own test, not ipaddr.js's laxer one (which also takes "10.1" or "0x7f.1"): only
+  // text that node would connect to as an address is judged as one.
   const family = isIP(bare);
-  if (family === 4) return firstMatch(ipv4Lists, bare, 'ipv4');
-  if (family !== 6) throw new InvalidIpAddressError(address);
-
-  const embedded = embeddedIpv4(ipv6Groups(bare));
-  if (embedded) return firstMatch(ipv4Lists, embedded, 'ipv4');
-  return firstMatch(ipv6Lists, bare, 'ipv6');
+  if (family === 0) throw new InvalidIpAddressError(address);
+  const verdict = classify(family === 4 ? ipaddr.IPv4.parse(bare) : parseIpv6(bare));
+  return verdict === 'public' ? undefined : verdict;
 }
 
-function firstMatch(lists: Array<[AddressClass, BlockList]>, address: string, type: 'ipv4' | 'ipv6'): AddressClass | undefined {
-  for (const [cls, list] of lists) if (list.check(address, type)) return cls;
-  return undefined;
+function classify(ip: ipaddr.IPv4 | ipaddr.IPv6): Verdict {
+  const range = ip.range();
+  const unnamed = ipaddr.subnetMatch(ip, UNNAMED_RANGES, 'none');
+  if (unnamed === 'cloudMetadata') return 'cloud_metadata';
+  if (ip instanceof ipaddr.IPv4) return decide(IPV4_POLICY, range);
+
+  const embedded = embeddedIpv4(ip, range);
+  if (embedded) return classify(embedded);
+  if (range === 'unicast' && unnamed === 'ipv4Compatible') return 'reserved';
+  return decide(IPV6_POLICY, range);
+}
+
+function decide(policy: Readonly<Record<string, Verdict>>, range: string): Verdict {
+  return Object.hasOwn(policy, range) ? policy[range]! : 'reserved';
+}
+
+/**
+ * ipaddr.js reads `::a.b.c.d` as IPv4-mapped (`::ffff:a.b.c.d`), but it is the IPv4-compatible
+ * address `::/96` (RFC 4291 2.5.5.1), and node's resolver prints those in exactly that form.
+ * Spelling the leading zero group out makes the library read the address the kernel would use.
+ */
+function parseIpv6(text: string): ipaddr.IPv6 {
+  return ipaddr.IPv6.parse(text.startsWith('::') && text.includes('.') ? `0${text}` : text);
 }
 
 /** Link-local IPv6 answers may carry a zone (`fe80::1%eth0`); the zone is not part of the address. */
@@ -112,42 +158,15 @@ function withoutZone(address: string): string {
 }
 
 /** The IPv4 address an IPv6 address forwards to, for the forms that embed one. */
-function embeddedIpv4(groups: number[]): string | undefined {
-  const [g0, g1, g2, g3, g4, g5, g6, g7] = groups as [number, number, number, number, number, number, number, number];
-  const zeroUpTo = (n: number) => groups.slice(0, n).every((g) => g === 0);
-  if (zeroUpTo(5) && g5 === 0xffff) return dotted(g6, g7); // ::ffff:a.b.c.d
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return dotted(g6, g7); // NAT64
-  if (g0 === 0x2002) return dotted(g1, g2); // 6to4
+function embeddedIpv4(ip: ipaddr.IPv6, range: string): ipaddr.IPv4 | undefined {
+  if (range === 'ipv4Mapped') return ip.toIPv4Address();
+  const bytes = ip.toByteArray();
+  if (range === 'rfc6052' && ip.match(NAT64_WELL_KNOWN)) return new ipaddr.IPv4(bytes.slice(12, 16));
+  if (range === '6to4') return new ipaddr.IPv4(bytes.slice(2, 6));
   return undefined;
 }
 
-function dotted(high: number, low: number): string {
-  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
-}
-
-/** The eight 16-bit groups of a valid IPv6 address (validated by `isIP` beforehand). */
+/** The eight 16-bit groups of an IPv6 address, as the guard reads it. */
 export function ipv6Groups(address: string): number[] {
-  let text = address.toLowerCase();
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  const last = text.slice(lastColon + 1);
-  if (last.includes('.')) {
-    const [a, b, c, d] = last.split('.').map(Number) as [number, number, number, number];
-    tail.push((a << 8) | b, (c << 8) | d);
-    // Keep the colon that ended the previous group, so "::1.2.3.4" leaves "::".
-    text = text.slice(0, lastColon + 1);
-    if (text.endsWith(':') && !text.endsWith('::')) text = text.slice(0, -1);
-  }
-  const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
-  const doubleColon = text.indexOf('::');
-  let groups: number[];
-  if (doubleColon === -1) {
-    groups = parse(text);
-  } else {
-    const head = parse(text.slice(0, doubleColon));
-    const rest = parse(text.slice(doubleColon + 2));
-    const missing = 8 - tail.length - head.length - rest.length;
-    groups = [...head, ...new Array<number>(missing).fill(0), ...rest];
-  }
-  return [...groups, ...tail];
+  return parseIpv6(address).parts;
 }

@@ -25,8 +25,8 @@ export interface WebhookDeliveryInput {
   secret: string;
   /** The JSON text to send; it is signed byte for byte. */
   body: string;
+  /** Sent as webhook-id, which receivers deduplicate on: the same for every attempt. */
   evaluationId: string;
-  attempt: number;
   /** One deadline for DNS, connect, request and response; default 10 s. */
   timeoutMs?: number;
   allowPrivate: boolean;
@@ -67,7 +67,7 @@ export async function deliverWebhook(input: WebhookDeliveryInput): Promise<Webho
       headers: {
         'Content-Type': 'application/json',
         'User-Agent': WEBHOOK_USER_AGENT,
-        ...webhookHeaders({ secret: input.secret, timestamp, body: input.body, evaluationId: input.evaluationId, attempt: input.attempt }),
+        ...webhookHeaders({ secret: input.secret, timestamp, body: input.body, evaluationId: input.evaluationId }),
       },
       timeoutMs: Math.max(1, timeoutMs - elapsed()),
       maxResponseBytes: MAX_RESPONSE_BYTES,

@@ -1,131 +1,100 @@
 /**
- * Webhook signing, in the style of Stripe's scheme.
+ * Webhook signing by the Standard Webhooks scheme (https://www.standardwebhooks.com), done by
+ * its reference library, so receivers verify with any Standard Webhooks library rather than
+ * with code written for a scheme only Crucible uses.
  *
  * Each delivery carries
  *
- *     Crucible-Timestamp: <unix seconds when this attempt was signed>
- *     Crucible-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
- *     Crucible-Delivery:  <evaluationId>:<attempt>
- *     Crucible-Event:     evaluation.finished
+ *     webhook-id:        <evaluation id>
+ *     webhook-timestamp: <unix seconds when this attempt was signed>
+ *     webhook-signature: v1,<base64 HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<raw body>")>
+ *     Crucible-Event:    evaluation.finished
  *
+ * The id is the same on every attempt, because Standard Webhooks receivers deduplicate on it.
  * The timestamp is inside the MAC so a captured request cannot be replayed later with a fresh
- * timestamp; receivers refuse timestamps outside a tolerance (default 5 minutes). The `v1=`
- * prefix leaves room for another scheme, and a receiver accepts a header holding several
- * comma-separated `v1=` values so a secret can be rotated without a gap.
+ * timestamp; the libraries refuse timestamps more than 5 minutes off.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 
 export const WEBHOOK_HEADERS = {
-  timestamp: 'Crucible-Timestamp',
-  signature: 'Crucible-Signature',
-  delivery: 'Crucible-Delivery',
+  id: 'webhook-id',
+  timestamp: 'webhook-timestamp',
+  signature: 'webhook-signature',
   event: 'Crucible-Event',
 } as const;
 
 export const WEBHOOK_EVENT_FINISHED = 'evaluation.finished';
-export const SIGNATURE_SCHEME = 'v1';
-export const DEFAULT_TOLERANCE_SEC = 300;
+/** Marks a secret serialised as Standard Webhooks defines it: the key's bytes in base64. */
+export const STANDARD_SECRET_PREFIX = 'whsec_';
+/** The smallest symmetric key Standard Webhooks allows (192 bits). */
+export const MIN_STANDARD_SECRET_BYTES = 24;
 
 export class WebhookSecretError extends Error {
   override readonly name = 'WebhookSecretError';
 }
 
-/** An empty key still yields an HMAC, but one anybody can compute: refuse it loudly. */
-export function assertUsableSecret(secret: string): void {
+/**
+ * The signer for a WEBHOOK_SECRET value. A `whsec_<base64>` secret is decoded by the library
+ * itself, so the key is exactly the one every Standard Webhooks receiver derives from the same
+ * string. Any other string is the key as it stands: its UTF-8 bytes.
+ */
+export function webhookSigner(secret: string): Webhook {
+  // An empty key still yields an HMAC, but one anybody can compute: refuse it loudly.
   if (secret.length === 0) throw new WebhookSecretError('the webhook signing secret is empty');
-}
-
-export interface SignInput {
-  secret: string;
-  /** Unix time in whole seconds. */
-  timestamp: number;
-  /** The exact bytes sent as the request body. */
-  body: string | Uint8Array;
-}
-
-/** The value of the Crucible-Signature header: `v1=<hex>`. */
-export function signWebhook(input: SignInput): string {
-  assertUsableSecret(input.secret);
-  if (!Number.isSafeInteger(input.timestamp) || input.timestamp < 0) {
-    throw new RangeError(`webhook timestamp must be whole unix seconds, got ${input.timestamp}`);
+  if (!secret.startsWith(STANDARD_SECRET_PREFIX)) {
+    // Bytes, not the string: the library's raw mode keeps only the low 8 bits of each UTF-16
+    // unit, which would silently change a non-ASCII secret.
+    return new Webhook(Buffer.from(secret, 'utf8'), { format: 'raw' });
   }
-  return `${SIGNATURE_SCHEME}=${hmacHex(input.secret, String(input.timestamp), input.body)}`;
+  let signer: Webhook;
+  try {
+    signer = new Webhook(secret);
+  } catch (err) {
+    // The message names the problem, never the secret.
+    throw new WebhookSecretError(`a ${STANDARD_SECRET_PREFIX} webhook secret must continue in base64: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const keyBytes = Buffer.byteLength(secret.slice(STANDARD_SECRET_PREFIX.length), 'base64');
+  if (keyBytes < MIN_STANDARD_SECRET_BYTES) {
+    throw new WebhookSecretError(
+      `a ${STANDARD_SECRET_PREFIX} webhook secret must decode to at least ${MIN_STANDARD_SECRET_BYTES} bytes; this one has ${keyBytes}`,
+    );
+  }
+  return signer;
+}
+
+/** For start-up: the same checks as signing, before the first delivery needs them. */
+export function assertUsableSecret(secret: string): void {
+  webhookSigner(secret);
 }
 
 export interface DeliveryHeadersInput {
   secret: string;
+  /** Unix time in whole seconds. */
   timestamp: number;
+  /** The exact text sent as the request body. */
   body: string;
+  /** Becomes webhook-id: the same for every attempt of one evaluation's delivery. */
   evaluationId: string;
-  attempt: number;
 }
 
-/** The four Crucible-* headers of one delivery attempt. */
+/** The headers that authenticate one delivery attempt. */
 export function webhookHeaders(input: DeliveryHeadersInput): Record<string, string> {
+  if (!Number.isSafeInteger(input.timestamp) || input.timestamp < 0) {
+    throw new RangeError(`webhook timestamp must be whole unix seconds, got ${input.timestamp}`);
+  }
+  // The signed text is "<id>.<timestamp>.<body>"; a "." in the id would let one signed text
+  // read as another id and timestamp (the spec forbids it), and a header value cannot hold
+  // whitespace or control characters safely.
+  if (!/^[\x21-\x7e]+$/.test(input.evaluationId) || input.evaluationId.includes('.')) {
+    throw new RangeError(`webhook-id must be printable ASCII without "." or spaces, got ${JSON.stringify(input.evaluationId)}`);
+  }
+  const signature = webhookSigner(input.secret).sign(input.evaluationId, new Date(input.timestamp * 1000), input.body);
   return {
+    [WEBHOOK_HEADERS.id]: input.evaluationId,
     [WEBHOOK_HEADERS.timestamp]: String(input.timestamp),
-    [WEBHOOK_HEADERS.signature]: signWebhook(input),
-    [WEBHOOK_HEADERS.delivery]: `${input.evaluationId}:${input.attempt}`,
+    [WEBHOOK_HEADERS.signature]: signature,
     [WEBHOOK_HEADERS.event]: WEBHOOK_EVENT_FINISHED,
   };
-}
-
-export type SignatureFailure = 'missing_signature' | 'malformed_timestamp' | 'timestamp_outside_tolerance' | 'signature_mismatch';
-
-export type SignatureCheck = { valid: true } | { valid: false; reason: SignatureFailure };
-
-export interface VerifyInput {
-  secret: string;
-  /** The Crucible-Signature header as received. */
-  header: string | undefined;
-  /** The Crucible-Timestamp header as received. */
-  timestamp: string | number | undefined;
-  /** The raw request body, before any JSON parsing (re-serialising changes the bytes). */
-  body: string | Uint8Array;
-  toleranceSec?: number;
-  /** Unix seconds; defaults to the current time. */
-  now?: number;
-}
-
-/** For receivers and tests: checks the MAC in constant time and the timestamp's age. */
-export function verifyWebhookSignature(input: VerifyInput): SignatureCheck {
-  assertUsableSecret(input.secret);
-  const timestamp = parseTimestamp(input.timestamp);
-  if (timestamp === undefined) return { valid: false, reason: 'malformed_timestamp' };
-
-  const now = input.now ?? Math.floor(Date.now() / 1000);
-  const tolerance = input.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
-  if (Math.abs(now - timestamp) > tolerance) return { valid: false, reason: 'timestamp_outside_tolerance' };
-
-  const candidates = signaturesIn(input.header);
-  if (candidates.length === 0) return { valid: false, reason: 'missing_signature' };
-
-  const expected = Buffer.from(hmacHex(input.secret, String(timestamp), input.body), 'hex');
-  // Compare against every candidate (no early exit) so timing does not reveal which one matched.
-  let matched = false;
-  for (const candidate of candidates) {
-    if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) matched = true;
-  }
-  return matched ? { valid: true } : { valid: false, reason: 'signature_mismatch' };
-}
-
-function hmacHex(secret: string, timestamp: string, body: string | Uint8Array): string {
-  return createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
-}
-
-function parseTimestamp(value: string | number | undefined): number | undefined {
-  const text = typeof value === 'number' ? String(value) : value?.trim();
-  if (!text || !/^\d{1,15}$/.test(text)) return undefined;
-  return Number(text);
-}
-
-/** The `v1=` values of a header such as `v1=abc..., v1=def...`; other schemes are ignored. */
-function signaturesIn(header: string | undefined): Buffer[] {
-  if (!header) return [];
-  const signatures: Buffer[] = [];
-  for (const part of header.split(',')) {
-    const [scheme, value] = part.trim().split('=', 2);
-    if (scheme === SIGNATURE_SCHEME && value && /^[0-9a-f]{64}$/i.test(value)) signatures.push(Buffer.from(value, 'hex'));
-  }
-  return signatures;
 }

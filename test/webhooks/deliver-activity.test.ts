@@ -5,13 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { Webhook } from 'standardwebhooks';
 import { makeDeliverWebhook, type DeliverWebhookDeps } from '../../src/activities/deliver-webhook';
 import { createDb, type Db } from '../../src/db/client';
 import { WebhookDeliveryLog } from '../../src/webhooks/delivery-log';
 import { WEBHOOK_REJECTED, WEBHOOK_RETRYABLE, WEBHOOK_EVALUATION_NOT_FINISHED } from '../../src/webhooks/retry-policy';
-import { verifyWebhookSignature, WebhookSecretError } from '../../src/webhooks/signature';
+import { WebhookSecretError } from '../../src/webhooks/signature';
 import { databaseUrl } from '../support/harness';
-import { startReceiver, type Receiver } from './receiver';
+import { standardWebhookHeaders, startReceiver, type Receiver } from './receiver';
 
 const secret = 'activity-test-secret';
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -104,17 +105,13 @@ test('500, 500, 200: two retryable failures and one success are stored; a later 
   ]);
   expect(rows.every((r) => r.url === receiver!.url('/hooks/crucible') && r.durationMs >= 0)).toBe(true);
 
-  receiver.requests.forEach((req, i) => {
-    expect(req.headers['crucible-delivery']).toBe(`${id}:${i + 1}`);
+  // Every attempt is the same message to a receiver: one webhook-id, the evaluation's, to deduplicate on.
+  const receiverWebhook = new Webhook(Buffer.from(secret), { format: 'raw' });
+  for (const req of receiver.requests) {
+    expect(req.headers['webhook-id']).toBe(id);
     expect(req.headers['crucible-event']).toBe('evaluation.finished');
-    const check = verifyWebhookSignature({
-      secret,
-      header: req.headers['crucible-signature'] as string,
-      timestamp: req.headers['crucible-timestamp'] as string,
-      body: req.body,
-    });
-    expect(check).toEqual({ valid: true });
-  });
+    expect(receiverWebhook.verify(req.body, standardWebhookHeaders(req))).toMatchObject({ id });
+  }
   // The body is the evaluation as GET /v1/evaluations/:id shows it.
   expect(JSON.parse(receiver.requests[2]!.body)).toMatchObject({
     id,
@@ -200,6 +197,10 @@ test('a missing evaluation fails as EvaluationNotFound', async () => {
   expect(failure).toMatchObject({ type: 'EvaluationNotFound', nonRetryable: true });
 });
 
-test('the factory refuses an empty secret', () => {
+test('the factory refuses an empty secret, and a whsec_ secret that is not a usable Standard Webhooks key', () => {
   expect(() => makeDeliverWebhook({ db, secret: '', allowPrivate: false })).toThrow(WebhookSecretError);
+  expect(() => makeDeliverWebhook({ db, secret: 'whsec_this-is-not-base64-at-all-0123', allowPrivate: false })).toThrow(WebhookSecretError);
+  expect(() => makeDeliverWebhook({ db, secret: `whsec_${Buffer.alloc(16, 7).toString('base64')}`, allowPrivate: false })).toThrow(
+    WebhookSecretError,
+  );
 });

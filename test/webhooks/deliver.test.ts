@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deliverWebhook, outcomeForStatus, parseRetryAfter, type WebhookDeliveryInput } from '../../src/webhooks/deliver';
-import { verifyWebhookSignature } from '../../src/webhooks/signature';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { LookupAll } from '../../src/webhooks/ssrf-guard';
-import { startReceiver, type Receiver } from './receiver';
+import { standardWebhookHeaders, startReceiver, type Receiver } from './receiver';
 
 const secret = 'test-secret-for-deliveries';
 const body = JSON.stringify({ id: 'a1b2', status: 'completed', verdict: 'accepted', result: { stdout: 'héllo\u0000' } });
@@ -21,12 +21,15 @@ afterEach(async () => {
 });
 
 function input(url: string, overrides: Partial<WebhookDeliveryInput> = {}): WebhookDeliveryInput {
-  return { url, secret, body, evaluationId: 'a1b2', attempt: 1, timeoutMs: 5000, allowPrivate: true, ...overrides };
+  return { url, secret, body, evaluationId: 'a1b2', timeoutMs: 5000, allowPrivate: true, ...overrides };
 }
+
+/** A receiver's verifier for `secret`, which is not in whsec_ form and so is used as its bytes. */
+const receiverWebhook = () => new Webhook(Buffer.from(secret), { format: 'raw' });
 
 test('2xx succeeds; the request is a signed JSON POST the receiver can verify', async () => {
   receiver = await startReceiver([{ status: 204 }]);
-  const result = await deliverWebhook(input(receiver.url('/hook?token=abc'), { attempt: 2 }));
+  const result = await deliverWebhook(input(receiver.url('/hook?token=abc')));
 
   expect(result).toMatchObject({ outcome: 'succeeded', statusCode: 204 });
   expect(result.error).toBeUndefined();
@@ -38,16 +41,50 @@ test('2xx succeeds; the request is a signed JSON POST the receiver can verify', 
     'content-type': 'application/json',
     'user-agent': 'crucible-webhooks/1',
     'crucible-event': 'evaluation.finished',
-    'crucible-delivery': 'a1b2:2',
+    'webhook-id': 'a1b2',
+    'webhook-signature': expect.stringMatching(/^v1,/),
     'content-length': String(Buffer.byteLength(body)),
   });
-  const check = verifyWebhookSignature({
-    secret,
-    header: req!.headers['crucible-signature'] as string,
-    timestamp: req!.headers['crucible-timestamp'] as string,
-    body: req!.body,
+  expect(Math.abs(Number(req!.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+  expect(receiverWebhook().verify(req!.body, standardWebhookHeaders(req!))).toEqual(JSON.parse(body));
+});
+
+describe('a receiver verifying with the standardwebhooks library', () => {
+  test('accepts the delivery as sent, and refuses a tampered body, a forged id or another secret', async () => {
+    receiver = await startReceiver([{ status: 200 }]);
+    expect(await deliverWebhook(input(receiver.url()))).toMatchObject({ outcome: 'succeeded' });
+    const [req] = receiver.requests;
+    const headers = standardWebhookHeaders(req!);
+    const webhook = receiverWebhook();
+
+    expect(webhook.verify(req!.body, headers)).toMatchObject({ id: 'a1b2', verdict: 'accepted' });
+    expect(() => webhook.verify(req!.body.replace('accepted', 'wrong_answer'), headers)).toThrow('No matching signature found');
+    expect(() => webhook.verify(req!.body, { ...headers, 'webhook-id': 'another-evaluation' })).toThrow('No matching signature found');
+    expect(() => new Webhook(Buffer.from(`${secret}-other`), { format: 'raw' }).verify(req!.body, headers)).toThrow(
+      WebhookVerificationError,
+    );
   });
-  expect(check).toEqual({ valid: true });
+
+  test('refuses the captured delivery replayed after the 5-minute tolerance, or with its timestamp rewritten', async () => {
+    receiver = await startReceiver([{ status: 200 }]);
+    await deliverWebhook(input(receiver.url()));
+    const [req] = receiver.requests;
+    const headers = standardWebhookHeaders(req!);
+    const webhook = receiverWebhook();
+    const sentAtMs = Number(headers['webhook-timestamp']) * 1000;
+
+    // The receiver's clock six minutes after the delivery was signed.
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(sentAtMs + 6 * 60 * 1000);
+    try {
+      expect(() => webhook.verify(req!.body, headers)).toThrow('Message timestamp too old');
+      // Bringing the timestamp up to date breaks the signature, which covers it.
+      const fresh = { ...headers, 'webhook-timestamp': String(Math.floor(Date.now() / 1000)) };
+      expect(() => webhook.verify(req!.body, fresh)).toThrow('No matching signature found');
+    } finally {
+      clock.mockRestore();
+    }
+    expect(webhook.verify(req!.body, headers)).toMatchObject({ id: 'a1b2' });
+  });
 });
 
 test.each([

@@ -49,3 +49,16 @@ export async function startReceiver(replies: Reply[]): Promise<Receiver> {
     },
   };
 }
+
+/**
+ * The three Standard Webhooks headers of a received request, as `Webhook.verify` takes them.
+ * A missing header stays missing, so verification fails the way it would for a real receiver.
+ */
+export function standardWebhookHeaders(request: ReceivedRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return headers;
+}

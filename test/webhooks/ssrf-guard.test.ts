@@ -3,6 +3,7 @@
  * an injected lookup, so no DNS query leaves the machine either.
  */
 import type { LookupAddress } from 'node:dns';
+import ipaddr from 'ipaddr.js';
 import { classifyAddress, ipv6Groups } from '../../src/webhooks/address-class';
 import {
   assertPublicDestination,
@@ -219,6 +220,48 @@ describe('classifyAddress', () => {
     ['::ffff:0:0', 'unspecified'],
   ])('%s -> %s', (address, cls) => {
     expect(classifyAddress(address)).toBe(cls);
+  });
+
+  test.each([
+    // How node's resolver prints an IPv4-compatible AAAA answer; ipaddr.js alone would read it as IPv4-mapped.
+    ['::8.8.8.8', 'reserved'],
+    ['::0.0.0.1', 'loopback'],
+    // Metadata reached through every IPv6 form that embeds an IPv4 address.
+    ['::ffff:169.254.169.254', 'cloud_metadata'],
+    ['64:ff9b::a9fe:a9fe', 'cloud_metadata'],
+    ['2002:a9fe:a9fe::1', 'cloud_metadata'],
+    ['64:ff9b::8.8.8.8', undefined],
+    ['2002:808:808::1', undefined],
+    ['64:ff9b:1::1', 'reserved'],
+    ['::ffff:0:10.0.0.1', 'reserved'],
+    ['2001::1', 'reserved'],
+    ['2001:db8::1', 'reserved'],
+    ['2001:4:112::1', 'reserved'],
+    ['2001:200::1', undefined],
+    ['3fff::1', 'reserved'],
+    ['100::1', 'reserved'],
+    ['fec0::1', 'private'],
+    ['fd00:ec2::253', 'private'],
+    ['192.88.99.1', 'reserved'],
+    ['198.19.255.255', 'reserved'],
+    ['198.20.0.0', undefined],
+    ['100.100.100.201', 'shared_address_space'],
+  ])('%s -> %s', (address, cls) => {
+    expect(classifyAddress(address)).toBe(cls);
+  });
+
+  test('every special-purpose range ipaddr.js names is refused', () => {
+    type Ranges = Record<string, [ipaddr.IPv4 | ipaddr.IPv6, number] | Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>>;
+    const named = [ipaddr.IPv4, ipaddr.IPv6].flatMap((kind) =>
+      Object.entries((kind.prototype as unknown as { SpecialRanges: Ranges }).SpecialRanges).flatMap(([name, ranges]) =>
+        (Array.isArray(ranges[0]) ? (ranges as Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>) : [ranges as [ipaddr.IPv4 | ipaddr.IPv6, number]]).map(
+          ([network]) => [name, network.toString()] as const,
+        ),
+      ),
+    );
+    expect(named.length).toBeGreaterThan(30);
+    const admitted = named.filter(([, address]) => classifyAddress(address) === undefined);
+    expect(admitted).toEqual([]);
   });
 
   test('refuses text that is not an address', () => {
