@@ -16,7 +16,7 @@ import { EvaluationNotFoundError, EvaluationStore } from '../db/evaluations';
 import { isTerminal } from '../domain/evaluation';
 import { deliverWebhook as sendWebhook, DEFAULT_WEBHOOK_TIMEOUT_MS, type WebhookDeliveryResult } from '../webhooks/deliver';
 import { WebhookDeliveryLog } from '../webhooks/delivery-log';
-import { WEBHOOK_EVALUATION_NOT_FINISHED, WEBHOOK_REJECTED, WEBHOOK_RETRYABLE } from '../webhooks/retry-policy';
+import { WEBHOOK_EVALUATION_NOT_FINISHED, WEBHOOK_REJECTED, WEBHOOK_RETRYABLE } from '../workflows/webhook-retry';
 import { assertUsableSecret } from '../webhooks/signature';
 import { evaluationNotFound } from './errors';
 

@@ -14,7 +14,7 @@ import type { SandboxEngine } from '../sandbox/engine';
 import { isConnectionError } from '../db/connection-errors';
 import { currentRun } from './current-run';
 import { refusalsAreFinal } from './errors';
-import type { ExecuteOutcome, StoredOutput } from './types';
+import type { ExecuteOutcome, StoredOutput } from '../workflows/activities';
 
 /** Characters of each stream shown in the history's preview. */
 export const OUTPUT_PREVIEW_CHARS = 400;

@@ -3,7 +3,7 @@
  * Temporal Web UI sees what the rule matched. Bounded, because it travels in the history.
  */
 import { SEVERITIES, type Finding } from '../domain/evaluation';
-import type { FindingExcerpt } from './types';
+import type { FindingExcerpt } from '../workflows/activities';
 
 const MAX_EXCERPTS = 8;
 const CONTEXT_LINES = 2;

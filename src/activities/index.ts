@@ -8,7 +8,7 @@ import type { ScanPolicy } from '../scanner/decide';
 import type { ScanReport } from '../scanner/index';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db/client';
-import { WEBHOOK_REJECTED } from '../webhooks/retry-policy';
+import { WEBHOOK_REJECTED } from '../workflows/webhook-retry';
 import { makeDeliverWebhook } from './deliver-webhook';
 import { makeExecute } from './execute';
 import { makePersistResults } from './persist-results';
@@ -16,8 +16,8 @@ import { makeRecordTransition } from './record-transition';
 import { makeSecurityScan } from './security-scan';
 import { makeReconcileEvaluations } from './reconcile-evaluations';
 import type { Reconciler } from '../reconciler/reconciler';
-import type { ReconcileActivities } from './reconcile-types';
-import type { EvaluationActivities } from './types';
+import type { ReconcileActivities } from '../workflows/reconcile-activities';
+import type { EvaluationActivities } from '../workflows/activities';
 
 export interface ActivityDeps {
   store: EvaluationStore;

@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics/metrics';
 import { currentRun } from './current-run';
 import { refusalsAreFinal } from './errors';
 import { reviewRecord } from './record-transition';
-import type { OutcomeInput } from './types';
+import type { OutcomeInput } from '../workflows/activities';
 
 export function makePersistResults(deps: { store: EvaluationStore; metrics: Metrics }) {
   return async function persistResults(input: OutcomeInput): Promise<void> {

@@ -2,7 +2,7 @@
 import type { EvaluationStore } from '../db/evaluations';
 import { currentRun } from './current-run';
 import { refusalsAreFinal } from './errors';
-import type { ReviewInputRecord, TransitionInput } from './types';
+import type { ReviewInputRecord, TransitionInput } from '../workflows/activities';
 
 export function makeRecordTransition(deps: { store: EvaluationStore }) {
   return async function recordTransition(input: TransitionInput): Promise<void> {

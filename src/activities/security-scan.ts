@@ -12,7 +12,7 @@ import { ScanError } from '../scanner/types';
 import { evaluationNotFound, refusalsAreFinal } from './errors';
 import { currentRun } from './current-run';
 import { excerptsFor } from './finding-excerpts';
-import type { ScanOutcome } from './types';
+import type { ScanOutcome } from '../workflows/activities';
 
 /** Findings carried in the workflow's history; the full list goes to PostgreSQL. */
 export const FINDINGS_IN_HISTORY = 50;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './client';
 import { Prisma, type Evaluation } from '../generated/prisma/client';
 import { InvalidRowError, parseEvaluationRow, parseEventColumns, parseEventRow, type EvaluationRow, type EventRow } from './rows';
-import type { RunResult } from '../sandbox/engine';
+import type { ExecutionFields, OutputPreview, StoredOutput } from '../domain/execution';
 import {
   TERMINAL_STATUSES,
   workflowIdFor,
@@ -45,28 +45,7 @@ export interface LifecycleEvent {
   data?: Record<string, unknown>;
 }
 
-/** What a sandbox run reports, as stored in the evaluation's columns (output is stored apart). */
-export type ExecutionFields = Pick<
-  RunResult,
-  'exitCode' | 'signal' | 'timeMs' | 'cpuTimeMs' | 'memoryKb' | 'stdoutTruncated' | 'stderrTruncated' | 'engine'
->;
-
-/** A few hundred characters of the output as text, so a run's history says what it printed. */
-export interface OutputPreview {
-  stdout: string;
-  stderr: string;
-  stdoutBytes: number;
-  stderrBytes: number;
-}
-
-/**
- * How `execute` hands the output to `persistResults`. Current runs always park it in PostgreSQL
- * and pass the id with a preview, so histories stay small; `inline` is kept for runs recorded
- * before that (their histories still replay and persist).
- */
-export type StoredOutput =
-  | { kind: 'inline'; stdoutBase64: string; stderrBase64: string }
-  | { kind: 'stored'; outputId: string; preview?: OutputPreview };
+export type { ExecutionFields, OutputPreview, StoredOutput };
 
 export interface Outcome {
   evaluationId: string;

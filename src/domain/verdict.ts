@@ -12,10 +12,11 @@
  * byte for byte rather than collapsed into replacement characters).
  * This is what competitive-programming judges such as Judge0 do.
  */
-import type { RunResult } from '../sandbox/engine';
 import type { Verdict } from './evaluation';
+import type { ExecutionFields, LimitHit } from './execution';
 
-export type VerdictInput = Pick<RunResult, 'exitCode' | 'signal' | 'limitHit' | 'stdout'>;
+/** The parts of a run that decide its verdict (a sandbox's RunResult has them). */
+export type VerdictInput = Pick<ExecutionFields, 'exitCode' | 'signal'> & { limitHit: LimitHit; stdout: Uint8Array };
 
 /**
  * Precedence: a limit hit decides first (a program stopped by a limit is judged by that limit,

@@ -11,7 +11,7 @@ import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
 import { describeRun } from '../temporal/run-description';
 import type { TemporalGateway } from '../temporal/gateway';
-import type { ReconcileSummary } from '../activities/reconcile-types';
+import type { ReconcileSummary } from '../workflows/reconcile-activities';
 import { closeReason } from './close-reason';
 
 export interface ReconcilerOptions {

@@ -5,6 +5,7 @@
  * SandboxInfrastructureError so that Temporal retries it.
  */
 import type { Language, Limits } from '../domain/evaluation';
+import type { LimitHit } from '../domain/execution';
 
 export type EngineName = 'bwrap' | 'gvisor' | 'process';
 
@@ -22,8 +23,7 @@ export interface RunRequest {
   onProgramStart?: () => void;
 }
 
-/** Which limit ended the run, if one did. */
-export type LimitHit = 'cpu_time' | 'wall_time' | 'memory' | 'output' | null;
+export type { LimitHit };
 
 export interface RunResult {
   stdout: Buffer;

@@ -1,8 +1,8 @@
 /** Builds the Temporal worker for the `evaluations` task queue. */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { TASK_QUEUE } from '../domain/evaluation';
-import type { EvaluationActivities } from '../activities/types';
-import type { ReconcileActivities } from '../activities/reconcile-types';
+import type { EvaluationActivities } from '../workflows/activities';
+import type { ReconcileActivities } from '../workflows/reconcile-activities';
 import type { ConnectionSecurity } from './connection-security';
 
 export interface WorkerSetup {

@@ -3,7 +3,7 @@
  * evaluation is in and, while it is held, everything needed to decide. Pure and deterministic
  * (workflow code): built only from the workflow's own state.
  */
-import type { FindingExcerpt } from '../activities/types';
+import type { FindingExcerpt } from './activities';
 import type { Finding } from '../domain/evaluation';
 
 export function scanningDetails(): string {

@@ -22,7 +22,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
-import type { EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInputRecord, ScanOutcome } from '../activities/types';
+import type { EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInputRecord, ScanOutcome } from './activities';
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
 import {
   EvaluationRuleIdsKey,
@@ -30,7 +30,7 @@ import {
   EvaluationStatusKey,
   EvaluationVerdictKey,
 } from '../temporal/search-attributes';
-import { WEBHOOK_ACTIVITY_OPTIONS } from '../webhooks/retry-policy';
+import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
 import { EXECUTE_MAX_ATTEMPTS, FailureType, PERSIST_OPTIONS, SCAN_OPTIONS, TRANSITION_OPTIONS } from './config';
 import { finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';
 import {

@@ -4,7 +4,7 @@
  * it survives restarts of anything. The pass itself is one activity.
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { ReconcileActivities, ReconcileSummary } from '../activities/reconcile-types';
+import type { ReconcileActivities, ReconcileSummary } from './reconcile-activities';
 
 const { reconcileEvaluations } = proxyActivities<ReconcileActivities>({
   startToCloseTimeout: '2 minutes',

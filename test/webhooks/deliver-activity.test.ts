@@ -9,7 +9,7 @@ import { Webhook } from 'standardwebhooks';
 import { makeDeliverWebhook, type DeliverWebhookDeps } from '../../src/activities/deliver-webhook';
 import { createDb, type Db } from '../../src/db/client';
 import { WebhookDeliveryLog } from '../../src/webhooks/delivery-log';
-import { WEBHOOK_REJECTED, WEBHOOK_RETRYABLE, WEBHOOK_EVALUATION_NOT_FINISHED } from '../../src/webhooks/retry-policy';
+import { WEBHOOK_REJECTED, WEBHOOK_RETRYABLE, WEBHOOK_EVALUATION_NOT_FINISHED } from '../../src/workflows/webhook-retry';
 import { WebhookSecretError } from '../../src/webhooks/signature';
 import { databaseUrl } from '../support/harness';
 import { standardWebhookHeaders, startReceiver, type Receiver } from './receiver';

@@ -1,10 +1,10 @@
 /**
- * Inputs and outputs of the activities. They travel through Temporal's JSON payloads, so
- * times are ISO strings and bytes are base64; the workflow imports these as types only.
+ * The activities the evaluation workflow calls, as the workflow sees them: their inputs and
+ * outputs travel through Temporal's JSON payloads, so times are ISO strings and bytes are base64.
+ * The workflow owns this contract; src/activities/ implements it.
  */
-import type { EvaluationStatus, EventType, Finding, Verdict } from '../domain/evaluation';
-import type { ExecutionFields, StoredOutput } from '../db/evaluations';
-import type { ReviewDecisionKind } from '../domain/evaluation';
+import type { EvaluationStatus, EventType, Finding, ReviewDecisionKind, Verdict } from '../domain/evaluation';
+import type { ExecutionFields, StoredOutput } from '../domain/execution';
 
 export type { ExecutionFields, StoredOutput };
 
