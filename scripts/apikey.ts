@@ -4,8 +4,8 @@
  * scripts can take it with `tail -n 1`; the key is shown only this once.
  * Exit codes: 0 done, 1 failed (database, unknown id), 2 misuse of the command line.
  */
-import { ApiKeyStore } from '../src/auth/api-keys';
-import { API_KEY_CLI_USAGE, formatApiKeyTable, parseApiKeyCommand, UsageError, type ApiKeyCommand } from '../src/auth/api-key-cli';
+import { ApiKeyStore } from '../src/api/auth/api-keys';
+import { API_KEY_CLI_USAGE, formatApiKeyTable, parseApiKeyCommand, UsageError, type ApiKeyCommand } from '../src/api/auth/api-key-cli';
 import { createDb } from '../src/db/client';
 import { applyMigrations } from '../src/db/migrate';
 

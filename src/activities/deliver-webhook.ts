@@ -10,7 +10,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { presentEvaluation } from '../api/present';
+import { presentEvaluation } from '../contract/present';
 import type { Db } from '../db/client';
 import { EvaluationNotFoundError, EvaluationStore } from '../db/evaluations';
 import { isTerminal } from '../domain/evaluation';

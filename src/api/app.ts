@@ -7,17 +7,17 @@ import type { Metrics } from '../metrics/metrics';
 import { secureHeaders } from 'hono/secure-headers';
 import { cors } from 'hono/cors';
 import { swaggerUI } from '@hono/swagger-ui';
-import type { AuthVariables } from '../auth/principal';
-import type { ApiKeyStore } from '../auth/api-keys';
-import { authenticate } from '../auth/middleware';
-import { keyByClientAddress, rateLimit, type RequestLimits } from '../ratelimit';
+import type { AuthVariables } from './auth/principal';
+import type { ApiKeyStore } from './auth/api-keys';
+import { authenticate } from './auth/middleware';
+import { keyByClientAddress, rateLimit, type RequestLimits } from './ratelimit';
 import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType } from './errors';
 import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { introspectionRoutes } from './routes/introspection';
 import { batchRoutes } from './routes/batches';
 import type { ScanPolicy } from '../scanner/decide';
-import { MAX_BODY_BYTES } from './schemas';
+import { MAX_BODY_BYTES } from '../contract/schemas';
 
 export interface AppDeps extends EvaluationRoutesDeps {
   readiness: ReadinessCheck[];
@@ -27,7 +27,7 @@ export interface AppDeps extends EvaluationRoutesDeps {
   keys: Pick<ApiKeyStore, 'verify'>;
   /** Only for local development: every caller is the `default` tenant with every scope. */
   authDisabled: boolean;
-  /** Shared by every API process on the same database (see src/ratelimit/postgres.ts). */
+  /** Shared by every API process on the same database (see src/api/ratelimit/postgres.ts). */
   rateLimits: RequestLimits;
   /** Origins allowed to call the API from a browser; none by default. */
   corsOrigins?: string[];

@@ -4,7 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { ApiKeyStore } from '../auth/api-keys';
+import { ApiKeyStore } from './auth/api-keys';
 import type { Db } from '../db/client';
 import { EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { ScanPolicy } from '../scanner/decide';
 import { TemporalGateway } from '../temporal/gateway';
 import { Reconciler } from '../reconciler/reconciler';
-import { requestLimits } from '../ratelimit';
+import { requestLimits } from './ratelimit';
 import { createApp } from './app';
 import type { ReadinessCheck } from './routes/health';
 import { Submissions } from './submissions';

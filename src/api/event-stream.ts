@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { isTerminal } from '../domain/evaluation';
 import type { EvaluationStore } from '../db/evaluations';
-import { presentEvent } from './present';
+import { presentEvent } from '../contract/present';
 import { badRequest } from './errors';
 
 const POLL_MS = 200;

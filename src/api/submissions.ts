@@ -12,8 +12,8 @@ import { TemporalUnavailableError } from '../temporal/gateway';
 import { withDatabase } from './dependency-errors';
 import { ApiError, serviceUnavailable } from './errors';
 import { DestinationLookupError, validateCallbackUrl } from '../webhooks/ssrf-guard';
-import { checkCapacity } from '../ratelimit';
-import type { CreateEvaluationRequest } from './schemas';
+import { checkCapacity } from './ratelimit';
+import type { CreateEvaluationRequest } from '../contract/schemas';
 
 export interface SubmissionDeps {
   store: EvaluationStore;
@@ -135,7 +135,7 @@ export const IDEMPOTENCY_NAMESPACE = 'fec30855-7711-4a68-be39-1047318a638d';
 
 /**
  * The same tenant and key always name the same evaluation (and so the same workflow id): a UUID
- * v5 of `${tenant}:${key}`. Tenants cannot contain ':' (TENANT_PATTERN in src/auth/api-keys.ts),
+ * v5 of `${tenant}:${key}`. Tenants cannot contain ':' (TENANT_PATTERN in src/api/auth/api-keys.ts),
  * so no two pairs share a name.
  *
  * Rows created before this was a real v5 carry an id derived from SHA-256 instead. They are

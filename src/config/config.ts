@@ -10,9 +10,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { TASK_QUEUE } from '../domain/evaluation';
-import { DEFAULT_PYTHON_PATH } from '../sandbox/languages';
-import { assertUsableSecret } from '../webhooks/signature';
-import { DEFAULT_WEBHOOK_TIMEOUT_MS } from '../webhooks/deliver';
+import { DEFAULT_PYTHON_PATH, DEFAULT_WEBHOOK_TIMEOUT_MS } from './defaults';
 import { ConfigError } from './errors';
 
 export { ConfigError };
@@ -76,15 +74,6 @@ export const ConfigEnv = z.object({
   WEBHOOK_SECRET: z
     .string()
     .min(32, 'at least 32 characters')
-    .superRefine((secret, ctx) => {
-      // The same check the worker makes before it signs anything, so the API never accepts a
-      // callbackUrl that the worker could not sign for.
-      try {
-        assertUsableSecret(secret);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    })
     .optional()
     .meta(doc('key that signs webhook deliveries (Standard Webhooks): a `whsec_` base64 secret of 24+ bytes, or any other string of 32+ characters used as raw bytes; `callbackUrl` is refused without it', 'webhooks off')),
   WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false).meta(doc('allow callbacks to loopback and private addresses (never to metadata addresses)')),

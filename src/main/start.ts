@@ -7,15 +7,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadSettings } from './settings';
 import { connectionSecurity } from '../temporal/connection-security';
-import { ApiKeyStore } from '../auth/api-keys';
-import { ensureLocalApiKey } from '../auth/local-key';
+import { ApiKeyStore } from '../api/auth/api-keys';
+import { ensureLocalApiKey } from '../api/auth/local-key';
 import { createDb } from '../db/client';
 import { applyMigrations } from '../db/migrate';
 import { startEmbeddedPostgres } from '../embedded/postgres';
 import { startEmbeddedTemporal } from '../embedded/temporal';
 import { createLogger } from '../logging/logger';
 import { Metrics } from '../metrics/metrics';
-import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../temporal/search-attributes';
+import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../workflows/search-attributes';
 import { startApi, startWorker, stopOnSignals } from './runtime';
 
 async function main() {

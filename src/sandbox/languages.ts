@@ -10,6 +10,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Language, Limits } from '../domain/evaluation';
 import { SandboxInfrastructureError } from './engine';
+import { DEFAULT_PYTHON_PATH } from '../config/defaults';
 
 export interface LanguageRuntime {
   readonly language: Language;
@@ -46,12 +47,7 @@ export interface LanguageRegistryOptions {
   nodePath?: string;
 }
 
-/**
- * Debian's interpreter: starts in ~10 ms and lies inside /usr, which every sandbox binds. The
- * engines' init, Python submissions and (by default) the scanner all use it, so they agree on
- * one Python version.
- */
-export const DEFAULT_PYTHON_PATH = '/usr/bin/python3';
+export { DEFAULT_PYTHON_PATH };
 
 /** Directories that the sandbox engines always bind read-only (see bwrap.ts). */
 export const SYSTEM_DIRECTORIES = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'] as const;

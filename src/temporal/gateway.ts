@@ -15,7 +15,7 @@ import {
 } from '../workflows/definitions';
 import type { evaluationWorkflow } from '../workflows/evaluation';
 import type { RunDescription } from './run-description';
-import { EvaluationLanguageKey, EvaluationStatusKey, EvaluationTenantKey } from './search-attributes';
+import { EvaluationLanguageKey, EvaluationStatusKey, EvaluationTenantKey } from '../workflows/search-attributes';
 
 const CALL_DEADLINE_MS = 5000;
 /** A review update returns once the decision is stored (for a rejection, the final result too). */

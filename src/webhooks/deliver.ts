@@ -11,10 +11,11 @@
  */
 import { webhookHeaders } from './signature';
 import { postPinned, WebhookNetworkError, WebhookTimeoutError, type PinnedPostResponse } from './pinned-post';
+import { DEFAULT_WEBHOOK_TIMEOUT_MS } from '../config/defaults';
 import { assertPublicDestination, DestinationLookupError, UnsafeWebhookUrlError, type LookupAll } from './ssrf-guard';
 
 export const WEBHOOK_USER_AGENT = 'crucible-webhooks/1';
-export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+export { DEFAULT_WEBHOOK_TIMEOUT_MS };
 /** The answer is not used; reading a little lets a well-behaved receiver finish cleanly. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 

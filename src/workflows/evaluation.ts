@@ -29,7 +29,7 @@ import {
   EvaluationSeverityKey,
   EvaluationStatusKey,
   EvaluationVerdictKey,
-} from '../temporal/search-attributes';
+} from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
 import { EXECUTE_MAX_ATTEMPTS, FailureType, PERSIST_OPTIONS, SCAN_OPTIONS, TRANSITION_OPTIONS } from './config';
 import { finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';

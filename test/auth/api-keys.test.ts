@@ -1,6 +1,6 @@
 /** ApiKeyStore against a real PostgreSQL database (the one jest's global setup created). */
 import { randomUUID } from 'node:crypto';
-import { API_KEY_PREFIX, ApiKeyStore, hashApiKey, InvalidApiKeyInputError, LAST_USED_RESOLUTION_MS } from '../../src/auth/api-keys';
+import { API_KEY_PREFIX, ApiKeyStore, hashApiKey, InvalidApiKeyInputError, LAST_USED_RESOLUTION_MS } from '../../src/api/auth/api-keys';
 import { createDb, type Db } from '../../src/db/client';
 import { databaseUrl } from '../support/harness';
 

@@ -2,8 +2,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { ApiKeyStore } from '../../src/auth/api-keys';
-import { parseApiKeyCommand, UsageError } from '../../src/auth/api-key-cli';
+import { ApiKeyStore } from '../../src/api/auth/api-keys';
+import { parseApiKeyCommand, UsageError } from '../../src/api/auth/api-key-cli';
 import { createDb, type Db } from '../../src/db/client';
 import { databaseUrl } from '../support/harness';
 

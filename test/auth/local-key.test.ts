@@ -2,9 +2,9 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ApiKeyStore } from '../../src/auth/api-keys';
-import { ensureLocalApiKey, LOCAL_TENANT } from '../../src/auth/local-key';
-import { SCOPES } from '../../src/auth/principal';
+import { ApiKeyStore } from '../../src/api/auth/api-keys';
+import { ensureLocalApiKey, LOCAL_TENANT } from '../../src/api/auth/local-key';
+import { SCOPES } from '../../src/api/auth/principal';
 import { createDb, type Db } from '../../src/db/client';
 import { databaseUrl } from '../support/harness';
 

@@ -1,9 +1,9 @@
 /** authenticate() and requireScope() on a tiny Hono app with the real key store and database. */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import { ApiKeyStore } from '../../src/auth/api-keys';
-import { authenticate, principalOf, requireScope } from '../../src/auth/middleware';
-import { ANONYMOUS_PRINCIPAL, type AuthVariables, type Principal, type Scope } from '../../src/auth/principal';
+import { ApiKeyStore } from '../../src/api/auth/api-keys';
+import { authenticate, principalOf, requireScope } from '../../src/api/auth/middleware';
+import { ANONYMOUS_PRINCIPAL, type AuthVariables, type Principal, type Scope } from '../../src/api/auth/principal';
 import { createDb, type Db } from '../../src/db/client';
 import { databaseUrl } from '../support/harness';
 

@@ -8,7 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { SCOPES } from '../../src/auth/principal';
+import { SCOPES } from '../../src/api/auth/principal';
 import { createTestDatabase, startTestApi, startTestWorker, uniqueQueue, waitFor, type TestWorker } from '../support/harness';
 import {
   launchBrowser,

@@ -5,7 +5,7 @@
  * revoked key is refused on the very next request.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiKeyStore } from '../../src/auth/api-keys';
+import { ApiKeyStore } from '../../src/api/auth/api-keys';
 import { startTestApi, startTestWorker, uniqueQueue, waitFor, type TestApi, type TestWorker } from '../support/harness';
 
 const queue = uniqueQueue('tenants');

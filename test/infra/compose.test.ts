@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../../src/temporal/search-attributes';
+import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../../src/workflows/search-attributes';
 
 const projectRoot = path.resolve(__dirname, '../..');
 const composeFile = path.join(projectRoot, 'docker-compose.temporal.yml');

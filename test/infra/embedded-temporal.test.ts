@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
 import { locateTemporalCli, TemporalCliNotFoundError } from '../../src/temporal/cli';
-import { SEARCH_ATTRIBUTE_CLI_ARGS, SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+import { SEARCH_ATTRIBUTE_CLI_ARGS, SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts, isListening } from '../support/free-port';
 
 const projectRoot = path.resolve(__dirname, '../..');

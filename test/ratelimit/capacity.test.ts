@@ -1,6 +1,6 @@
 /** checkCapacity: admission by evaluations in progress, per tenant and for the whole service. */
 import { ApiError } from '../../src/api/errors';
-import { checkCapacity } from '../../src/ratelimit';
+import { checkCapacity } from '../../src/api/ratelimit';
 
 const limits = { perTenantMax: 3, totalMax: 10 };
 

@@ -6,7 +6,7 @@
 import { applyMigrations } from '../../src/db/migrate';
 import { createPool } from '../../src/db/client';
 import { IN_MEMORY_DATA_DIR, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/postgres';
-import { requestLimits } from '../../src/ratelimit';
+import { requestLimits } from '../../src/api/ratelimit';
 
 let embedded: EmbeddedPostgres;
 beforeAll(async () => {

@@ -8,9 +8,9 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Pool } from 'pg';
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import type { AuthVariables } from '../../src/auth/principal';
+import type { AuthVariables } from '../../src/api/auth/principal';
 import { createPool } from '../../src/db/client';
-import { keyByPrincipalOrAddress, postgresLimiter, rateLimit, type RateLimitOptions, type RequestLimiter } from '../../src/ratelimit';
+import { keyByPrincipalOrAddress, postgresLimiter, rateLimit, type RateLimitOptions, type RequestLimiter } from '../../src/api/ratelimit';
 import { freePorts } from '../support/free-port';
 import { databaseUrl, waitFor } from '../support/harness';
 

@@ -6,7 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client as PgClient } from 'pg';
 import { applyMigrations } from '../../src/db/migrate';
 import { locateTemporalCli } from '../../src/temporal/cli';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts } from './free-port';
 
 declare global {

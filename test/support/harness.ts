@@ -10,7 +10,7 @@ import { workflowBundle } from './workflow-bundle';
 import { createActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config/config';
 import { assembleApi } from '../../src/api/assemble';
-import type { ApiKeyStore } from '../../src/auth/api-keys';
+import type { ApiKeyStore } from '../../src/api/auth/api-keys';
 import { createDb, createPool, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
 import { createLogger } from '../../src/logging/logger';

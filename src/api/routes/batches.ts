@@ -4,14 +4,14 @@
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { validate as isUuid } from 'uuid';
-import type { AuthVariables } from '../../auth/principal';
-import { requireScope } from '../../auth/middleware';
+import type { AuthVariables } from '../auth/principal';
+import { requireScope } from '../auth/middleware';
 import type { EvaluationStore } from '../../db/evaluations';
 import type { Metrics } from '../../metrics/metrics';
 import { withDatabase } from '../dependency-errors';
 import { ApiError, errorBody } from '../errors';
-import { links, presentEvaluation } from '../present';
-import { CreateEvaluationRequest, ErrorBody, Evaluation, SubmitResponse } from '../schemas';
+import { links, presentEvaluation } from '../../contract/present';
+import { CreateEvaluationRequest, ErrorBody, Evaluation, SubmitResponse } from '../../contract/schemas';
 import type { Submissions } from '../submissions';
 import { validationHook } from '../validation';
 

@@ -1,15 +1,16 @@
 /** /v1/evaluations: submit, read, list, events, cancel, approve and reject. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { isTerminal } from '../../domain/evaluation';
-import type { AuthVariables } from '../../auth/principal';
-import { requireScope } from '../../auth/middleware';
+import type { AuthVariables } from '../auth/principal';
+import { requireScope } from '../auth/middleware';
 import type { EvaluationStore } from '../../db/evaluations';
 import type { TemporalGateway } from '../../temporal/gateway';
 import { ReviewRefusedError, TemporalUnavailableError, WorkflowClosedError } from '../../temporal/gateway';
 import type { Reconciler } from '../../reconciler/reconciler';
 import { withDatabase } from '../dependency-errors';
 import { conflict, notFound, serviceUnavailable } from '../errors';
-import { decodeCursor, encodeCursor, links, presentCode, presentEvaluation, presentEvent } from '../present';
+import { decodeCursor, encodeCursor } from '../cursor';
+import { links, presentCode, presentEvaluation, presentEvent } from '../../contract/present';
 import {
   ActionAccepted,
   CreateEvaluationRequest,
@@ -23,7 +24,7 @@ import {
   SubmitResponse,
   SubmittedCode,
   WebhookDelivery,
-} from '../schemas';
+} from '../../contract/schemas';
 import type { Submissions } from '../submissions';
 import type { Metrics } from '../../metrics/metrics';
 import { validationHook } from '../validation';

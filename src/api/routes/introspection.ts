@@ -1,10 +1,10 @@
 /** What a client can ask before submitting: languages, limits, and the effective scan policy. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA, SEVERITIES } from '../../domain/evaluation';
-import type { AuthVariables } from '../../auth/principal';
-import { requireScope } from '../../auth/middleware';
+import type { AuthVariables } from '../auth/principal';
+import { requireScope } from '../auth/middleware';
 import type { ScanPolicy } from '../../scanner/decide';
-import { Limits } from '../schemas';
+import { Limits } from '../../contract/schemas';
 
 const LANGUAGE_INFO: Record<(typeof LANGUAGES)[number], { name: string; fileName: string }> = {
   python: { name: 'Python 3', fileName: 'main.py' },

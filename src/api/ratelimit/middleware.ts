@@ -9,8 +9,8 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { withDatabase } from '../api/dependency-errors';
-import { ApiError, renderError } from '../api/errors';
+import { withDatabase } from '../dependency-errors';
+import { ApiError, renderError } from '../errors';
 import type { AuthVariables } from '../auth/principal';
 import { keyByPrincipalOrAddress, type RateLimitContext } from './client-key';
 

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { validate as isUuid } from 'uuid';
-import type { Db } from '../db/client';
+import type { Db } from '../../db/client';
 import type { Principal, Scope } from './principal';
 import { InvalidScopeError, isScope, normaliseScopes } from './scopes';
 

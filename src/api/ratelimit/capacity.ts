@@ -3,7 +3,7 @@
  * whole service, may have unfinished at once. Pure decision logic; the caller supplies the counts
  * (evaluations not yet in a terminal status) and renders the error.
  */
-import { ApiError } from '../api/errors';
+import { ApiError } from '../errors';
 
 export interface CapacityCheck {
   /** Unfinished evaluations of the calling tenant, not counting the one being admitted. */

@@ -7,7 +7,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
-import { ApiError, renderError } from '../api/errors';
+import { ApiError, renderError } from '../errors';
 import type { ApiKeyStore } from './api-keys';
 import { ANONYMOUS_PRINCIPAL, type AuthVariables, type Principal, type Scope } from './principal';
 import { grants } from './scopes';

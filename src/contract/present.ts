@@ -1,9 +1,10 @@
-/** Turns stored rows into the API's documented shapes. */
+/**
+ * Turns stored rows into the public representation: the API's answers and the body of the
+ * webhook that reports a finished evaluation are the same document.
+ */
 import type { EvaluationRow, EventRow } from '../db/evaluations';
 import { createHash } from 'node:crypto';
-import { validate as isUuid } from 'uuid';
 import type { Evaluation, LifecycleEvent, SubmittedCode } from './schemas';
-import { badRequest } from './errors';
 
 export function links(id: string) {
   return { self: `/v1/evaluations/${id}`, events: `/v1/evaluations/${id}/events`, code: `/v1/evaluations/${id}/code` };
@@ -78,18 +79,4 @@ export function presentEvent(row: EventRow): LifecycleEvent {
 /** Output is stored as bytes (NUL included); JSON carries it as UTF-8 text, NUL as \u0000. */
 function text(bytes: Uint8Array | null): string {
   return bytes ? Buffer.from(bytes).toString('utf8') : '';
-}
-
-/** Opaque cursor: the sort key (createdAt, id) of the last item on the page. */
-export function encodeCursor(row: EvaluationRow): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !isUuid(id)) {
-    throw badRequest('cursor is not one this API returned');
-  }
-  return { createdAt, id };
 }
