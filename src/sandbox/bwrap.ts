@@ -25,7 +25,6 @@ import { accessSync, lstatSync, readlinkSync, realpathSync, statSync, constants 
 import path from 'node:path';
 import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
 import { selfCheck } from './self-check';
-import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, withRunCgroup, type RunCgroup } from './cgroups';
 import { createLanguageRegistry, DEFAULT_PYTHON_PATH, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { programRlimits } from './rlimits';

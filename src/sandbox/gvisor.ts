@@ -36,7 +36,7 @@
  * processes are verified gone.
  */
 import { spawn } from 'node:child_process';
-import { lstatSync, promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, promises as fs, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';

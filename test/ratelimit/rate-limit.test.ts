@@ -55,7 +55,7 @@ describe('rateLimit middleware with the PostgreSQL store', () => {
         reset: Number(res.headers.get('ratelimit-reset')),
       });
     }
-    expect(seen.map(({ reset, ...rest }) => rest)).toEqual([
+    expect(seen.map(({ reset: _reset, ...rest }) => rest)).toEqual([
       { limit: '3', remaining: '2', policy: '3;w=60' },
       { limit: '3', remaining: '1', policy: '3;w=60' },
       { limit: '3', remaining: '0', policy: '3;w=60' },

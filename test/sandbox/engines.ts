@@ -4,7 +4,7 @@
  * helpers to look for processes that outlived a run.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LIMIT_DEFAULTS, type Language, type Limits } from '../../src/domain/evaluation';

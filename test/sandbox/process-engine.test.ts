@@ -2,7 +2,7 @@
  * The `process` engine (no isolation, rlimits only) against real processes.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LIMIT_DEFAULTS, type Language, type Limits } from '../../src/domain/evaluation';

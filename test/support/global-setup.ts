@@ -10,7 +10,6 @@ import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts } from './free-port';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __crucibleTestEnv: { temporal: TestWorkflowEnvironment; adminUrl: string; database: string } | undefined;
 }
 
