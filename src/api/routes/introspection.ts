@@ -1,9 +1,10 @@
 /** What a client can ask before submitting: languages, limits, and the effective scan policy. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA, SEVERITIES } from '../../domain/evaluation';
+import { LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA } from '../../domain/evaluation';
 import type { AuthVariables } from '../auth/principal';
 import { requireScope } from '../auth/middleware';
 import type { ScanPolicy } from '../../scanner/decide';
+import { scanPolicySchema } from '../../scanner/policy';
 import { Limits } from '../../contract/schemas';
 
 const LANGUAGE_INFO: Record<(typeof LANGUAGES)[number], { name: string; fileName: string }> = {
@@ -11,10 +12,8 @@ const LANGUAGE_INFO: Record<(typeof LANGUAGES)[number], { name: string; fileName
   javascript: { name: 'JavaScript (Node.js)', fileName: 'main.js' },
 };
 
-const Action = z.enum(['allow', 'review', 'block']);
-const Policy = z
-  .object({ severity: z.object(Object.fromEntries(SEVERITIES.map((s) => [s, Action])) as Record<(typeof SEVERITIES)[number], typeof Action>), rules: z.record(z.string(), Action) })
-  .openapi('ScanPolicy');
+// The policy file's own schema (scanner/policy.ts) documents what the API shows: one definition.
+const Policy = scanPolicySchema.openapi('ScanPolicy');
 
 const languagesRoute = createRoute({
   middleware: [requireScope('read')] as const,
