@@ -6,7 +6,7 @@ import { findingsOf, isSortedByPosition, ruleIdsOf } from './helpers';
 const scan = (code: string | Buffer) => scanCode('python', typeof code === 'string' ? Buffer.from(code) : code);
 
 describe('Python scanner rules', () => {
-  it('keeps the TypeScript rule catalog in step with scan.py --list-rules', async () => {
+  it('rules.json is what scan.py --list-rules prints (regenerate with npm run scanner:rules)', async () => {
     const fromScript = (await listPythonRules()) as Array<{ ruleId: string; severity: string; description: string }>;
     const byId = (a: { ruleId: string }, b: { ruleId: string }) => a.ruleId.localeCompare(b.ruleId);
     expect([...PYTHON_RULES].sort(byId)).toEqual([...fromScript].sort(byId));
