@@ -1,19 +1,24 @@
 /**
- * Embedded Temporal for a one-command start: the Temporal CLI's dev server (`temporal server
- * start-dev`, server plus Web UI, state in a SQLite file under dataDir, so workflows survive a
- * restart), with the search attributes registered and the namespace created.
+ * Embedded Temporal for a one-command start: the Temporal CLI's dev server (server plus Web UI,
+ * state in a SQLite file under dataDir so workflows survive a restart, the namespace and search
+ * attributes created with it), run through the Temporal SDK's own ephemeral-server support
+ * (TestWorkflowEnvironment.createLocal), which builds the command line, waits for the frontend
+ * and kills the server on stop.
  *
  * Which binary: TEMPORAL_CLI_PATH, else `temporal` on PATH (see src/temporal/cli.ts), else the
- * Temporal TypeScript SDK downloads the CLI into dataDir (needs internet once). Without any of
- * them the error says how to install it.
+ * SDK downloads the CLI into dataDir (needs internet once).
+ *
+ * The server's own output goes straight to this process's stdout and stderr (the SDK forwards
+ * it; there is no hook for it), so it runs at log level error.
  */
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+import { TestWorkflowEnvironment, type DevServerConfig } from '@temporalio/testing';
 import { locateTemporalCli, TEMPORAL_CLI_INSTALL_HINT, TemporalCliNotFoundError } from '../temporal/cli';
-import { acquireDataDirLock, type DataDirLock } from './data-dir-lock';
-import { startSupervisedProcess, type SupervisedProcess } from './supervised-process';
-import { waitForTemporal } from './temporal-readiness';
+import { acquireDataDirLock } from './data-dir-lock';
 
 export interface EmbeddedTemporalOptions {
   /** Folder for the SQLite state (temporal.db) and, if one is downloaded, the CLI. */
@@ -24,15 +29,15 @@ export interface EmbeddedTemporalOptions {
   uiPort: number;
   /** Default "default" (always created; another name is created in addition). */
   namespace?: string;
-  /** `Name=Type` pairs as `--search-attribute` takes them, e.g. 'EvaluationStatus=Keyword'. */
-  searchAttributes: string[];
-  /** The server's own output, line by line (it logs at level warn). */
+  /** Registered on the namespace when the database is created. */
+  searchAttributes: NonNullable<DevServerConfig['searchAttributes']>;
+  /** What this module does (not the server's output, see above). */
   log?: (line: string) => void;
   /** Interface for the frontend and the UI; default 127.0.0.1 (use 0.0.0.0 inside a container). */
   ip?: string;
-  /** How long to wait for the server to become ready; default 60 s. */
+  /** How long to wait for the Web UI after the frontend answers; default 60 s. */
   startTimeoutMs?: number;
-  /** Environment used to find and run the CLI; default process.env. */
+  /** Environment used to find the CLI; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -40,7 +45,7 @@ export interface EmbeddedTemporal {
   /** host:port for @temporalio/client and the worker. */
   address: string;
   uiUrl: string;
-  /** Stops the server (SIGTERM, SIGKILL after 15 s) and waits until it is gone. */
+  /** Stops the server and waits until it is gone. */
   stop(): Promise<void>;
 }
 
@@ -49,172 +54,148 @@ export class EmbeddedTemporalStartError extends Error {
 }
 
 const DEFAULT_START_TIMEOUT_MS = 60_000;
-const STOP_GRACE_MS = 15_000;
-const SERVER_PID_FILE = 'temporal-server.pid';
-
-interface ResolvedOptions {
-  dataDir: string;
-  dbFilename: string;
-  ip: string;
-  port: number;
-  uiPort: number;
-  namespace: string;
-  searchAttributes: string[];
-  log: (line: string) => void;
-  startTimeoutMs: number;
-  env: NodeJS.ProcessEnv;
-}
+const UI_POLL_INTERVAL_MS = 200;
+/** Below "warn" the dev server prints routine notices (e.g. about its cluster id) on every fresh start. */
+const SERVER_LOG = { format: 'pretty', level: 'error' };
 
 export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): Promise<EmbeddedTemporal> {
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const resolved: ResolvedOptions = {
-    dataDir,
-    dbFilename: path.join(dataDir, 'temporal.db'),
-    ip: options.ip ?? '127.0.0.1',
-    port: options.port,
-    uiPort: options.uiPort,
-    namespace: options.namespace ?? 'default',
-    searchAttributes: options.searchAttributes,
-    log: options.log ?? (() => undefined),
-    startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-    env: options.env ?? process.env,
-  };
+  const ip = options.ip ?? '127.0.0.1';
+  const namespace = options.namespace ?? 'default';
+  const log = options.log ?? (() => undefined);
+  const host = ip === '0.0.0.0' ? '127.0.0.1' : ip;
+  const address = `${host}:${options.port}`;
+  const uiUrl = `http://${host}:${options.uiPort}`;
+
   const lock = acquireDataDirLock(path.join(dataDir, 'embedded-temporal.pid'), `embedded Temporal data folder ${dataDir}`);
+  let environment: TestWorkflowEnvironment | undefined;
   try {
-    await stopOrphanedServer(resolved);
-    const cli = await locateTemporalCli(resolved.env);
-    return cli ? await startWithCli(cli, resolved, lock) : await startWithDownloadedCli(resolved, lock);
+    // The SDK only checks that *something* answers gRPC on the port: a server already there
+    // (another service, or a dev server left behind) would be taken for ours.
+    await assertPortFree(ip, options.port, 'TEMPORAL_PORT');
+    await assertPortFree(ip, options.uiPort, 'TEMPORAL_UI_PORT');
+    const cli = await locateTemporalCli(options.env ?? process.env);
+    if (!cli) log('no Temporal CLI found (TEMPORAL_CLI_PATH, PATH); letting the Temporal SDK download one');
+    const server: Omit<DevServerConfig, 'type'> = {
+      executable: cli
+        ? { type: 'existing-path', path: withParentDeathSignal(cli, dataDir) }
+        : { type: 'cached-download', downloadDir: path.join(dataDir, 'temporal-cli') },
+      dbFilename: path.join(dataDir, 'temporal.db'),
+      ip,
+      port: options.port,
+      ui: true,
+      uiPort: options.uiPort,
+      namespace,
+      searchAttributes: options.searchAttributes,
+      log: SERVER_LOG,
+    };
+    try {
+      environment = await TestWorkflowEnvironment.createLocal({ server });
+    } catch (error) {
+      if (!cli) {
+        throw new TemporalCliNotFoundError(
+          'no Temporal CLI found (TEMPORAL_CLI_PATH unset, no `temporal` on PATH) and the Temporal SDK could not ' +
+            `download and start one (${(error as Error).message}); ${TEMPORAL_CLI_INSTALL_HINT}`,
+          { cause: error },
+        );
+      }
+      throw new EmbeddedTemporalStartError(
+        `the Temporal dev server (${cli}) did not start: ${(error as Error).message} (its output is above)`,
+        { cause: error },
+      );
+    }
+    await checkReady(environment, namespace, options.searchAttributes, uiUrl, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
   } catch (error) {
+    await environment?.teardown();
     lock.release();
     throw error;
   }
-}
 
-function serverArgs(options: ResolvedOptions): string[] {
-  return [
-    'server',
-    'start-dev',
-    '--db-filename',
-    options.dbFilename,
-    '--ip',
-    options.ip,
-    '--port',
-    String(options.port),
-    '--ui-port',
-    String(options.uiPort),
-    '--namespace',
-    options.namespace,
-    ...options.searchAttributes.flatMap((attribute) => ['--search-attribute', attribute]),
-    '--log-level',
-    'warn',
-  ];
-}
-
-async function startWithCli(cli: string, options: ResolvedOptions, lock: DataDirLock): Promise<EmbeddedTemporal> {
-  const endpoints = endpointsOf(options);
-  const server = startSupervisedProcess({ command: cli, args: serverArgs(options), env: options.env, log: options.log });
-  const pidFile = path.join(options.dataDir, SERVER_PID_FILE);
-  writeFileSync(pidFile, `${server.pid}\n`);
-  const cleanUp = async () => {
-    await server.stop(STOP_GRACE_MS);
-    if (existsSync(pidFile)) unlinkSync(pidFile);
-    lock.release();
-  };
-  const serverExit = server.exited.then((exit) => {
-    throw new EmbeddedTemporalStartError(
-      `the Temporal dev server (${cli}) exited during start-up (code ${exit.code}, signal ${exit.signal}); ` +
-        `is port ${options.port} or ${options.uiPort} already in use? Its output:\n${server.recentOutput()}`,
-    );
-  });
-  serverExit.catch(() => undefined); // observed below by Promise.race; after start-up an exit is not an error here
-  try {
-    await Promise.race([waitForTemporal(readinessTarget(options), options.startTimeoutMs, server.exited), serverExit]);
-  } catch (error) {
-    await cleanUp();
-    if (error instanceof EmbeddedTemporalStartError) throw error;
-    throw new EmbeddedTemporalStartError(`${(error as Error).message}\nServer output:\n${server.recentOutput()}`, { cause: error });
-  }
+  const running = environment;
   let stopping: Promise<void> | undefined;
-  void server.exited.then((exit) => {
-    if (!stopping) options.log(`the Temporal dev server exited unexpectedly (code ${exit.code}, signal ${exit.signal})`);
-  });
-  return { ...endpoints, stop: () => (stopping ??= cleanUp()) };
-}
-
-/** No CLI installed: let the Temporal SDK download one (once, into dataDir) and run it. */
-async function startWithDownloadedCli(options: ResolvedOptions, lock: DataDirLock): Promise<EmbeddedTemporal> {
-  options.log('no Temporal CLI found (TEMPORAL_CLI_PATH, PATH); letting the Temporal SDK download one');
-  let environment: TestWorkflowEnvironment;
-  try {
-    // Loaded only here: it pulls in the SDK's native core, which the CLI path does not need.
-    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-    environment = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'cached-download', downloadDir: path.join(options.dataDir, 'temporal-cli') },
-        dbFilename: options.dbFilename,
-        ip: options.ip,
-        port: options.port,
-        ui: true,
-        uiPort: options.uiPort,
-        namespace: options.namespace,
-        // Passed as flags because this API wants SearchAttributeKey objects and we have Name=Type strings.
-        extraArgs: options.searchAttributes.flatMap((attribute) => ['--search-attribute', attribute]),
-        log: { format: 'pretty', level: 'warn' },
-      },
-    });
-  } catch (error) {
-    throw new TemporalCliNotFoundError(
-      `no Temporal CLI found (TEMPORAL_CLI_PATH unset, no \`temporal\` on PATH) and downloading one failed ` +
-        `(${(error as Error).message}); ${TEMPORAL_CLI_INSTALL_HINT}`,
-      { cause: error },
-    );
-  }
-  const cleanUp = async () => {
-    await environment.teardown();
-    lock.release();
-  };
-  try {
-    await waitForTemporal(readinessTarget(options), options.startTimeoutMs);
-  } catch (error) {
-    await cleanUp();
-    throw new EmbeddedTemporalStartError((error as Error).message, { cause: error });
-  }
-  let stopping: Promise<void> | undefined;
-  return { ...endpointsOf(options), stop: () => (stopping ??= cleanUp()) };
-}
-
-function endpointsOf(options: ResolvedOptions): { address: string; uiUrl: string } {
-  const host = options.ip === '0.0.0.0' ? '127.0.0.1' : options.ip;
-  return { address: `${host}:${options.port}`, uiUrl: `http://${host}:${options.uiPort}` };
-}
-
-function readinessTarget(options: ResolvedOptions) {
-  const { address, uiUrl } = endpointsOf(options);
   return {
     address,
     uiUrl,
-    namespace: options.namespace,
-    searchAttributeNames: options.searchAttributes.map((attribute) => attribute.split('=')[0]),
+    stop: () =>
+      (stopping ??= (async () => {
+        try {
+          await running.teardown();
+        } finally {
+          lock.release();
+        }
+      })()),
   };
 }
 
+async function assertPortFree(ip: string, port: number, setting: string): Promise<void> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new EmbeddedTemporalStartError(`port ${port} (${setting}) is already in use on ${ip}; stop what uses it or choose another port`)
+          : error,
+      ),
+    );
+    probe.listen(port, ip, () => probe.close(() => resolve()));
+  });
+}
+
 /**
- * A dev server left running by a previous run that was killed before it could stop it (where the
- * parent-death signal is unavailable) would hold the ports and the SQLite file. Only a process
- * whose command line names this data folder's database is touched.
+ * The namespace and search attributes are written to the database before the frontend answers,
+ * but only when the namespace is new: an attribute added to the code later is missing from an
+ * older temporal.db, and waiting would not change that. The Web UI starts alongside the
+ * frontend, so it is polled.
  */
-async function stopOrphanedServer(options: ResolvedOptions): Promise<void> {
-  const pidFile = path.join(options.dataDir, SERVER_PID_FILE);
-  if (!existsSync(pidFile)) return;
-  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
-  const cmdline = `/proc/${pid}/cmdline`;
-  if (Number.isInteger(pid) && pid > 0 && existsSync(cmdline) && readFileSync(cmdline, 'utf8').includes(options.dbFilename)) {
-    options.log(`stopping Temporal dev server ${pid} left over from an earlier run`);
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + STOP_GRACE_MS;
-    while (existsSync(cmdline) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    if (existsSync(cmdline)) process.kill(pid, 'SIGKILL');
+async function checkReady(
+  environment: TestWorkflowEnvironment,
+  namespace: string,
+  searchAttributes: EmbeddedTemporalOptions['searchAttributes'],
+  uiUrl: string,
+  timeoutMs: number,
+): Promise<void> {
+  const { customAttributes } = await environment.connection.operatorService.listSearchAttributes({ namespace });
+  const missing = searchAttributes.map((key) => key.name).filter((name) => !(name in (customAttributes ?? {})));
+  if (missing.length > 0) {
+    throw new EmbeddedTemporalStartError(
+      `namespace ${namespace} lacks the search attributes ${missing.join(', ')}; register them with ` +
+        '`temporal operator search-attribute create` against the running server, or start with an empty data folder',
+    );
   }
-  unlinkSync(pidFile);
+  const deadline = Date.now() + timeoutMs;
+  let problem: string;
+  for (;;) {
+    problem = await fetch(uiUrl).then(
+      async (response) => {
+        await response.body?.cancel();
+        return response.ok ? '' : `answered ${response.status}`;
+      },
+      (error: Error) => error.message,
+    );
+    if (!problem) return;
+    if (Date.now() >= deadline) break;
+    await delay(UI_POLL_INTERVAL_MS);
+  }
+  throw new EmbeddedTemporalStartError(`the Temporal Web UI at ${uiUrl} was not ready after ${timeoutMs} ms: ${problem}`);
+}
+
+/**
+ * The SDK kills the server on stop, but nothing kills it when this process dies abruptly
+ * (SIGKILL, OOM killer): it would keep the ports and the database. On Linux the kernel can send
+ * it SIGTERM then (parent-death signal, set by util-linux `setpriv --pdeathsig`, which then execs
+ * the CLI so the SDK's pid stays the server's). The SDK takes only an executable path, so the
+ * wrapper is a small script in the data folder. The signal follows the thread that started the
+ * server, one of the SDK runtime's worker threads, which live as long as the process.
+ * Elsewhere (macOS, no setpriv) the CLI runs unwrapped.
+ */
+function withParentDeathSignal(cli: string, dataDir: string): string {
+  if (process.platform !== 'linux') return cli;
+  const help = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
+  if (help.error || !help.stdout.includes('--pdeathsig')) return cli;
+  const wrapper = path.join(dataDir, 'temporal-cli-with-pdeathsig');
+  const quoted = `'${cli.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --pdeathsig TERM -- ${quoted} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return wrapper;
 }

@@ -15,7 +15,8 @@ import { startEmbeddedPostgres } from '../embedded/postgres';
 import { startEmbeddedTemporal } from '../embedded/temporal';
 import { createLogger } from '../logging/logger';
 import { Metrics } from '../metrics/metrics';
-import { SEARCH_ATTRIBUTE_CLI_ARGS } from '../workflows/search-attributes';
+import { installTemporalRuntime } from '../temporal/runtime';
+import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes';
 import { startApi, startWorker, stopOnSignals } from './runtime';
 
 async function main() {
@@ -43,13 +44,16 @@ async function main() {
     let temporalAddress = config.temporal.address;
     let uiUrl: string | undefined;
     if (!temporalAddress) {
+      // The embedded server runs through the SDK's runtime, which must be ours (no signal handlers
+      // of its own) before anything instantiates the default one.
+      installTemporalRuntime(log);
       const temporal = await startEmbeddedTemporal({
         dataDir: path.join(config.dataDir, 'temporal'),
         port: config.temporal.port,
         uiPort: config.temporal.uiPort,
         namespace: config.temporal.namespace,
-        searchAttributes: SEARCH_ATTRIBUTE_CLI_ARGS,
-        log: (line) => log.debug({ source: 'temporal' }, line),
+        searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+        log: (line) => log.info({ source: 'temporal' }, line),
       });
       stops.push(() => temporal.stop());
       temporalAddress = temporal.address;

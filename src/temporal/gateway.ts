@@ -3,7 +3,8 @@
  * evaluation workflows. Every call has a deadline, and an unreachable server becomes
  * TemporalUnavailableError (answered 503).
  */
-import { WorkflowIdReusePolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { status } from '@grpc/grpc-js';
+import { isGrpcServiceError, WorkflowIdReusePolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor } from '../domain/evaluation';
 import {
@@ -115,10 +116,10 @@ export class TemporalGateway {
     try {
       return await this.client.connection.withDeadline(Date.now() + (options.deadlineMs ?? CALL_DEADLINE_MS), fn);
     } catch (err) {
-      if (options.closedIsError !== false && (err instanceof WorkflowNotFoundError || isClosedWorkflowError(err))) {
+      if (options.closedIsError !== false && isWorkflowClosedError(err)) {
         throw new WorkflowClosedError('the evaluation workflow has already finished');
       }
-      if (isUnavailable(err)) {
+      if (isTemporalUnavailableError(err)) {
         throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`, { cause: err });
       }
       throw err;
@@ -126,17 +127,30 @@ export class TemporalGateway {
   }
 }
 
-// gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4), wherever in the cause chain they sit.
-function isUnavailable(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 6; depth++) {
-    const c = e as { code?: unknown; message?: unknown; cause?: unknown };
-    if (c.code === 14 || c.code === 4) return true;
-    if (/UNAVAILABLE|DEADLINE_EXCEEDED|deadline|ECONNREFUSED|failed to connect|transport error/i.test(String(c.message))) return true;
-    e = c.cause;
+/**
+ * The status code of the first gRPC error in the cause chain: the SDK passes some on as they are
+ * and wraps others (ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError) with the gRPC error
+ * as the cause.
+ */
+function grpcStatusOf(err: unknown): status | undefined {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 6; depth++) {
+    if (isGrpcServiceError(e)) return e.code;
+    e = (e as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
 }
 
-function isClosedWorkflowError(err: unknown): boolean {
-  return /workflow execution already completed|already completed/i.test(String((err as Error)?.message));
+/** The server did not answer: unreachable (UNAVAILABLE) or not within the call's deadline (DEADLINE_EXCEEDED). */
+export function isTemporalUnavailableError(err: unknown): boolean {
+  const code = grpcStatusOf(err);
+  return code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED;
+}
+
+/**
+ * The workflow is closed or unknown. The server answers NOT_FOUND for both ("workflow execution
+ * already completed", "workflow not found"); the SDK turns that into WorkflowNotFoundError where
+ * it recognises the call, and passes it on as a gRPC error elsewhere.
+ */
+export function isWorkflowClosedError(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || grpcStatusOf(err) === status.NOT_FOUND;
 }

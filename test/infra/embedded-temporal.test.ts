@@ -3,13 +3,13 @@
  * search attributes registered, persistent across restarts, and never outliving its owner.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
 import { locateTemporalCli, TemporalCliNotFoundError } from '../../src/temporal/cli';
-import { SEARCH_ATTRIBUTE_CLI_ARGS, SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts, isListening } from '../support/free-port';
 
 const projectRoot = path.resolve(__dirname, '../..');
@@ -67,10 +67,13 @@ describe('startEmbeddedTemporal', () => {
 
   it('serves the namespace with the search attributes registered, keeps workflows across a restart, and stops completely', async () => {
     const [port, uiPort] = await freePorts(2);
-    const options = { dataDir, port, uiPort, namespace: NAMESPACE, searchAttributes: SEARCH_ATTRIBUTE_CLI_ARGS };
+    const options = { dataDir, port, uiPort, namespace: NAMESPACE, searchAttributes: SEARCH_ATTRIBUTE_KEYS };
     server = await startEmbeddedTemporal(options);
     expect(server.address).toBe(`127.0.0.1:${port}`);
     expect(server.uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
+    const ui = await fetch(server.uiUrl);
+    expect(ui.status).toBe(200);
+    await ui.body?.cancel();
 
     let connection = await Connection.connect({ address: server.address });
     try {
@@ -91,7 +94,6 @@ describe('startEmbeddedTemporal', () => {
     server = undefined;
     expect(processesMentioning(path.join(dataDir, 'temporal.db'))).toEqual([]);
     expect(await isListening(port)).toBe(false);
-    expect(existsSync(path.join(dataDir, 'temporal-server.pid'))).toBe(false);
 
     server = await startEmbeddedTemporal(options);
     connection = await Connection.connect({ address: server.address });
