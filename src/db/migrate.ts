@@ -87,7 +87,7 @@ export async function readMigrations(migrationsDir: string): Promise<Migration[]
 }
 
 /** Prisma's checksum: SHA-256 of the file, in hex. */
-export function migrationChecksum(sql: string): string {
+function migrationChecksum(sql: string): string {
   return createHash('sha256').update(sql).digest('hex');
 }
 
