@@ -7,8 +7,8 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { containsStatements, diffMigrationsToSchema } from '../src/db/migration-diff';
-import { defaultMigrationsDir, MIGRATION_FILE_NAME, MIGRATION_LOCK_CONTENT, MIGRATION_LOCK_FILE_NAME } from '../src/db/migrations-directory';
+import { defaultMigrationsDir, MIGRATION_FILE_NAME } from '../src/db/migrate';
+import { containsStatements, diffMigrationsToSchema, MIGRATION_LOCK_CONTENT, MIGRATION_LOCK_FILE_NAME } from '../src/db/migration-diff';
 
 const NAME_PATTERN = /^[a-z0-9_]+$/;
 

@@ -4,7 +4,8 @@
  * `prisma generate` does not need the native schema engine, but it downloads one unless
  * PRISMA_SCHEMA_ENGINE_BINARY names an existing file, and the download fails offline. The client
  * we generate runs through @prisma/adapter-pg and needs no engine binary at all, and migrations
- * use the WebAssembly engine (src/db/schema-engine.ts), so any existing file will do.
+ * use the WebAssembly one where they need an engine at all (src/db/migration-diff.ts), so any
+ * existing file will do.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

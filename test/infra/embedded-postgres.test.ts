@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Client, Pool } from 'pg';
-import { applyMigrations } from '../../src/db/migrate';
+import { applyMigrations, MigrationFailedError, readMigrations, defaultMigrationsDir } from '../../src/db/migrate';
 import { DataDirInUseError } from '../../src/embedded/data-dir-lock';
 import { IN_MEMORY_DATA_DIR, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/embedded/postgres';
 
@@ -79,6 +79,29 @@ describe('startEmbeddedPostgres', () => {
       await reopened.$disconnect();
     }
     await second.stop();
+  });
+
+  it('applies each migration once for concurrent callers, where advisory locks are shared by every connection', async () => {
+    const server = await start({ dataDir: IN_MEMORY_DATA_DIR });
+    const client = new Client({ connectionString: server.url });
+    try {
+      const results = await Promise.all([applyMigrations(server.url), applyMigrations(server.url), applyMigrations(server.url)]);
+      const committed = (await readMigrations(defaultMigrationsDir())).map((migration) => migration.name);
+      expect(results.flatMap((result) => result.applied).sort()).toEqual(committed);
+      await client.connect();
+      const { rows } = await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name');
+      expect(rows.map((row) => row.migration_name)).toEqual(committed);
+
+      // A failing migration is rolled back to its savepoint and recorded, as on a real PostgreSQL.
+      const failing = applyMigrations(server.url, { migrationsDir: path.join(__dirname, 'fixtures', 'failing-migrations') });
+      await expect(failing).rejects.toBeInstanceOf(MigrationFailedError);
+      expect((await client.query("SELECT to_regclass('ok_before_failure') AS t")).rows).toEqual([{ t: null }]);
+      const failed = await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NULL');
+      expect(failed.rows).toEqual([{ migration_name: '20240101000000_broken' }]);
+    } finally {
+      await client.end();
+      await server.stop();
+    }
   });
 
   it('refuses a second server on a data folder that is in use', async () => {
