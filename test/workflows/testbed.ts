@@ -35,9 +35,14 @@ export class Testbed {
 
   /** Once per test file (jest gives each file its own copy of the SDK's modules). */
   static async create(): Promise<Testbed> {
-    // Every worker logs its state changes at INFO; a test file starts a dozen workers. Warnings
-    // (a refused review signal, a failing activity) still show.
-    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+    // Every worker logs its state changes at INFO, every failed attempt of an activity at WARN with
+    // its stack (the failure tests fail a score of attempts on purpose), and the SDK's core warns
+    // per worker that the test server lacks a capability these tests do not use. Errors still show.
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      shutdownSignals: [],
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+    });
     // Bundle before the server starts, so a bundling error is not hidden behind a server timeout.
     await workflowBundle();
     return new Testbed(await createTimeSkippingEnv({ searchAttributes: SEARCH_ATTRIBUTE_KEYS }));
