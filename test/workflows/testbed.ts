@@ -82,18 +82,22 @@ export class Testbed {
   /** afterEach: nothing a test started may outlive it, whether it passed or not. */
   async cleanUp(): Promise<void> {
     const handles = this.handles.splice(0);
-    await Promise.all(
-      handles.map(async (handle) => {
-        const { status } = await handle.describe();
-        if (status.name === 'RUNNING') await handle.terminate('test finished');
-      }),
-    );
     const workers = this.workers.splice(0);
-    for (const { worker } of workers) {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+    try {
+      await Promise.all(
+        handles.map(async (handle) => {
+          const { status } = await handle.describe();
+          if (status.name === 'RUNNING') await handle.terminate('test finished');
+        }),
+      );
+    } finally {
+      // Shutdown cancels activities still running; the stubs give up on cancellation.
+      for (const { worker } of workers) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
+      const crashes = (await Promise.all(workers.map(({ stopped }) => stopped))).filter((err) => err !== undefined);
+      if (crashes.length > 0) throw crashes[0];
     }
-    const crashes = (await Promise.all(workers.map(({ stopped }) => stopped))).filter((err) => err !== undefined);
-    if (crashes.length > 0) throw crashes[0];
   }
 
   async teardown(): Promise<void> {
