@@ -14,7 +14,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { WEBHOOK_RETRY, WEBHOOK_RETRYABLE } from '../../src/webhooks/retry-policy';
+import { WEBHOOK_RETRY, WEBHOOK_RETRYABLE } from '../../src/workflows/webhook-retry';
 import { ACCEPTED_RUN, FINDING, failingFirst, scanOutcome } from './stub-activities';
 import { Testbed, waitFor, type EvaluationHandle } from './testbed';
 

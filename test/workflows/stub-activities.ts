@@ -5,8 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { EvaluationActivities, ExecuteOutcome, ScanAction, ScanOutcome } from '../../src/activities/types';
-import type { ReconcileActivities } from '../../src/activities/reconcile-types';
+import type { EvaluationActivities, ExecuteOutcome, ScanAction, ScanOutcome } from '../../src/workflows/activities';
+import type { ReconcileActivities } from '../../src/workflows/reconcile-activities';
 import type { Finding } from '../../src/domain/evaluation';
 
 type ActivityName = keyof EvaluationActivities;

@@ -9,15 +9,16 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import type { EvaluationActivities } from '../../src/activities/types';
+import type { EvaluationActivities } from '../../src/workflows/activities';
 import { WORKFLOW_TYPE, workflowIdFor } from '../../src/domain/evaluation';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/temporal/search-attributes';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { createEvaluationWorker } from '../../src/temporal/worker';
 import { statusQuery, type EvaluationState, type EvaluationWorkflowInput } from '../../src/workflows/definitions';
 import type { evaluationWorkflow } from '../../src/workflows/evaluation';
 import { createTimeSkippingEnv } from '../support/time-skipping';
 import { workflowBundle } from '../support/workflow-bundle';
 import { stubActivities, type Calls } from './stub-activities';
+import { loadConfig } from '../../src/config/config';
 
 export type EvaluationHandle = WorkflowHandle<typeof evaluationWorkflow>;
 
@@ -58,6 +59,7 @@ export class Testbed {
       namespace: this.env.namespace ?? 'default',
       taskQueue,
       workflowBundle: await workflowBundle(),
+      maxConcurrentExecutions: loadConfig({}).workerConcurrency,
       activities,
     });
     // Held as a value until cleanUp, so a worker crash is reported there, not as an unhandled rejection.
