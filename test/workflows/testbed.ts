@@ -85,21 +85,19 @@ export class Testbed {
   async cleanUp(): Promise<void> {
     const handles = this.handles.splice(0);
     const workers = this.workers.splice(0);
-    try {
-      await Promise.all(
-        handles.map(async (handle) => {
-          const { status } = await handle.describe();
-          if (status.name === 'RUNNING') await handle.terminate('test finished');
-        }),
-      );
-    } finally {
-      // Shutdown cancels activities still running; the stubs give up on cancellation.
-      for (const { worker } of workers) {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-      }
-      const crashes = (await Promise.all(workers.map(({ stopped }) => stopped))).filter((err) => err !== undefined);
-      if (crashes.length > 0) throw crashes[0];
+    const terminated = await Promise.allSettled(
+      handles.map(async (handle) => {
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') await handle.terminate('test finished');
+      }),
+    );
+    // Shutdown cancels activities still running; the stubs give up on cancellation.
+    for (const { worker } of workers) {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
     }
+    const crashes = (await Promise.all(workers.map(({ stopped }) => stopped))).filter((err) => err !== undefined);
+    const failures = [...terminated.flatMap((r) => (r.status === 'rejected' ? [r.reason] : [])), ...crashes];
+    if (failures.length > 0) throw failures[0];
   }
 
   async teardown(): Promise<void> {
