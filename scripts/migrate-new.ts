@@ -2,13 +2,13 @@
  * `npm run migrate:new -- <name>`: writes prisma/migrations/<timestamp>_<name>/migration.sql with
  * the SQL that takes a database from the committed migrations to prisma/schema.prisma (what
  * `prisma migrate dev --create-only` does), without the native engine and without a database of
- * your own (see src/db/migration-diff.ts). Review the SQL and commit it; `npm run migrate`, or
+ * your own (see src/embedded/migration-diff.ts). Review the SQL and commit it; `npm run migrate`, or
  * any start of api or worker, applies it.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultMigrationsDir, MIGRATION_FILE_NAME } from '../src/db/migrate';
-import { containsStatements, diffMigrationsToSchema, MIGRATION_LOCK_CONTENT, MIGRATION_LOCK_FILE_NAME } from '../src/db/migration-diff';
+import { containsStatements, diffMigrationsToSchema, MIGRATION_LOCK_CONTENT, MIGRATION_LOCK_FILE_NAME } from '../src/embedded/migration-diff';
 
 const NAME_PATTERN = /^[a-z0-9_]+$/;
 

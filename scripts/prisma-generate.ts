@@ -4,7 +4,7 @@
  * `prisma generate` does not need the native schema engine, but it downloads one unless
  * PRISMA_SCHEMA_ENGINE_BINARY names an existing file, and the download fails offline. The client
  * we generate runs through @prisma/adapter-pg and needs no engine binary at all, and migrations
- * use the WebAssembly one where they need an engine at all (src/db/migration-diff.ts), so any
+ * use the WebAssembly one where they need an engine at all (src/embedded/migration-diff.ts), so any
  * existing file will do.
  */
 import { spawnSync } from 'node:child_process';

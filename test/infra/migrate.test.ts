@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { applyMigrations, defaultMigrationsDir, MigrationFailedError, MigrationHistoryError, readMigrations } from '../../src/db/migrate';
-import { containsStatements } from '../../src/db/migration-diff';
+import { containsStatements } from '../../src/embedded/migration-diff';
 
 const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 /** Prisma's `migrate deploy` lock, which the runner shares. */

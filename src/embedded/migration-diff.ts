@@ -14,8 +14,8 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum } from '@prisma/driver-adapter-utils';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery, SqlResultSet, Transaction } from '@prisma/driver-adapter-utils';
-import { IN_MEMORY_DATA_DIR, startEmbeddedPostgres } from '../embedded/postgres';
-import { MIGRATION_FILE_NAME, readMigrations } from './migrate';
+import { IN_MEMORY_DATA_DIR, startEmbeddedPostgres } from './postgres';
+import { MIGRATION_FILE_NAME, readMigrations } from '../db/migrate';
 
 export const MIGRATION_LOCK_FILE_NAME = 'migration_lock.toml';
 /** What Prisma writes; the engine reads the provider from it, and the Prisma CLI insists on it. */
@@ -153,7 +153,7 @@ function withInternalCharColumns<T extends SqlDriverAdapter | Transaction>(query
   const internals = queryable as unknown as PgQueryableInternals;
   if (typeof internals.performIO !== 'function' || typeof internals.queryRaw !== 'function') {
     throw new UnsupportedAdapterVersionError(
-      '@prisma/adapter-pg no longer has the performIO/queryRaw methods src/db/migration-diff.ts relies on; ' +
+      '@prisma/adapter-pg no longer has the performIO/queryRaw methods src/embedded/migration-diff.ts relies on; ' +
         'check whether it maps PostgreSQL "char" (OID 18) to ColumnTypeEnum.Character by itself now and drop the fix',
     );
   }
