@@ -13,7 +13,9 @@ const LANGUAGE_INFO: Record<(typeof LANGUAGES)[number], { name: string; fileName
 };
 
 // The policy file's own schema (scanner/policy.ts) documents what the API shows: one definition.
-const Policy = scanPolicySchema.openapi('ScanPolicy');
+// (Plain zod, not extended with .openapi(): it is declared by the scanner, which knows nothing of
+// the API, so it is documented inline rather than as a named component.)
+const Policy = scanPolicySchema;
 
 const languagesRoute = createRoute({
   middleware: [requireScope('read')] as const,
