@@ -14,6 +14,10 @@ export const FailureType = {
   ExecutionRefused: 'ExecutionRefused',
   /** The workflow's own failure after it stored `failed`. */
   EvaluationFailed: 'EvaluationFailed',
+  /** A review decision refused because none is awaited (not held, or already decided). */
+  NotAwaitingReview: 'NotAwaitingReview',
+  /** A review decision whose input is neither a string nor {reason, by}. */
+  InvalidReviewInput: 'InvalidReviewInput',
 } as const;
 
 // Writes must land whatever PostgreSQL is doing: retry forever, backoff capped.

@@ -75,10 +75,16 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
   // Set once the decision is in PostgreSQL: an update returns only then.
   let reviewStored = false;
 
+  // Typed refusals, so a caller can tell "not now" from "unreadable input".
   const reviewValidator = (decision?: ReviewInput) => {
-    if (state.status !== 'awaiting_review') throw new Error(`evaluation ${evaluationId} is ${state.status}, not awaiting review`);
-    if (review) throw new Error(`evaluation ${evaluationId} was already ${review.approved ? 'approved' : 'rejected'} by ${review.by}`);
-    parseReviewInput(decision);
+    const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+    if (state.status !== 'awaiting_review') throw refuse(FailureType.NotAwaitingReview, `evaluation ${evaluationId} is ${state.status}, not awaiting review`);
+    if (review) throw refuse(FailureType.NotAwaitingReview, `evaluation ${evaluationId} was already ${review.approved ? 'approved' : 'rejected'} by ${review.by}`);
+    try {
+      parseReviewInput(decision);
+    } catch (err) {
+      throw refuse(FailureType.InvalidReviewInput, (err as Error).message);
+    }
   };
   const decide = (approved: boolean) => (decision?: ReviewInput) => {
     review = { approved, ...parseReviewInput(decision) };
@@ -135,7 +141,12 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       { key: EvaluationStatusKey, value: outcome.status },
       ...(outcome.verdict ? [{ key: EvaluationVerdictKey, value: outcome.verdict as Verdict }] : []),
     ]);
-    await persistResults({ evaluationId, at: now(), ...outcome });
+    // Once the result is stored the evaluation is over: a cancellation that arrives now must neither
+    // race a `cancelled` write against this one nor turn the stored result into another. Runs that
+    // started before this rule replay without it.
+    const settlesOnStore = patched('finish-settles-on-store');
+    const persist = () => persistResults({ evaluationId, at: now(), ...outcome });
+    await (settlesOnStore ? CancellationScope.nonCancellable(persist) : persist());
     reviewStored = true;
     setCurrentDetails(
       finishedDetails({
@@ -152,10 +163,11 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
         await deliverWebhook({ evaluationId });
       } catch (err) {
         // The result is stored and final; a receiver that never answers does not change it.
-        log.warn('webhook delivery failed for good', { evaluationId, error: err instanceof Error ? err.message : String(err) });
+        if (settlesOnStore && isCancellation(err)) log.info('webhook delivery stopped: the run was cancelled after its result was stored', { evaluationId });
+        else log.warn('webhook delivery failed for good', { evaluationId, error: err instanceof Error ? err.message : String(err) });
       }
     }
-    await condition(allHandlersFinished);
+    await (settlesOnStore ? CancellationScope.nonCancellable(() => condition(allHandlersFinished)) : condition(allHandlersFinished));
     return { status: outcome.status, verdict: outcome.verdict };
   };
   const scanDone = (scan: ScanOutcome) => {

@@ -9,7 +9,8 @@
  *   `cancelled` is stored only after the activity has stopped;
  * - a run that does not own its evaluation (DuplicateRun) or whose evaluation is gone
  *   (EvaluationNotFound) fails with that type and stores nothing;
- * - a webhook receiver that never answers does not change the stored, completed result.
+ * - a webhook receiver that never answers does not change the stored, completed result, and
+ *   neither does a cancellation that arrives while the webhook is being sent.
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -167,6 +168,28 @@ test('a webhook receiver that never answers is retried per its policy and leaves
   expect(calls.deliverWebhook).toHaveLength(WEBHOOK_RETRY.maximumAttempts!);
   expect(storedWhenFirstDelivered).toBe(1);
   expect(calls.persistResults).toHaveLength(1);
+});
+
+test('a cancellation while the webhook is being sent leaves the stored completed result as it is, and the run completes', async () => {
+  const { calls, start } = await bed.worker({
+    deliverWebhook: async () => {
+      const context = Context.current();
+      const beats = setInterval(() => context.heartbeat(), 50);
+      try {
+        return await context.cancelled;
+      } finally {
+        clearInterval(beats);
+      }
+    },
+  });
+  const handle = await start({ callback: true });
+  await waitFor('the webhook to be sent', () => (calls.deliverWebhook.length > 0 ? true : undefined));
+
+  await handle.cancel();
+
+  expect(await handle.result()).toEqual({ status: 'completed', verdict: 'accepted' });
+  expect(calls.persistResults.map((c) => c.status)).toEqual(['completed']);
+  expect((await handle.describe()).searchAttributes.EvaluationStatus).toEqual(['completed']);
 });
 
 /** The WorkflowFailedError the run ended with; fails the test if it completed instead. */
