@@ -68,11 +68,15 @@ async function main() {
   const accepts = results.map((r) => r.acceptMs).sort((a, b) => a - b);
   const notAccepted = results.filter((r) => r.verdict !== 'accepted');
   console.log(`end-to-end latency of print(sum(range(10))), ${runs} runs, concurrency ${concurrency}, poll every ${pollMs} ms`);
-  console.log(`  POST -> completed   median ${quantile(totals, 0.5).toFixed(0)} ms   p90 ${quantile(totals, 0.9).toFixed(0)} ms   min ${totals[0]!.toFixed(0)} ms   max ${totals[totals.length - 1]!.toFixed(0)} ms`);
+  console.log(
+    `  POST -> completed   median ${quantile(totals, 0.5).toFixed(0)} ms   p90 ${quantile(totals, 0.9).toFixed(0)} ms   min ${totals[0]!.toFixed(0)} ms   max ${totals[totals.length - 1]!.toFixed(0)} ms`,
+  );
   console.log(`  POST -> 202         median ${quantile(accepts, 0.5).toFixed(1)} ms`);
   console.log(`  throughput          ${((runs / wallMs) * 1000).toFixed(1)} evaluations/s`);
   if (notAccepted.length > 0) console.log(`  WARNING: ${notAccepted.length} runs did not end completed/accepted`);
-  console.log(`reproduce: npm start (in another terminal), then npm run bench -- --url ${baseUrl} --runs ${runs} --concurrency ${concurrency}`);
+  console.log(
+    `reproduce: npm start (in another terminal), then npm run bench -- --url ${baseUrl} --runs ${runs} --concurrency ${concurrency}`,
+  );
 }
 
 main().catch((err) => {

@@ -59,7 +59,8 @@ function plainWall(language: Language): Promise<number> {
  */
 function plainPeakKb(language: Language): Promise<number> {
   const [command, args] = programs[language].plain;
-  const measure = 'import os, sys\npid = os.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n_, _, usage = os.wait4(pid, 0)\nprint(usage.ru_maxrss)';
+  const measure =
+    'import os, sys\npid = os.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n_, _, usage = os.wait4(pid, 0)\nprint(usage.ru_maxrss)';
   return new Promise((resolve, reject) => {
     let output = '';
     const child = spawn('/usr/bin/python3', ['-I', '-S', '-c', measure, command, ...args], {

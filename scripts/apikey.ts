@@ -46,7 +46,11 @@ async function run(command: Exclude<ApiKeyCommand, { command: 'help' }>, keys: A
     }
     case 'list': {
       const listed = await keys.list(command.tenant);
-      console.log(listed.length === 0 ? `no API keys${command.tenant === undefined ? '' : ` for tenant "${command.tenant}"`}` : formatApiKeyTable(listed));
+      console.log(
+        listed.length === 0
+          ? `no API keys${command.tenant === undefined ? '' : ` for tenant "${command.tenant}"`}`
+          : formatApiKeyTable(listed),
+      );
       return;
     }
     case 'revoke': {

@@ -8,7 +8,12 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultMigrationsDir, MIGRATION_FILE_NAME } from '../src/db/migrate';
-import { containsStatements, diffMigrationsToSchema, MIGRATION_LOCK_CONTENT, MIGRATION_LOCK_FILE_NAME } from '../src/embedded/migration-diff';
+import {
+  containsStatements,
+  diffMigrationsToSchema,
+  MIGRATION_LOCK_CONTENT,
+  MIGRATION_LOCK_FILE_NAME,
+} from '../src/embedded/migration-diff';
 
 const NAME_PATTERN = /^[a-z0-9_]+$/;
 

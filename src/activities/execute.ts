@@ -53,7 +53,9 @@ export function makeExecute(deps: ExecuteDeps) {
 
     const verdict = computeVerdict(result, row.expectedOutput ? Buffer.from(row.expectedOutput) : null);
     deps.metrics.sandboxRunSeconds.observe({ engine: result.engine, language: row.language, verdict }, result.timeMs / 1000);
-    const output = await refusalsAreFinal(() => keepOutputOutOfHistory(deps.store, input.evaluationId, run, result!.stdout, result!.stderr, ctx));
+    const output = await refusalsAreFinal(() =>
+      keepOutputOutOfHistory(deps.store, input.evaluationId, run, result!.stdout, result!.stderr, ctx),
+    );
     return {
       verdict,
       limitHit: result.limitHit,
@@ -78,7 +80,14 @@ function admitSubmission(store: EvaluationStore, evaluationId: string, run: RunR
 }
 
 /** The program has run and its output is in memory: a database blip now must not cost a re-run. */
-async function keepOutputOutOfHistory(store: EvaluationStore, evaluationId: string, run: RunRef, stdout: Buffer, stderr: Buffer, ctx: Context): Promise<StoredOutput> {
+async function keepOutputOutOfHistory(
+  store: EvaluationStore,
+  evaluationId: string,
+  run: RunRef,
+  stdout: Buffer,
+  stderr: Buffer,
+  ctx: Context,
+): Promise<StoredOutput> {
   const outputId = await waitOutDatabaseBlips(ctx, () => store.storeOutput(evaluationId, run, stdout, stderr));
   return { kind: 'stored', outputId, preview: previewOf(stdout, stderr) };
 }

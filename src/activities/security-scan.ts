@@ -41,7 +41,10 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
     if (decision.action === 'block') {
       const ruleIds = [...new Set(report.findings.filter((f) => actionFor(f, deps.policy) === 'block').map((f) => f.ruleId))];
       // An alert, not just a record: operators page on error-level lines and on the counter.
-      deps.log.error({ alert: 'security_violation', evaluationId: input.evaluationId, tenant: row.tenant, ruleIds, reasons: decision.reasons }, 'security violation: submission blocked');
+      deps.log.error(
+        { alert: 'security_violation', evaluationId: input.evaluationId, tenant: row.tenant, ruleIds, reasons: decision.reasons },
+        'security violation: submission blocked',
+      );
       for (const ruleId of ruleIds) deps.metrics.securityViolations.inc({ rule_id: ruleId, tenant: row.tenant });
     }
     await refusalsAreFinal(() => deps.store.storeFindings(input.evaluationId, currentRun(), report.findings));

@@ -53,7 +53,15 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', rateLimit({ limiter: deps.rateLimits.perCaller }));
   app.use('/v1/*', requireJsonBody);
   // Counts the bytes actually read, so neither chunked bodies nor a lying Content-Length get past.
-  app.use('/v1/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw payloadTooLarge(`the request body exceeds ${MAX_BODY_BYTES} bytes`); } }));
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw payloadTooLarge(`the request body exceeds ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
 
   app.route('/', healthRoutes(deps.readiness));
   app.get('/metrics', async (c) => c.body(await deps.metrics.render(), 200, { 'content-type': deps.metrics.contentType }));
@@ -62,7 +70,11 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/evaluations', evaluationRoutes(deps));
   app.route('/v1', introspectionRoutes(deps.policy));
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key (crk_…); create one with `npm run apikey -- create`' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key (crk_…); create one with `npm run apikey -- create`',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -24,8 +24,7 @@ export const conflict = (code: string, message: string, details?: unknown) => ne
 export const payloadTooLarge = (message: string, details?: unknown) => new ApiError(413, 'payload_too_large', message, details);
 export const unsupportedMediaType = () =>
   new ApiError(415, 'unsupported_media_type', 'the request body must be JSON (Content-Type: application/json)');
-export const serviceUnavailable = (code: string, message: string) =>
-  new ApiError(503, code, message, undefined, { 'Retry-After': '5' });
+export const serviceUnavailable = (code: string, message: string) => new ApiError(503, code, message, undefined, { 'Retry-After': '5' });
 
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };

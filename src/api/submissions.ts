@@ -98,7 +98,8 @@ export class Submissions {
       if (!verdict.ok) throw new ApiError(400, 'invalid_callback_url', verdict.message, { reason: verdict.reason });
       return verdict.url;
     } catch (err) {
-      if (err instanceof DestinationLookupError) throw serviceUnavailable('dns_unavailable', `could not resolve the callbackUrl's host right now: ${err.message}`);
+      if (err instanceof DestinationLookupError)
+        throw serviceUnavailable('dns_unavailable', `could not resolve the callbackUrl's host right now: ${err.message}`);
       throw err;
     }
   }
@@ -153,4 +154,3 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string })?.code === 'P2002' || /Unique constraint/i.test(String((err as Error)?.message));
 }
-

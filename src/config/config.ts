@@ -26,27 +26,32 @@ export type ConfigVariableDoc = {
   whenUnset?: string;
 };
 
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const port = z.coerce.number().int().min(0).max(65535);
 
-const int = (min: number, max?: number) => (max === undefined ? z.coerce.number().int().min(min) : z.coerce.number().int().min(min).max(max));
+const int = (min: number, max?: number) =>
+  max === undefined ? z.coerce.number().int().min(min) : z.coerce.number().int().min(min).max(max);
 
 // zod's own meta type accepts any key; this makes a description required and a misspelt key an error.
-const doc = (description: string, whenUnset?: string): ConfigVariableDoc => (whenUnset === undefined ? { description } : { description, whenUnset });
+const doc = (description: string, whenUnset?: string): ConfigVariableDoc =>
+  whenUnset === undefined ? { description } : { description, whenUnset };
 
 // The order here is the order of README's table.
 export const ConfigEnv = z.object({
   PORT: port.default(3000).meta(doc('API port')),
   HOST: z.string().min(1).default('127.0.0.1').meta(doc('API bind address (`0.0.0.0` to expose it)')),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional().meta(doc('PostgreSQL connection URL', 'embedded PGlite')),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/ })
+    .optional()
+    .meta(doc('PostgreSQL connection URL', 'embedded PGlite')),
   EMBEDDED_POSTGRES_PORT: port.default(5433).meta(doc('port of the embedded PostgreSQL')),
   TEMPORAL_ADDRESS: z.string().min(1).optional().meta(doc('Temporal frontend `host:port`', 'embedded dev server')),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').meta(doc('Temporal namespace')),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE).meta(doc('task queue of the workflow and activities')),
-  TEMPORAL_TLS: booleanFlag.default(false).meta(doc('connect to Temporal over TLS (implied by the other `TEMPORAL_TLS_*` variables and `TEMPORAL_API_KEY`)')),
+  TEMPORAL_TLS: booleanFlag
+    .default(false)
+    .meta(doc('connect to Temporal over TLS (implied by the other `TEMPORAL_TLS_*` variables and `TEMPORAL_API_KEY`)')),
   TEMPORAL_TLS_CA: z.string().min(1).optional().meta(doc('CA file for a private CA')),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional().meta(doc('server name for a private CA')),
   TEMPORAL_TLS_CERT: z.string().min(1).optional().meta(doc('client certificate file for mTLS')),
@@ -67,7 +72,9 @@ export const ConfigEnv = z.object({
     .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m or 24h')
     .default('24h')
     .meta(doc('how long a submission held for review waits before it is rejected')),
-  AUTH_DISABLED: booleanFlag.default(false).meta(doc('`true` lets every caller in as tenant `default` with all scopes (local development only)')),
+  AUTH_DISABLED: booleanFlag
+    .default(false)
+    .meta(doc('`true` lets every caller in as tenant `default` with all scopes (local development only)')),
   RATE_LIMIT_PER_MINUTE: int(1).default(600).meta(doc('requests per API key per minute (per address: 4× that, before authentication)')),
   MAX_IN_FLIGHT_PER_TENANT: int(1).default(100).meta(doc('unfinished evaluations a tenant may have; beyond it 429 with `Retry-After`')),
   MAX_IN_FLIGHT_TOTAL: int(1).default(1000).meta(doc('unfinished evaluations overall; beyond it 503 with `Retry-After`')),
@@ -75,20 +82,34 @@ export const ConfigEnv = z.object({
     .string()
     .min(32, 'at least 32 characters')
     .optional()
-    .meta(doc('key that signs webhook deliveries (Standard Webhooks): a `whsec_` base64 secret of 24+ bytes, or any other string of 32+ characters used as raw bytes; `callbackUrl` is refused without it', 'webhooks off')),
-  WEBHOOK_ALLOW_PRIVATE: booleanFlag.default(false).meta(doc('allow callbacks to loopback and private addresses (never to metadata addresses)')),
+    .meta(
+      doc(
+        'key that signs webhook deliveries (Standard Webhooks): a `whsec_` base64 secret of 24+ bytes, or any other string of 32+ characters used as raw bytes; `callbackUrl` is refused without it',
+        'webhooks off',
+      ),
+    ),
+  WEBHOOK_ALLOW_PRIVATE: booleanFlag
+    .default(false)
+    .meta(doc('allow callbacks to loopback and private addresses (never to metadata addresses)')),
   WEBHOOK_TIMEOUT_MS: int(100, 25000).default(DEFAULT_WEBHOOK_TIMEOUT_MS).meta(doc('timeout of one delivery attempt')),
   CORS_ORIGINS: z.string().optional().meta(doc('comma-separated origins allowed to call the API from a browser', 'no CORS')),
   WORKER_METRICS_PORT: port.optional().meta(doc('a standalone worker serves `/metrics` on this port')),
   WORKER_CONCURRENCY: int(1, 256).default(8).meta(doc('activities one worker runs at once')),
   RECONCILE_INTERVAL_SECONDS: int(1, 3600)
     .default(15)
-    .meta(doc("how often the reconciler's Temporal Schedule runs: a workflow terminated, timed out or deleted in the Web UI leaves its evaluation `failed` within about this long")),
+    .meta(
+      doc(
+        "how often the reconciler's Temporal Schedule runs: a workflow terminated, timed out or deleted in the Web UI leaves its evaluation `failed` within about this long",
+      ),
+    ),
   PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
     .meta(doc("the API's base URL as operators reach it; makes the API links on a run's page in the Web UI absolute")),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').meta(doc('`fatal` … `trace`, or `silent`')),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .meta(doc('`fatal` … `trace`, or `silent`')),
 });
 
 /** The environment, validated, in the shape the code reads. */
@@ -124,7 +145,10 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   /** Base URL of the API as operators reach it, for links on a run's page in the Web UI. */
   publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
   workerMetricsPort: c.WORKER_METRICS_PORT,
-  corsOrigins: (c.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean),
+  corsOrigins: (c.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean),
   authDisabled: c.AUTH_DISABLED,
   rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
   maxInFlight: { perTenant: c.MAX_IN_FLIGHT_PER_TENANT, total: c.MAX_IN_FLIGHT_TOTAL },

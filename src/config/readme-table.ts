@@ -36,7 +36,8 @@ export function withConfigTable(readme: string, table: string = renderConfigTabl
 function markers(readme: string): { start: number; end: number } {
   const start = readme.indexOf(TABLE_START);
   const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new ConfigDocsError(`README.md has no ${TABLE_START} … ${TABLE_END} section for the configuration table`);
+  if (start < 0 || end < start)
+    throw new ConfigDocsError(`README.md has no ${TABLE_START} … ${TABLE_END} section for the configuration table`);
   return { start, end };
 }
 

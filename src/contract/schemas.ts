@@ -3,7 +3,16 @@
  * OpenAPI document.
  */
 import { z } from '@hono/zod-openapi';
-import { EVENT_TYPES, LANGUAGES, LIMIT_DEFAULTS, LIMIT_MAXIMA, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS } from '../domain/evaluation';
+import {
+  EVENT_TYPES,
+  LANGUAGES,
+  LIMIT_DEFAULTS,
+  LIMIT_MAXIMA,
+  REVIEW_DECISIONS,
+  SEVERITIES,
+  STATUSES,
+  VERDICTS,
+} from '../domain/evaluation';
 
 export const MAX_CODE_BYTES = 256 * 1024;
 export const MAX_STDIN_BYTES = 1024 * 1024;
@@ -140,9 +149,7 @@ export const SubmitResponse = z
   .object({ id: z.uuid(), status: z.enum(STATUSES), workflowId: z.string(), links: Links })
   .openapi('SubmitResponse');
 
-export const EvaluationList = z
-  .object({ items: z.array(Evaluation), nextCursor: z.string().nullable() })
-  .openapi('EvaluationList');
+export const EvaluationList = z.object({ items: z.array(Evaluation), nextCursor: z.string().nullable() }).openapi('EvaluationList');
 
 export const ListQuery = z.object({
   status: z.enum(STATUSES).optional(),

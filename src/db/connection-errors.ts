@@ -6,9 +6,13 @@ export function isConnectionError(err: unknown): boolean {
     const candidate = e as { code?: unknown; message?: unknown; cause?: unknown; name?: unknown };
     if (typeof candidate.code === 'string' && CONNECTION_CODES.has(candidate.code)) return true;
     if (candidate.name === 'DriverAdapterError' && /connect|terminat|timeout/i.test(String(candidate.message))) return true;
-    if (/ECONNREFUSED|Connection terminated|connection timeout|Can't reach database|timeout exceeded when trying to connect/i.test(String(candidate.message))) return true;
+    if (
+      /ECONNREFUSED|Connection terminated|connection timeout|Can't reach database|timeout exceeded when trying to connect/i.test(
+        String(candidate.message),
+      )
+    )
+      return true;
     e = candidate.cause;
   }
   return false;
 }
-

@@ -67,7 +67,6 @@ export interface RunRef {
   runId: string;
 }
 
-
 export interface ReviewRecord {
   decision: ReviewDecisionKind;
   by: string | null;
@@ -270,7 +269,10 @@ export class EvaluationStore {
       const scanAction = scan?.data.action;
       const allowed = scanAction === 'allow' || (scanAction === 'review' && types.has('REVIEW_APPROVED'));
       if (!allowed) {
-        throw new ExecutionRefusedError(evaluationId, scan ? 'it was held for review and no reviewer approved it' : 'it has not been scanned');
+        throw new ExecutionRefusedError(
+          evaluationId,
+          scan ? 'it was held for review and no reviewer approved it' : 'it has not been scanned',
+        );
       }
       return row;
     });
@@ -280,7 +282,13 @@ export class EvaluationStore {
    * For the reconciler: an unfinished evaluation whose workflow ended without storing a result
    * becomes `failed`. Guarded by the run seen closed, so a run that claimed it since is not overruled.
    */
-  async failOrphan(input: { evaluationId: string; closedRunId: string | null; at: Date; error: string; event: LifecycleEvent }): Promise<{ stored: boolean }> {
+  async failOrphan(input: {
+    evaluationId: string;
+    closedRunId: string | null;
+    at: Date;
+    error: string;
+    event: LifecycleEvent;
+  }): Promise<{ stored: boolean }> {
     return this.db.$transaction(async (tx) => {
       const { count } = await tx.evaluation.updateMany({
         where: { id: input.evaluationId, status: { notIn: terminal }, runId: input.closedRunId },
@@ -331,7 +339,7 @@ export class NotOwningRunError extends Error {
       run.workflowId !== owner.workflowId
         ? `evaluation ${evaluationId} belongs to workflow ${owner.workflowId}, not ${run.workflowId}: a workflow started by hand cannot run or change it`
         : `evaluation ${evaluationId} is ${owner.status} and belongs to run ${owner.runId ?? '(none)'} of ${owner.workflowId}; ` +
-          `run ${run.runId} (a reset, a re-run or a second start) was refused and changed nothing`,
+            `run ${run.runId} (a reset, a re-run or a second start) was refused and changed nothing`,
     );
   }
 }

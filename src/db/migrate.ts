@@ -81,7 +81,10 @@ export function defaultMigrationsDir(): string {
 /** Every migration folder, oldest first (the names start with a UTC timestamp). */
 export async function readMigrations(migrationsDir: string): Promise<Migration[]> {
   const entries = existsSync(migrationsDir) ? await readdir(migrationsDir, { withFileTypes: true }) : [];
-  const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const names = entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
   const read = (name: string) => readFile(path.join(migrationsDir, name, MIGRATION_FILE_NAME), 'utf8');
   return Promise.all(names.map(async (name) => ({ name, sql: await read(name) })));
 }

@@ -35,5 +35,4 @@ export interface OutputPreview {
  * before that (their histories still replay and persist).
  */
 export type StoredOutput =
-  | { kind: 'inline'; stdoutBase64: string; stderrBase64: string }
-  | { kind: 'stored'; outputId: string; preview?: OutputPreview };
+  { kind: 'inline'; stdoutBase64: string; stderrBase64: string } | { kind: 'stored'; outputId: string; preview?: OutputPreview };

@@ -13,7 +13,13 @@ import path from 'node:path';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum } from '@prisma/driver-adapter-utils';
-import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQuery, SqlResultSet, Transaction } from '@prisma/driver-adapter-utils';
+import type {
+  SqlDriverAdapter,
+  SqlMigrationAwareDriverAdapterFactory,
+  SqlQuery,
+  SqlResultSet,
+  Transaction,
+} from '@prisma/driver-adapter-utils';
 import { IN_MEMORY_DATA_DIR, startEmbeddedPostgres } from './postgres';
 import { MIGRATION_FILE_NAME, readMigrations } from '../db/migrate';
 
@@ -122,7 +128,10 @@ function describeEngineError(error: unknown, registry: { consumeError(id: number
   if (typeof error !== 'object' || error === null) return String(error);
   const { message, meta } = error as { message?: unknown; meta?: { id?: unknown } };
   const driverError = typeof meta?.id === 'number' ? registry.consumeError(meta.id) : undefined;
-  return [typeof message === 'string' ? message : JSON.stringify(error), driverError && `driver error: ${JSON.stringify(driverError.error)}`]
+  return [
+    typeof message === 'string' ? message : JSON.stringify(error),
+    driverError && `driver error: ${JSON.stringify(driverError.error)}`,
+  ]
     .filter(Boolean)
     .join(' ');
 }

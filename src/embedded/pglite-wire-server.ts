@@ -162,8 +162,7 @@ export class PgliteWireServer {
 
   private accept(socket: net.Socket): void {
     socket.setNoDelay(true);
-    const refusal =
-      this.connectionCount >= this.options.maxConnections ? tooManyConnectionsError(this.options.maxConnections) : undefined;
+    const refusal = this.connectionCount >= this.options.maxConnections ? tooManyConnectionsError(this.options.maxConnections) : undefined;
     const connection = new ClientConnection(socket, (from, messages) => this.enqueue(from, messages), refusal);
     this.connections.add(connection);
     socket.on('data', (data: Buffer) => connection.receive(data));

@@ -40,17 +40,30 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startWorker({ config, policy }: Settings, endpoints: Endpoints, log: Logger, metrics: Metrics): Promise<Running & { worker: Worker }> {
+export async function startWorker(
+  { config, policy }: Settings,
+  endpoints: Endpoints,
+  log: Logger,
+  metrics: Metrics,
+): Promise<Running & { worker: Worker }> {
   installTemporalRuntime(log);
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const engineCheck = await engine.check();
-  if (!engineCheck.ok) log.warn({ engine: engine.name, detail: engineCheck.detail }, 'sandbox engine self-check failed; executions will be retried until it works');
+  if (!engineCheck.ok)
+    log.warn(
+      { engine: engine.name, detail: engineCheck.detail },
+      'sandbox engine self-check failed; executions will be retried until it works',
+    );
 
   const db = createDb(endpoints.databaseUrl);
   const store = new EvaluationStore(db);
   const connection = await connectWorker(endpoints.temporalAddress, endpoints.temporalSecurity);
   // The reconciler reads runs and may start stranded ones, through an ordinary client.
-  const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace, security: endpoints.temporalSecurity });
+  const client = await connectClient({
+    address: endpoints.temporalAddress,
+    namespace: config.temporal.namespace,
+    security: endpoints.temporalSecurity,
+  });
   const reconciler = new Reconciler({
     store,
     temporal: new TemporalGateway(client, config.temporal.taskQueue),
@@ -76,7 +89,10 @@ export async function startWorker({ config, policy }: Settings, endpoints: Endpo
   });
   const running = worker.run();
   await ensureReconcileSchedule(client, config.temporal.taskQueue, config.reconcileIntervalSeconds);
-  log.info({ taskQueue: config.temporal.taskQueue, engine: engine.name, reconcileEverySeconds: config.reconcileIntervalSeconds }, 'worker started');
+  log.info(
+    { taskQueue: config.temporal.taskQueue, engine: engine.name, reconcileEverySeconds: config.reconcileIntervalSeconds },
+    'worker started',
+  );
   return {
     worker,
     async stop() {
@@ -89,7 +105,12 @@ export async function startWorker({ config, policy }: Settings, endpoints: Endpo
   };
 }
 
-export async function startApi({ config, policy }: Settings, endpoints: Endpoints, log: Logger, metrics: Metrics): Promise<Running & { server: ServerType; url: string }> {
+export async function startApi(
+  { config, policy }: Settings,
+  endpoints: Endpoints,
+  log: Logger,
+  metrics: Metrics,
+): Promise<Running & { server: ServerType; url: string }> {
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const db: Db = createDb(endpoints.databaseUrl);
@@ -97,7 +118,11 @@ export async function startApi({ config, policy }: Settings, endpoints: Endpoint
   const rateLimitPool = createPool(endpoints.databaseUrl, {
     onIdleError: (err) => log.warn({ err }, 'an idle PostgreSQL connection of the rate limiter failed; it is replaced on the next request'),
   });
-  const client = await connectClient({ address: endpoints.temporalAddress, namespace: config.temporal.namespace, security: endpoints.temporalSecurity });
+  const client = await connectClient({
+    address: endpoints.temporalAddress,
+    namespace: config.temporal.namespace,
+    security: endpoints.temporalSecurity,
+  });
   const { app } = assembleApi({
     db,
     client,

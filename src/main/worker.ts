@@ -15,7 +15,8 @@ async function main() {
   await applyMigrations(endpoints.databaseUrl);
   const metrics = new Metrics();
   const worker = await startWorker(settings, endpoints, log, metrics);
-  const metricsServer = config.workerMetricsPort !== undefined ? await serveMetrics(metrics, config.workerMetricsPort, config.host) : undefined;
+  const metricsServer =
+    config.workerMetricsPort !== undefined ? await serveMetrics(metrics, config.workerMetricsPort, config.host) : undefined;
   if (metricsServer) log.info({ url: metricsServer.url }, 'worker metrics listening');
   stopOnSignals(async () => {
     await worker.stop();

@@ -68,7 +68,12 @@ export class Reconciler {
         return 'restarted';
       }
       if (row.status === 'queued' && !row.runId) return 'unchanged'; // the API may still be starting it
-      return this.fail(row, null, { reason: 'its workflow no longer exists in Temporal (deleted)', by: null, workflowStatus: 'NOT_FOUND' }, now);
+      return this.fail(
+        row,
+        null,
+        { reason: 'its workflow no longer exists in Temporal (deleted)', by: null, workflowStatus: 'NOT_FOUND' },
+        now,
+      );
     }
 
     const { reason, by } = await closeReason(this.options.temporal.client, row.workflowId, run.runId);
@@ -95,7 +100,11 @@ export class Reconciler {
         data: { error, reason: cause.reason, by: cause.by, workflowStatus: cause.workflowStatus, reconciled: true },
       },
     });
-    if (stored) this.options.log.warn({ evaluationId: row.id, ...cause }, 'reconciler: evaluation failed because its workflow closed without finishing');
+    if (stored)
+      this.options.log.warn(
+        { evaluationId: row.id, ...cause },
+        'reconciler: evaluation failed because its workflow closed without finishing',
+      );
     return stored ? 'failed' : 'unchanged';
   }
 }

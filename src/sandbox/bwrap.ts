@@ -26,7 +26,14 @@ import path from 'node:path';
 import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine';
 import { selfCheck } from './self-check';
 import { CgroupLayoutCache, withRunCgroup, type RunCgroup } from './cgroups';
-import { createLanguageRegistry, DEFAULT_PYTHON_PATH, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import {
+  createLanguageRegistry,
+  DEFAULT_PYTHON_PATH,
+  runtimeFor,
+  SYSTEM_DIRECTORIES,
+  type LanguageRegistry,
+  type LanguageRuntime,
+} from './languages';
 import { programRlimits } from './rlimits';
 import { seccompFilterForThisMachine } from './seccomp';
 import { initArgv } from './sandbox-init';
@@ -107,10 +114,15 @@ export class BwrapEngine implements SandboxEngine {
     if (!isExecutable(this.setprivPath)) {
       return { unprivileged: false, why: `bwrap runs as root: ${this.setprivPath} is missing, so the sandbox uid maps to host root` };
     }
-    const unreadable = [this.initPythonPath, ...Object.values(this.languages).flatMap((runtime) => [runtime.command(PROBE_LIMITS)[0], ...runtime.hostPaths])]
-      .filter((hostPath) => !readableByOthers(hostPath));
+    const unreadable = [
+      this.initPythonPath,
+      ...Object.values(this.languages).flatMap((runtime) => [runtime.command(PROBE_LIMITS)[0], ...runtime.hostPaths]),
+    ].filter((hostPath) => !readableByOthers(hostPath));
     if (unreadable.length > 0) {
-      return { unprivileged: false, why: `bwrap runs as root: ${unreadable.join(', ')} not readable by uid ${SANDBOX_UID}, so the sandbox uid maps to host root` };
+      return {
+        unprivileged: false,
+        why: `bwrap runs as root: ${unreadable.join(', ')} not readable by uid ${SANDBOX_UID}, so the sandbox uid maps to host root`,
+      };
     }
     return { unprivileged: true, why: `bwrap runs as host uid ${SANDBOX_UID}` };
   }
@@ -154,36 +166,72 @@ export class BwrapEngine implements SandboxEngine {
       '--unshare-all',
       // As root, bwrap only creates a user namespace when asked; inside it we are an unprivileged uid.
       '--unshare-user',
-      '--uid', String(SANDBOX_UID),
-      '--gid', String(SANDBOX_GID),
+      '--uid',
+      String(SANDBOX_UID),
+      '--gid',
+      String(SANDBOX_GID),
       '--disable-userns',
       '--new-session',
       '--die-with-parent',
-      '--cap-drop', 'ALL',
-      '--hostname', 'sandbox',
+      '--cap-drop',
+      'ALL',
+      '--hostname',
+      'sandbox',
       ...seccompArgs,
       '--clearenv',
-      '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin',
-      '--setenv', 'HOME', WORK_DIR,
-      '--setenv', 'TMPDIR', '/tmp',
-      '--setenv', 'LANG', 'C.UTF-8',
+      '--setenv',
+      'PATH',
+      '/usr/local/bin:/usr/bin:/bin',
+      '--setenv',
+      'HOME',
+      WORK_DIR,
+      '--setenv',
+      'TMPDIR',
+      '/tmp',
+      '--setenv',
+      'LANG',
+      'C.UTF-8',
       ...this.systemMounts,
       // Before the interpreter binds, so that an interpreter installed under /tmp can be bound.
-      '--perms', '1777', '--size', String(workDirBytes), '--tmpfs', '/tmp',
+      '--perms',
+      '1777',
+      '--size',
+      String(workDirBytes),
+      '--tmpfs',
+      '/tmp',
       ...language.hostPaths.flatMap((hostPath) => ['--ro-bind', hostPath, hostPath]),
       ...HOST_ETC_FILES.flatMap((file) => ['--ro-bind-try', file, file]),
-      '--ro-bind-data', passwdFd, '/etc/passwd',
-      '--ro-bind-data', groupFd, '/etc/group',
-      '--proc', '/proc',
-      '--dev', '/dev',
-      '--size', String(this.sharedMemoryBytes), '--tmpfs', '/dev/shm',
+      '--ro-bind-data',
+      passwdFd,
+      '/etc/passwd',
+      '--ro-bind-data',
+      groupFd,
+      '/etc/group',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--size',
+      String(this.sharedMemoryBytes),
+      '--tmpfs',
+      '/dev/shm',
       // bwrap's /dev is itself a writable, unbounded tmpfs; /dev/shm above is a separate mount.
-      '--remount-ro', '/dev',
-      '--perms', '0700', '--size', String(workDirBytes), '--tmpfs', WORK_DIR,
-      '--ro-bind-data', codeFd, `${WORK_DIR}/${language.fileName}`,
+      '--remount-ro',
+      '/dev',
+      '--perms',
+      '0700',
+      '--size',
+      String(workDirBytes),
+      '--tmpfs',
+      WORK_DIR,
+      '--ro-bind-data',
+      codeFd,
+      `${WORK_DIR}/${language.fileName}`,
       // The root is a tmpfs bwrap builds; without this the program could fill it.
-      '--remount-ro', '/',
-      '--chdir', WORK_DIR,
+      '--remount-ro',
+      '/',
+      '--chdir',
+      WORK_DIR,
       // Our init is PID 1 (instead of bwrap's reaper, which reports signals as 128+n).
       '--as-pid-1',
       '--',
@@ -202,7 +250,16 @@ export class BwrapEngine implements SandboxEngine {
 
     if (this.launchAs.unprivileged) {
       // setpriv execs bwrap, so bwrap's parent (for --die-with-parent) is still this service.
-      const dropped = ['--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--', this.bwrapPath, ...bwrapArgs];
+      const dropped = [
+        '--reuid',
+        String(SANDBOX_UID),
+        '--regid',
+        String(SANDBOX_GID),
+        '--clear-groups',
+        '--',
+        this.bwrapPath,
+        ...bwrapArgs,
+      ];
       return { engine: this.name, ...launchInCgroup(this.shellPath, cgroup, this.setprivPath, dropped), dataInputs };
     }
     return { engine: this.name, ...launchInCgroup(this.shellPath, cgroup, this.bwrapPath, bwrapArgs), dataInputs };

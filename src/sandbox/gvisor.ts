@@ -44,7 +44,14 @@ import type { EngineCheck, RunRequest, RunResult, SandboxEngine } from './engine
 import { processesMentioning } from './host-processes';
 import { SandboxInfrastructureError } from './engine';
 import { CgroupLayoutCache, isErrno, withRunCgroup, type RunCgroup } from './cgroups';
-import { createLanguageRegistry, DEFAULT_PYTHON_PATH, runtimeFor, SYSTEM_DIRECTORIES, type LanguageRegistry, type LanguageRuntime } from './languages';
+import {
+  createLanguageRegistry,
+  DEFAULT_PYTHON_PATH,
+  runtimeFor,
+  SYSTEM_DIRECTORIES,
+  type LanguageRegistry,
+  type LanguageRuntime,
+} from './languages';
 import { launchInCgroup } from './launcher';
 import { programRlimits } from './rlimits';
 import { initArgv } from './sandbox-init';
@@ -165,11 +172,15 @@ export class GvisorEngine implements SandboxEngine {
               launch: {
                 engine: this.name,
                 ...launchInCgroup(this.shellPath, cgroup, this.runscPath, [
-                  '--root', stateDir,
+                  '--root',
+                  stateDir,
                   '--network=none',
                   `--platform=${this.platform}`,
                   '--ignore-cgroups',
-                  'run', '--bundle', bundleDir, containerId,
+                  'run',
+                  '--bundle',
+                  bundleDir,
+                  containerId,
                 ]),
                 dataInputs: [],
                 channel: 'framed',
@@ -232,12 +243,7 @@ export class GvisorEngine implements SandboxEngine {
     }
   }
 
-  private async writeBundle(
-    bundleDir: string,
-    request: RunRequest,
-    language: LanguageRuntime,
-    cgroup: RunCgroup | null,
-  ): Promise<void> {
+  private async writeBundle(bundleDir: string, request: RunRequest, language: LanguageRuntime, cgroup: RunCgroup | null): Promise<void> {
     const { limits } = request;
     const rootfs = path.join(bundleDir, 'rootfs');
     const filesDir = path.join(bundleDir, 'files');
@@ -372,7 +378,6 @@ function runCommand(executable: string, args: string[]): Promise<CommandResult> 
     child.once('close', (code) => resolve({ code, output }));
   });
 }
-
 
 function killQuietly(pid: number): void {
   try {

@@ -290,9 +290,7 @@ export interface ProgramRlimit {
 }
 
 /** How the init reports: see the module comment. */
-export type InitChannel =
-  | { kind: 'fds'; statusFd: number; stdoutFd: number; stderrFd: number }
-  | { kind: 'framed'; fd: number };
+export type InitChannel = { kind: 'fds'; statusFd: number; stdoutFd: number; stderrFd: number } | { kind: 'framed'; fd: number };
 
 export interface InitInvocation {
   python: string;
@@ -309,8 +307,7 @@ export interface InitInvocation {
 export function initArgv(invocation: InitInvocation): string[] {
   const limits = invocation.rlimits.map((limit) => `${limit.name}:${limit.soft}:${limit.hard}`).join(',');
   const { channel } = invocation;
-  const report =
-    channel.kind === 'fds' ? `fds:${channel.statusFd},${channel.stdoutFd},${channel.stderrFd}` : `framed:${channel.fd}`;
+  const report = channel.kind === 'fds' ? `fds:${channel.statusFd},${channel.stdoutFd},${channel.stderrFd}` : `framed:${channel.fd}`;
   const options = [`--report=${report}`, `--rlimits=${limits}`];
   if (invocation.user) options.push(`--user=${invocation.user.uid}:${invocation.user.gid}`);
   if (invocation.subreaper) options.push('--subreaper');

@@ -31,42 +31,133 @@ const SYSCALL_NUMBER_OFFSET = 0;
 const ARCH_OFFSET = 4;
 
 type DeniedSyscall =
-  | 'ptrace' | 'process_vm_readv' | 'process_vm_writev'
-  | 'keyctl' | 'add_key' | 'request_key'
-  | 'bpf' | 'perf_event_open' | 'userfaultfd'
-  | 'io_uring_setup' | 'io_uring_enter' | 'io_uring_register'
-  | 'mount' | 'umount2' | 'pivot_root' | 'open_tree' | 'move_mount' | 'fsopen' | 'fsconfig' | 'fsmount'
-  | 'fspick' | 'mount_setattr'
-  | 'unshare' | 'setns'
-  | 'swapon' | 'swapoff' | 'reboot' | 'sethostname' | 'setdomainname'
-  | 'init_module' | 'finit_module' | 'delete_module' | 'kexec_load' | 'kexec_file_load'
-  | 'acct' | 'quotactl' | 'quotactl_fd' | 'open_by_handle_at' | 'name_to_handle_at' | 'syslog' | 'lookup_dcookie';
+  | 'ptrace'
+  | 'process_vm_readv'
+  | 'process_vm_writev'
+  | 'keyctl'
+  | 'add_key'
+  | 'request_key'
+  | 'bpf'
+  | 'perf_event_open'
+  | 'userfaultfd'
+  | 'io_uring_setup'
+  | 'io_uring_enter'
+  | 'io_uring_register'
+  | 'mount'
+  | 'umount2'
+  | 'pivot_root'
+  | 'open_tree'
+  | 'move_mount'
+  | 'fsopen'
+  | 'fsconfig'
+  | 'fsmount'
+  | 'fspick'
+  | 'mount_setattr'
+  | 'unshare'
+  | 'setns'
+  | 'swapon'
+  | 'swapoff'
+  | 'reboot'
+  | 'sethostname'
+  | 'setdomainname'
+  | 'init_module'
+  | 'finit_module'
+  | 'delete_module'
+  | 'kexec_load'
+  | 'kexec_file_load'
+  | 'acct'
+  | 'quotactl'
+  | 'quotactl_fd'
+  | 'open_by_handle_at'
+  | 'name_to_handle_at'
+  | 'syslog'
+  | 'lookup_dcookie';
 
 const COMMON_NUMBERS: Record<'x64' | 'arm64', Record<DeniedSyscall, number>> = {
   x64: {
-    ptrace: 101, process_vm_readv: 310, process_vm_writev: 311,
-    keyctl: 250, add_key: 248, request_key: 249,
-    bpf: 321, perf_event_open: 298, userfaultfd: 323,
-    io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427,
-    mount: 165, umount2: 166, pivot_root: 155, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431,
-    fsmount: 432, fspick: 433, mount_setattr: 442,
-    unshare: 272, setns: 308,
-    swapon: 167, swapoff: 168, reboot: 169, sethostname: 170, setdomainname: 171,
-    init_module: 175, finit_module: 313, delete_module: 176, kexec_load: 246, kexec_file_load: 320,
-    acct: 163, quotactl: 179, quotactl_fd: 443, open_by_handle_at: 304, name_to_handle_at: 303, syslog: 103,
+    ptrace: 101,
+    process_vm_readv: 310,
+    process_vm_writev: 311,
+    keyctl: 250,
+    add_key: 248,
+    request_key: 249,
+    bpf: 321,
+    perf_event_open: 298,
+    userfaultfd: 323,
+    io_uring_setup: 425,
+    io_uring_enter: 426,
+    io_uring_register: 427,
+    mount: 165,
+    umount2: 166,
+    pivot_root: 155,
+    open_tree: 428,
+    move_mount: 429,
+    fsopen: 430,
+    fsconfig: 431,
+    fsmount: 432,
+    fspick: 433,
+    mount_setattr: 442,
+    unshare: 272,
+    setns: 308,
+    swapon: 167,
+    swapoff: 168,
+    reboot: 169,
+    sethostname: 170,
+    setdomainname: 171,
+    init_module: 175,
+    finit_module: 313,
+    delete_module: 176,
+    kexec_load: 246,
+    kexec_file_load: 320,
+    acct: 163,
+    quotactl: 179,
+    quotactl_fd: 443,
+    open_by_handle_at: 304,
+    name_to_handle_at: 303,
+    syslog: 103,
     lookup_dcookie: 212,
   },
   arm64: {
-    ptrace: 117, process_vm_readv: 270, process_vm_writev: 271,
-    keyctl: 219, add_key: 217, request_key: 218,
-    bpf: 280, perf_event_open: 241, userfaultfd: 282,
-    io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427,
-    mount: 40, umount2: 39, pivot_root: 41, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431,
-    fsmount: 432, fspick: 433, mount_setattr: 442,
-    unshare: 97, setns: 268,
-    swapon: 224, swapoff: 225, reboot: 142, sethostname: 161, setdomainname: 162,
-    init_module: 105, finit_module: 273, delete_module: 106, kexec_load: 104, kexec_file_load: 294,
-    acct: 89, quotactl: 60, quotactl_fd: 443, open_by_handle_at: 265, name_to_handle_at: 264, syslog: 116,
+    ptrace: 117,
+    process_vm_readv: 270,
+    process_vm_writev: 271,
+    keyctl: 219,
+    add_key: 217,
+    request_key: 218,
+    bpf: 280,
+    perf_event_open: 241,
+    userfaultfd: 282,
+    io_uring_setup: 425,
+    io_uring_enter: 426,
+    io_uring_register: 427,
+    mount: 40,
+    umount2: 39,
+    pivot_root: 41,
+    open_tree: 428,
+    move_mount: 429,
+    fsopen: 430,
+    fsconfig: 431,
+    fsmount: 432,
+    fspick: 433,
+    mount_setattr: 442,
+    unshare: 97,
+    setns: 268,
+    swapon: 224,
+    swapoff: 225,
+    reboot: 142,
+    sethostname: 161,
+    setdomainname: 162,
+    init_module: 105,
+    finit_module: 273,
+    delete_module: 106,
+    kexec_load: 104,
+    kexec_file_load: 294,
+    acct: 89,
+    quotactl: 60,
+    quotactl_fd: 443,
+    open_by_handle_at: 265,
+    name_to_handle_at: 264,
+    syslog: 116,
     lookup_dcookie: 18,
   },
 };

@@ -278,9 +278,7 @@ function watch({ launch, request, cgroup }: SupervisedRun): Promise<Ending> {
     }
     readStream(child, SANDBOX_FDS.diagnostics, (chunk) => diagnostics.append(chunk), failInfrastructure);
     writeAndClose(child, SANDBOX_FDS.stdin, request.stdin ?? Buffer.alloc(0), failInfrastructure);
-    launch.dataInputs.forEach((data, index) =>
-      writeAndClose(child, SANDBOX_FDS.firstData + index, data, failInfrastructure),
-    );
+    launch.dataInputs.forEach((data, index) => writeAndClose(child, SANDBOX_FDS.firstData + index, data, failInfrastructure));
 
     const onAbort = () => kill('cancelled');
     request.signal?.addEventListener('abort', onAbort, { once: true });
@@ -372,8 +370,7 @@ function classify({ launch, request, language }: SupervisedRun, ending: Ending, 
     throw new SandboxInfrastructureError(`cannot start the ${language.language} program: ${report.message}`);
   }
   const oomKilled = (usage?.oomKills ?? 0) > 0;
-  const initKilledByProgram =
-    report === null && launch.programCanKillInit === true && ending.diagnostics.trim() === '';
+  const initKilledByProgram = report === null && launch.programCanKillInit === true && ending.diagnostics.trim() === '';
   // The run's own tasks filled its pids group, and the sandbox machinery (gVisor's Sentry) died of it.
   const tasksExhausted = report === null && (usage?.pidsLimitHits ?? 0) > 0;
   if (report === null && ending.killReason === null && !oomKilled && !initKilledByProgram && !tasksExhausted) {
@@ -400,8 +397,7 @@ function classify({ launch, request, language }: SupervisedRun, ending: Ending, 
   const limitHit = whichLimit();
   // A run stopped by the CPU limit used at least the limit, even when the program's own rusage
   // (sampled, and blind to the part of the run the cgroup counter saw) says a little less.
-  const cpuTimeMs =
-    limitHit === 'cpu_time' ? Math.max(measuredCpuTimeMs, cgroupCpuTimeMs ?? 0, limits.cpuTimeMs) : measuredCpuTimeMs;
+  const cpuTimeMs = limitHit === 'cpu_time' ? Math.max(measuredCpuTimeMs, cgroupCpuTimeMs ?? 0, limits.cpuTimeMs) : measuredCpuTimeMs;
 
   return {
     stdout: ending.stdout.toBuffer(),
@@ -468,12 +464,7 @@ function cancelledBeforeStart(engine: EngineName): RunResult {
   };
 }
 
-function readStream(
-  child: ChildProcess,
-  fd: number,
-  onChunk: (chunk: Buffer) => void,
-  fail: (error: unknown, what: string) => void,
-): void {
+function readStream(child: ChildProcess, fd: number, onChunk: (chunk: Buffer) => void, fail: (error: unknown, what: string) => void): void {
   const stream = child.stdio[fd] as Readable | null;
   if (stream === null) throw new Error(`fd ${fd} of the sandbox launcher has no pipe`);
   stream.on('data', onChunk);
@@ -563,12 +554,7 @@ export class FrameDecoder {
   }
 }
 
-function writeAndClose(
-  child: ChildProcess,
-  fd: number,
-  data: Buffer,
-  fail: (error: unknown, what: string) => void,
-): void {
+function writeAndClose(child: ChildProcess, fd: number, data: Buffer, fail: (error: unknown, what: string) => void): void {
   const stream = child.stdio[fd] as (Writable & Partial<Readable>) | null;
   if (stream === null) throw new Error(`fd ${fd} of the sandbox launcher has no pipe`);
   stream.on('error', (error) => {

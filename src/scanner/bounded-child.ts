@@ -76,7 +76,11 @@ export function runBoundedChild(
     child.on('error', (error) => {
       // Without a pid the process never started; with one, we lost control of it (kill failed).
       const code = child.pid === undefined ? 'scanner_unavailable' : 'scanner_failed';
-      fail(new ScanError(code, `${child.pid === undefined ? 'cannot start' : 'lost control of'} ${command}: ${error.message}`, { cause: error }));
+      fail(
+        new ScanError(code, `${child.pid === undefined ? 'cannot start' : 'lost control of'} ${command}: ${error.message}`, {
+          cause: error,
+        }),
+      );
     });
     child.stdout.on('data', (chunk: Buffer) => {
       stdout.append(chunk);

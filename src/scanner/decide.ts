@@ -46,7 +46,8 @@ export function decide(findings: readonly Finding[], policy: ScanPolicy): ScanDe
     if (findingAction !== action || action === 'allow') continue;
     const seen = decisive.get(finding.ruleId);
     if (seen) seen.count += 1;
-    else decisive.set(finding.ruleId, { finding, count: 1, overridden: Object.prototype.hasOwnProperty.call(policy.rules, finding.ruleId) });
+    else
+      decisive.set(finding.ruleId, { finding, count: 1, overridden: Object.prototype.hasOwnProperty.call(policy.rules, finding.ruleId) });
   }
   const reasons = [...decisive.values()].map(({ finding, count, overridden }) => {
     const why = overridden ? `rule ${finding.ruleId} -> ${action}` : `${finding.severity} -> ${action}`;

@@ -23,17 +23,14 @@ export class PolicyError extends Error {
 const ACTION_LIST = SCAN_ACTIONS.map((action) => JSON.stringify(action)).join(', ');
 const actionSchema = z.enum(SCAN_ACTIONS, {
   error: (issue) =>
-    issue.input === undefined ? `missing; expected one of ${ACTION_LIST}` : `expected one of ${ACTION_LIST}, got ${JSON.stringify(issue.input)}`,
+    issue.input === undefined
+      ? `missing; expected one of ${ACTION_LIST}`
+      : `expected one of ${ACTION_LIST}, got ${JSON.stringify(issue.input)}`,
 });
 
 export const scanPolicySchema = z.strictObject({
   severity: z.strictObject({ critical: actionSchema, high: actionSchema, warning: actionSchema, info: actionSchema }),
-  rules: z
-    .record(
-      z.string().refine(isKnownRuleId, { error: 'unknown rule id (the scanner has no such rule)' }),
-      actionSchema,
-    )
-    .optional(),
+  rules: z.record(z.string().refine(isKnownRuleId, { error: 'unknown rule id (the scanner has no such rule)' }), actionSchema).optional(),
 });
 
 /** `$.rules["py.call.eval"]` style paths: rule ids contain dots. */

@@ -39,9 +39,7 @@ const findingSchema = z.strictObject({
 });
 const reportSchema = z.strictObject({
   findings: z.array(findingSchema).max(MAX_REPORTED_FINDINGS + 1),
-  syntaxError: z
-    .strictObject({ message: z.string(), line: z.number().int().min(1), column: z.number().int().min(1) })
-    .nullable(),
+  syntaxError: z.strictObject({ message: z.string(), line: z.number().int().min(1), column: z.number().int().min(1) }).nullable(),
 });
 
 /** Flags for an interpreter that ignores the environment, user site-packages and site.py. */
@@ -92,9 +90,10 @@ function interpretResult(result: BoundedChildResult, pythonPath: string, timeout
   if (result.signal !== null) {
     // Killed by something other than our deadline: the CPU rlimit (SIGXCPU, then SIGKILL), or a
     // crash inside the parser. Either way this input is what the scanner cannot handle safely.
-    const reason = result.signal === 'SIGXCPU' || result.signal === 'SIGKILL'
-      ? `parsing it exceeded the scanner's CPU limit (${PYTHON_SCAN_CPU_SECONDS} s, ${result.signal})`
-      : `the Python parser crashed on it (${result.signal})`;
+    const reason =
+      result.signal === 'SIGXCPU' || result.signal === 'SIGKILL'
+        ? `parsing it exceeded the scanner's CPU limit (${PYTHON_SCAN_CPU_SECONDS} s, ${result.signal})`
+        : `the Python parser crashed on it (${result.signal})`;
     return { findings: [unparseableFinding(reason)], syntaxError: null };
   }
   if (result.exitCode !== 0) {

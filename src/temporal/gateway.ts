@@ -72,7 +72,9 @@ export class TemporalGateway {
   /** The evaluation's run: the given one, or the latest run of its workflow id. */
   async runState(evaluationId: string, runId?: string): Promise<RunState> {
     try {
-      const description = await this.call(() => this.client.workflow.getHandle(workflowIdFor(evaluationId), runId).describe(), { closedIsError: false });
+      const description = await this.call(() => this.client.workflow.getHandle(workflowIdFor(evaluationId), runId).describe(), {
+        closedIsError: false,
+      });
       return description.status.name === 'RUNNING'
         ? { kind: 'open', runId: description.runId }
         : { kind: 'closed', runId: description.runId, status: description.status.name };

@@ -17,7 +17,11 @@ export interface RunDescription {
 export function describeRun(row: EvaluationRow, publicUrl = ''): RunDescription {
   const code = Buffer.from(row.code);
   const sha = createHash('sha256').update(code).digest('hex');
-  const firstLine = code.toString('utf8').split('\n').find((l) => l.trim() !== '') ?? '';
+  const firstLine =
+    code
+      .toString('utf8')
+      .split('\n')
+      .find((l) => l.trim() !== '') ?? '';
   const shown = firstLine.length > FIRST_LINE_CHARS ? `${firstLine.slice(0, FIRST_LINE_CHARS)}…` : firstLine;
   const metadata = Object.entries(row.metadata);
   const api = `${publicUrl}/v1/evaluations/${row.id}`;
@@ -41,5 +45,8 @@ export function describeRun(row: EvaluationRow, publicUrl = ''): RunDescription 
 }
 
 function escape(text: string): string {
-  return text.replace(/[\n\r]/g, ' ').replace(/([*_`|[\]<>])/g, '\\$1').slice(0, 200);
+  return text
+    .replace(/[\n\r]/g, ' ')
+    .replace(/([*_`|[\]<>])/g, '\\$1')
+    .slice(0, 200);
 }

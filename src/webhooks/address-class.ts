@@ -28,12 +28,7 @@ export type AddressClass =
  * legitimate receiver: metadata endpoints hand out cloud credentials, 0.0.0.0 reaches the
  * local host on Linux, and multicast/broadcast/reserved ranges are not unicast hosts.
  */
-export const PRIVATE_NETWORK_CLASSES: ReadonlySet<AddressClass> = new Set([
-  'loopback',
-  'private',
-  'link_local',
-  'shared_address_space',
-]);
+export const PRIVATE_NETWORK_CLASSES: ReadonlySet<AddressClass> = new Set(['loopback', 'private', 'link_local', 'shared_address_space']);
 
 type Verdict = AddressClass | 'public';
 type IPv4Range = ReturnType<ipaddr.IPv4['range']>;

@@ -37,12 +37,7 @@ export interface VettedDestination {
   family: 4 | 6;
 }
 
-export type UnsafeUrlReason =
-  | 'invalid_url'
-  | 'unsupported_scheme'
-  | 'credentials_in_url'
-  | 'unresolvable'
-  | 'blocked_address';
+export type UnsafeUrlReason = 'invalid_url' | 'unsupported_scheme' | 'credentials_in_url' | 'unresolvable' | 'blocked_address';
 
 /** The URL must not be called. `reason` is machine-readable; the message is fit for a 400. */
 export class UnsafeWebhookUrlError extends Error {

@@ -33,7 +33,12 @@ export const TRANSITION_OPTIONS = { startToCloseTimeout: '30 seconds', retry: pe
 
 export const SCAN_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.EvaluationNotFound] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [FailureType.EvaluationNotFound],
+  },
   summary: 'scan the code (parse only, nothing runs) and apply the policy',
 };
 

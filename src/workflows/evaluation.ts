@@ -24,12 +24,7 @@ import {
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInputRecord, ScanOutcome } from './activities';
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
-import {
-  EvaluationRuleIdsKey,
-  EvaluationSeverityKey,
-  EvaluationStatusKey,
-  EvaluationVerdictKey,
-} from './search-attributes';
+import { EvaluationRuleIdsKey, EvaluationSeverityKey, EvaluationStatusKey, EvaluationVerdictKey } from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
 import { EXECUTE_MAX_ATTEMPTS, FailureType, PERSIST_OPTIONS, SCAN_OPTIONS, TRANSITION_OPTIONS } from './config';
 import { finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';
@@ -60,11 +55,19 @@ const { execute } = proxyActivities<EvaluationActivities>({
   startToCloseTimeout: '6 minutes',
   heartbeatTimeout: '5 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: EXECUTE_MAX_ATTEMPTS, nonRetryableErrorTypes: [FailureType.EvaluationNotFound] },
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    maximumAttempts: EXECUTE_MAX_ATTEMPTS,
+    nonRetryableErrorTypes: [FailureType.EvaluationNotFound],
+  },
   summary: 'run the code in the sandbox under its limits',
 });
 
-const { deliverWebhook } = proxyActivities<EvaluationActivities>({ ...WEBHOOK_ACTIVITY_OPTIONS, summary: 'send the result to the callbackUrl' });
+const { deliverWebhook } = proxyActivities<EvaluationActivities>({
+  ...WEBHOOK_ACTIVITY_OPTIONS,
+  summary: 'send the result to the callbackUrl',
+});
 
 type Review = { approved: boolean; reason: string | null; by: string };
 
@@ -78,8 +81,13 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
   // Typed refusals, so a caller can tell "not now" from "unreadable input".
   const reviewValidator = (decision?: ReviewInput) => {
     const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
-    if (state.status !== 'awaiting_review') throw refuse(FailureType.NotAwaitingReview, `evaluation ${evaluationId} is ${state.status}, not awaiting review`);
-    if (review) throw refuse(FailureType.NotAwaitingReview, `evaluation ${evaluationId} was already ${review.approved ? 'approved' : 'rejected'} by ${review.by}`);
+    if (state.status !== 'awaiting_review')
+      throw refuse(FailureType.NotAwaitingReview, `evaluation ${evaluationId} is ${state.status}, not awaiting review`);
+    if (review)
+      throw refuse(
+        FailureType.NotAwaitingReview,
+        `evaluation ${evaluationId} was already ${review.approved ? 'approved' : 'rejected'} by ${review.by}`,
+      );
     try {
       parseReviewInput(decision);
     } catch (err) {
@@ -106,7 +114,10 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     description: `Reject a submission held for review: it ends rejected and never runs. Refused unless it is awaiting review. ${inputHelp}`,
   });
   // Signals do what the updates do; a signal that the validator would refuse is logged and dropped.
-  for (const [signal, approved] of [[approveSignal, true], [rejectSignal, false]] as const) {
+  for (const [signal, approved] of [
+    [approveSignal, true],
+    [rejectSignal, false],
+  ] as const) {
     setHandler(
       signal,
       (decision?: ReviewInput) => {
@@ -129,7 +140,10 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     at: now(),
     data,
   });
-  const moveTo = async (status: EvaluationStatus, extra: Omit<Parameters<typeof recordTransition>[0], 'evaluationId' | 'status' | 'at'> = {}) => {
+  const moveTo = async (
+    status: EvaluationStatus,
+    extra: Omit<Parameters<typeof recordTransition>[0], 'evaluationId' | 'status' | 'at'> = {},
+  ) => {
     state.status = status;
     upsertSearchAttributes([{ key: EvaluationStatusKey, value: status }]);
     await recordTransition({ evaluationId, status, at: now(), ...extra });
@@ -163,7 +177,8 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
         await deliverWebhook({ evaluationId });
       } catch (err) {
         // The result is stored and final; a receiver that never answers does not change it.
-        if (settlesOnStore && isCancellation(err)) log.info('webhook delivery stopped: the run was cancelled after its result was stored', { evaluationId });
+        if (settlesOnStore && isCancellation(err))
+          log.info('webhook delivery stopped: the run was cancelled after its result was stored', { evaluationId });
         else log.warn('webhook delivery failed for good', { evaluationId, error: err instanceof Error ? err.message : String(err) });
       }
     }
@@ -181,7 +196,11 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     }
     return {
       findings: scan.findingsStored ? undefined : scan.findings,
-      event: event('SCAN_COMPLETED', 'scan', { action: scan.action, findings: scan.findingCount ?? scan.findings.length, reasons: scan.reasons }),
+      event: event('SCAN_COMPLETED', 'scan', {
+        action: scan.action,
+        findings: scan.findingCount ?? scan.findings.length,
+        reasons: scan.reasons,
+      }),
     };
   };
 
@@ -206,7 +225,13 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       const deadline = new Date(Date.now() + msToNumber(input.reviewTimeout as `${number}h`)).toISOString();
       state.reviewDeadline = deadline;
       setCurrentDetails(
-        heldDetails({ evaluationId, findings: scan.findings, findingCount: scan.findingCount ?? scan.findings.length, excerpts: scan.excerpts ?? [], deadline }),
+        heldDetails({
+          evaluationId,
+          findings: scan.findings,
+          findingCount: scan.findingCount ?? scan.findings.length,
+          excerpts: scan.excerpts ?? [],
+          deadline,
+        }),
       );
       // The stored status says awaiting_review only once REVIEW_REQUESTED is stored with it.
       await moveTo('awaiting_review', { event: event('REVIEW_REQUESTED', 'review-requested', { timeout: input.reviewTimeout, deadline }) });
@@ -253,9 +278,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
   } catch (err) {
     if (isCancellation(err)) {
       // Cleanup must run even though the workflow's own scope is cancelled.
-      await CancellationScope.nonCancellable(() =>
-        finish({ status: 'cancelled', event: event('EVALUATION_CANCELLED', 'cancelled') }),
-      );
+      await CancellationScope.nonCancellable(() => finish({ status: 'cancelled', event: event('EVALUATION_CANCELLED', 'cancelled') }));
       throw err;
     }
     const failureType = applicationFailureType(err);

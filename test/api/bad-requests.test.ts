@@ -28,15 +28,30 @@ const post = (body: string, contentType = 'application/json') =>
 const cases: Array<[string, () => Promise<Response>, number, string]> = [
   ['invalid JSON', () => post('{"language": "python", "code": '), 400, 'invalid_json'],
   ['wrong content type', () => post('language=python&code=print(1)', 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type'],
-  ['no content type', () => api.request('/v1/evaluations', { method: 'POST', body: '{"language":"python","code":"print(1)"}' }), 415, 'unsupported_media_type'],
+  [
+    'no content type',
+    () => api.request('/v1/evaluations', { method: 'POST', body: '{"language":"python","code":"print(1)"}' }),
+    415,
+    'unsupported_media_type',
+  ],
   ['missing code', () => post(JSON.stringify({ language: 'python' })), 400, 'invalid_request'],
   ['missing language', () => post(JSON.stringify({ code: 'print(1)' })), 400, 'invalid_request'],
   ['empty code', () => post(JSON.stringify({ language: 'python', code: '' })), 400, 'invalid_request'],
   ['unknown language', () => post(JSON.stringify({ language: 'cobol', code: 'DISPLAY 1' })), 400, 'invalid_request'],
   ['unknown field', () => post(JSON.stringify({ language: 'python', code: 'print(1)', priority: 9 })), 400, 'invalid_request'],
-  ['limit above its maximum', () => post(JSON.stringify({ language: 'python', code: 'print(1)', limits: { memoryMb: 4096 } })), 400, 'invalid_request'],
+  [
+    'limit above its maximum',
+    () => post(JSON.stringify({ language: 'python', code: 'print(1)', limits: { memoryMb: 4096 } })),
+    400,
+    'invalid_request',
+  ],
   ['code over 256 KiB', () => post(JSON.stringify({ language: 'python', code: 'a'.repeat(256 * 1024 + 1) })), 413, 'payload_too_large'],
-  ['body over the body limit', () => post(JSON.stringify({ language: 'python', code: 'print(1)', stdin: 'a'.repeat(9 * 1024 * 1024) })), 413, 'payload_too_large'],
+  [
+    'body over the body limit',
+    () => post(JSON.stringify({ language: 'python', code: 'print(1)', stdin: 'a'.repeat(9 * 1024 * 1024) })),
+    413,
+    'payload_too_large',
+  ],
   ['JSON that is not an object', () => post('[1,2,3]'), 400, 'invalid_request'],
 ];
 
@@ -68,7 +83,14 @@ test('the OpenAPI document describes the evaluation routes', async () => {
   const doc: any = await res.json();
   expect(doc.openapi).toBe('3.1.0');
   expect(Object.keys(doc.paths)).toEqual(
-    expect.arrayContaining(['/v1/evaluations', '/v1/evaluations/{id}', '/v1/evaluations/{id}/events', '/v1/evaluations/{id}/cancel', '/healthz', '/readyz']),
+    expect.arrayContaining([
+      '/v1/evaluations',
+      '/v1/evaluations/{id}',
+      '/v1/evaluations/{id}/events',
+      '/v1/evaluations/{id}/cancel',
+      '/healthz',
+      '/readyz',
+    ]),
   );
 });
 

@@ -79,7 +79,11 @@ function servedRoutes(a: { routes: Array<{ method: string; path: string }> }): s
 
 function documentedRoutes(d: any): string[] {
   return Object.entries(d.paths as Record<string, Record<string, unknown>>)
-    .flatMap(([path, ops]) => Object.keys(ops).filter((m) => HTTP_METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`))
+    .flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((m) => HTTP_METHODS.includes(m))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    )
     .sort();
 }
 
@@ -104,9 +108,36 @@ test('the route comparison notices a route added without documentation', () => {
 // A validator for the JSON Schema subset in the document
 
 const KNOWN_KEYWORDS = new Set([
-  '$ref', 'type', 'nullable', 'enum', 'const', 'format', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum',
-  'exclusiveMinimum', 'exclusiveMaximum', 'items', 'minItems', 'maxItems', 'properties', 'required', 'additionalProperties',
-  'anyOf', 'oneOf', 'allOf', 'description', 'title', 'example', 'examples', 'default', 'deprecated', 'readOnly', 'writeOnly',
+  '$ref',
+  'type',
+  'nullable',
+  'enum',
+  'const',
+  'format',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'items',
+  'minItems',
+  'maxItems',
+  'properties',
+  'required',
+  'additionalProperties',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'description',
+  'title',
+  'example',
+  'examples',
+  'default',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
 ]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -114,7 +145,10 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2
 function resolveRef(root: any, ref: string): any {
   if (!ref.startsWith('#/')) throw new Error(`only local $refs are supported, got ${ref}`);
   let node = root;
-  for (const part of ref.slice(2).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+  for (const part of ref
+    .slice(2)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))) {
     node = node?.[part];
     if (node === undefined) throw new Error(`$ref ${ref} does not resolve`);
   }
@@ -125,14 +159,22 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function hasType(type: string, value: unknown): boolean {
   switch (type) {
-    case 'null': return value === null;
-    case 'boolean': return typeof value === 'boolean';
-    case 'string': return typeof value === 'string';
-    case 'number': return typeof value === 'number' && Number.isFinite(value);
-    case 'integer': return Number.isInteger(value);
-    case 'array': return Array.isArray(value);
-    case 'object': return isObject(value);
-    default: throw new Error(`unknown JSON Schema type ${type}`);
+    case 'null':
+      return value === null;
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'integer':
+      return Number.isInteger(value);
+    case 'array':
+      return Array.isArray(value);
+    case 'object':
+      return isObject(value);
+    default:
+      throw new Error(`unknown JSON Schema type ${type}`);
   }
 }
 
@@ -152,7 +194,8 @@ function validate(schema: any, value: unknown, root: any = doc, path = '$'): str
   if (schema.oneOf && schema.oneOf.filter((sub: any) => validate(sub, value, root, path).length === 0).length !== 1) {
     errors.push(`${path}: does not match exactly one of oneOf`);
   }
-  if ('const' in schema && JSON.stringify(schema.const) !== JSON.stringify(value)) errors.push(`${path}: is not ${JSON.stringify(schema.const)}`);
+  if ('const' in schema && JSON.stringify(schema.const) !== JSON.stringify(value))
+    errors.push(`${path}: is not ${JSON.stringify(schema.const)}`);
   if (schema.enum && !schema.enum.some((e: unknown) => JSON.stringify(e) === JSON.stringify(value))) {
     errors.push(`${path}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   }
@@ -166,16 +209,21 @@ function validate(schema: any, value: unknown, root: any = doc, path = '$'): str
   if (typeof value === 'string') {
     if (schema.maxLength !== undefined && [...value].length > schema.maxLength) errors.push(`${path}: longer than ${schema.maxLength}`);
     if (schema.minLength !== undefined && [...value].length < schema.minLength) errors.push(`${path}: shorter than ${schema.minLength}`);
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) errors.push(`${path}: does not match ${schema.pattern}`);
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value))
+      errors.push(`${path}: does not match ${schema.pattern}`);
     if (schema.format === 'uuid' && !UUID.test(value)) errors.push(`${path}: ${value} is not a uuid`);
-    else if (schema.format === 'date-time' && !(DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)))) errors.push(`${path}: ${value} is not a date-time`);
-    else if (schema.format !== undefined && !['uuid', 'date-time'].includes(schema.format)) errors.push(`${path}: the checker does not support format "${schema.format}"`);
+    else if (schema.format === 'date-time' && !(DATE_TIME.test(value) && !Number.isNaN(Date.parse(value))))
+      errors.push(`${path}: ${value} is not a date-time`);
+    else if (schema.format !== undefined && !['uuid', 'date-time'].includes(schema.format))
+      errors.push(`${path}: the checker does not support format "${schema.format}"`);
   }
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${path}: below ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${path}: above ${schema.maximum}`);
-    if (typeof schema.exclusiveMinimum === 'number' && value <= schema.exclusiveMinimum) errors.push(`${path}: not above ${schema.exclusiveMinimum}`);
-    if (typeof schema.exclusiveMaximum === 'number' && value >= schema.exclusiveMaximum) errors.push(`${path}: not below ${schema.exclusiveMaximum}`);
+    if (typeof schema.exclusiveMinimum === 'number' && value <= schema.exclusiveMinimum)
+      errors.push(`${path}: not above ${schema.exclusiveMinimum}`);
+    if (typeof schema.exclusiveMaximum === 'number' && value >= schema.exclusiveMaximum)
+      errors.push(`${path}: not below ${schema.exclusiveMaximum}`);
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(`${path}: fewer than ${schema.minItems} items`);
@@ -216,7 +264,9 @@ test('the validator is not vacuous: it reports what is wrong with a bad Evaluati
   expect(validate(schema, { ...good, createdAt: 'yesterday' }).join('\n')).toMatch(/not a date-time/);
   expect(validate(schema, { ...good, limits: { ...good.limits, memoryMb: 1.5 } }).join('\n')).toMatch(/memoryMb.*integer/);
   expect(validate(schema, { ...good, secret: 'x' }).join('\n')).toMatch(/\$\.secret: the property is not documented/);
-  expect(validate({ type: 'string', contentEncoding: 'base64' }, 'x').join('\n')).toMatch(/does not support the schema keyword "contentEncoding"/);
+  expect(validate({ type: 'string', contentEncoding: 'base64' }, 'x').join('\n')).toMatch(
+    /does not support the schema keyword "contentEncoding"/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +290,10 @@ async function call(method: Method, path: string, options: { body?: unknown; key
 /** Checks that the response's status and content type are documented for the route, and that its body conforms; returns the body. */
 async function expectDocumented(res: Response, method: Method, documentedPath: string): Promise<any> {
   const operation = doc.paths[documentedPath]?.[method.toLowerCase()];
-  expect({ route: `${method} ${documentedPath}`, documented: operation !== undefined }).toEqual({ route: `${method} ${documentedPath}`, documented: true });
+  expect({ route: `${method} ${documentedPath}`, documented: operation !== undefined }).toEqual({
+    route: `${method} ${documentedPath}`,
+    documented: true,
+  });
   const response = operation.responses[String(res.status)];
   expect({ route: `${method} ${documentedPath}`, status: res.status, documented: response !== undefined }).toEqual({
     route: `${method} ${documentedPath}`,
@@ -249,7 +302,11 @@ async function expectDocumented(res: Response, method: Method, documentedPath: s
   });
   const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
   const media = response.content?.[contentType];
-  expect({ status: res.status, contentType, documented: media !== undefined }).toEqual({ status: res.status, contentType, documented: true });
+  expect({ status: res.status, contentType, documented: media !== undefined }).toEqual({
+    status: res.status,
+    contentType,
+    documented: true,
+  });
   const body = contentType === 'application/json' ? await res.json() : await res.text();
   expect({ route: `${method} ${documentedPath} -> ${res.status}`, errors: validate(media.schema, body) }).toEqual({
     route: `${method} ${documentedPath} -> ${res.status}`,
@@ -270,7 +327,9 @@ let completedId: string;
 
 test('POST 202 and GET 200 of a completed evaluation conform to SubmitResponse and Evaluation', async () => {
   const submitted = await expectDocumented(
-    await call('POST', '/v1/evaluations', { body: { language: 'python', code: 'print(input())', stdin: 'hi\n', expectedOutput: 'hi', metadata: { run: 'openapi' } } }),
+    await call('POST', '/v1/evaluations', {
+      body: { language: 'python', code: 'print(input())', stdin: 'hi\n', expectedOutput: 'hi', metadata: { run: 'openapi' } },
+    }),
     'POST',
     '/v1/evaluations',
   );
@@ -312,14 +371,25 @@ test('a blocked evaluation (with findings) and the list conform to Evaluation an
 
 test('events conform to EventList (JSON) and each SSE frame carries a LifecycleEvent', async () => {
   const events = await expectDocumented(await call('GET', `/v1/evaluations/${completedId}/events`), 'GET', '/v1/evaluations/{id}/events');
-  expect(events.items.map((e: any) => e.type)).toEqual(['EVALUATION_QUEUED', 'SCAN_COMPLETED', 'EXECUTION_STARTED', 'EVALUATION_COMPLETED']);
+  expect(events.items.map((e: any) => e.type)).toEqual([
+    'EVALUATION_QUEUED',
+    'SCAN_COMPLETED',
+    'EXECUTION_STARTED',
+    'EVALUATION_COMPLETED',
+  ]);
 
   // The evaluation is finished, so the stream sends every event and closes: the body can be read whole.
   const sse = await call('GET', `/v1/evaluations/${completedId}/events`, { headers: { accept: 'text/event-stream' } });
   const text: string = await expectDocumented(sse, 'GET', '/v1/evaluations/{id}/events');
   const frames = text
     .split('\n\n')
-    .map((block) => block.split('\n').filter((line) => line.startsWith('data:')).map((line) => line.slice(5).replace(/^ /, '')).join('\n'))
+    .map((block) =>
+      block
+        .split('\n')
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(5).replace(/^ /, ''))
+        .join('\n'),
+    )
     .filter((data) => data !== '');
   expect(frames).toHaveLength(events.items.length);
   for (const data of frames) expect(validate({ $ref: '#/components/schemas/LifecycleEvent' }, JSON.parse(data))).toEqual([]);
@@ -331,8 +401,15 @@ test('deliveries, cancel 202 and the review actions conform to their documented 
     'POST',
     '/v1/evaluations',
   );
-  await waitFor(async () => ((await api.store.get(held.id))?.status === 'awaiting_review' ? true : undefined), 'the evaluation to await review');
-  const deliveries = await expectDocumented(await call('GET', `/v1/evaluations/${held.id}/deliveries`), 'GET', '/v1/evaluations/{id}/deliveries');
+  await waitFor(
+    async () => ((await api.store.get(held.id))?.status === 'awaiting_review' ? true : undefined),
+    'the evaluation to await review',
+  );
+  const deliveries = await expectDocumented(
+    await call('GET', `/v1/evaluations/${held.id}/deliveries`),
+    'GET',
+    '/v1/evaluations/{id}/deliveries',
+  );
   expect(deliveries.items).toEqual([]);
   const cancelled = await expectDocumented(await call('POST', `/v1/evaluations/${held.id}/cancel`), 'POST', '/v1/evaluations/{id}/cancel');
   expect(cancelled).toEqual({ id: held.id, status: 'awaiting_review' });
@@ -343,8 +420,15 @@ test('deliveries, cancel 202 and the review actions conform to their documented 
     'POST',
     '/v1/evaluations',
   );
-  await waitFor(async () => ((await api.store.get(other.id))?.status === 'awaiting_review' ? true : undefined), 'the evaluation to await review');
-  await expectDocumented(await call('POST', `/v1/evaluations/${other.id}/reject`, { body: { reason: 'no' } }), 'POST', '/v1/evaluations/{id}/reject');
+  await waitFor(
+    async () => ((await api.store.get(other.id))?.status === 'awaiting_review' ? true : undefined),
+    'the evaluation to await review',
+  );
+  await expectDocumented(
+    await call('POST', `/v1/evaluations/${other.id}/reject`, { body: { reason: 'no' } }),
+    'POST',
+    '/v1/evaluations/{id}/reject',
+  );
   expect((await waitForTerminal(other.id)).status).toBe('rejected');
   const code = await expectDocumented(await call('GET', `/v1/evaluations/${other.id}/code`), 'GET', '/v1/evaluations/{id}/code');
   expect(code).toMatchObject({ id: other.id, language: 'python', code: 'import os\nprint(1)', sizeBytes: 18 });
@@ -360,7 +444,11 @@ test('error bodies conform to Error: 404, 400, 409, 401, 403 and 422', async () 
   const badId = await expectDocumented(await call('GET', '/v1/evaluations/not-a-uuid'), 'GET', '/v1/evaluations/{id}');
   expect(badId.error.code).toBe('invalid_request');
 
-  const finished = await expectDocumented(await call('POST', `/v1/evaluations/${completedId}/cancel`), 'POST', '/v1/evaluations/{id}/cancel');
+  const finished = await expectDocumented(
+    await call('POST', `/v1/evaluations/${completedId}/cancel`),
+    'POST',
+    '/v1/evaluations/{id}/cancel',
+  );
   expect(finished.error.code).toBe('already_finished');
 
   const noKey = await call('GET', '/v1/evaluations', { key: null });
@@ -372,9 +460,15 @@ test('error bodies conform to Error: 404, 400, 409, 401, 403 and 422', async () 
   await expectDocumented(forbidden, 'POST', '/v1/evaluations');
 
   const idempotencyKey = `openapi-${randomUUID()}`;
-  const first = await call('POST', '/v1/evaluations', { body: { language: 'python', code: 'print(1)' }, headers: { 'idempotency-key': idempotencyKey } });
+  const first = await call('POST', '/v1/evaluations', {
+    body: { language: 'python', code: 'print(1)' },
+    headers: { 'idempotency-key': idempotencyKey },
+  });
   const { id } = await expectDocumented(first, 'POST', '/v1/evaluations');
-  const reused = await call('POST', '/v1/evaluations', { body: { language: 'python', code: 'print(2)' }, headers: { 'idempotency-key': idempotencyKey } });
+  const reused = await call('POST', '/v1/evaluations', {
+    body: { language: 'python', code: 'print(2)' },
+    headers: { 'idempotency-key': idempotencyKey },
+  });
   expect(reused.status).toBe(422);
   expect((await expectDocumented(reused, 'POST', '/v1/evaluations')).error.code).toBe('idempotency_key_reused');
   await waitForTerminal(id);

@@ -49,7 +49,9 @@ describe('an unreachable server', () => {
   it('is unavailable when the SDK wraps that gRPC error in a ServiceError', async () => {
     const client = new Client({ connection });
     const error = await rejectionOf(
-      connection.withDeadline(Date.now() + 2000, () => client.workflow.start('anything', { taskQueue: 'nobody', workflowId: randomUUID() })),
+      connection.withDeadline(Date.now() + 2000, () =>
+        client.workflow.start('anything', { taskQueue: 'nobody', workflowId: randomUUID() }),
+      ),
     );
     expect(error).toBeInstanceOf(ServiceError);
     expect(isTemporalUnavailableError(error)).toBe(true);
@@ -60,7 +62,13 @@ describe('an unreachable server', () => {
     const raw = new GrpcClient(deadAddress, credentials.createInsecure());
     try {
       const error = await new Promise<unknown>((resolve) =>
-        raw.makeUnaryRequest('/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (e) => resolve(e)),
+        raw.makeUnaryRequest(
+          '/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          (e) => resolve(e),
+        ),
       );
       expect(error).toMatchObject({ code: status.UNAVAILABLE });
       expect(isTemporalUnavailableError(error)).toBe(true);
@@ -84,7 +92,10 @@ describe('a closed workflow', () => {
     connection = await Connection.connect({ address: temporalAddress() });
     client = new Client({ connection });
     // Nobody polls the queue: the run only has to exist and then be closed.
-    const handle = await client.workflow.start('anything', { taskQueue: `closed-${evaluationId}`, workflowId: workflowIdFor(evaluationId) });
+    const handle = await client.workflow.start('anything', {
+      taskQueue: `closed-${evaluationId}`,
+      workflowId: workflowIdFor(evaluationId),
+    });
     await handle.terminate('closed for the test');
   });
 

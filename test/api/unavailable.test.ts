@@ -18,7 +18,10 @@ const deadPort = async () => (await freePorts(1))[0]!;
 function build(dbUrl: string, temporalAddr: string) {
   const db = createDb(dbUrl, { maxConnections: 2 });
   const log = createLogger('silent');
-  const rateLimitPool = createPool(dbUrl, { maxConnections: 2, onIdleError: (err) => log.warn({ err }, 'an idle connection of the rate limiter failed') });
+  const rateLimitPool = createPool(dbUrl, {
+    maxConnections: 2,
+    onIdleError: (err) => log.warn({ err }, 'an idle connection of the rate limiter failed'),
+  });
   const connection = Connection.lazy({ address: temporalAddr });
   const { app } = assembleApi({
     db,
@@ -35,7 +38,15 @@ function build(dbUrl: string, temporalAddr: string) {
     maxInFlight: { perTenant: 1000, total: 10000 },
     webhooks: { enabled: false, allowPrivate: false },
   });
-  return { app, db, close: async () => { await connection.close(); await rateLimitPool.end(); await db.$disconnect(); } };
+  return {
+    app,
+    db,
+    close: async () => {
+      await connection.close();
+      await rateLimitPool.end();
+      await db.$disconnect();
+    },
+  };
 }
 
 const body = JSON.stringify({ language: 'python', code: 'print(1)' });

@@ -49,13 +49,16 @@ describe('authenticate', () => {
     expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'the API key is not valid or has been revoked' } });
   });
 
-  it.each([['Basic dXNlcjpwYXNz'], ['Bearer'], ['Bearer a b'], ['crk_abc'], ['Bearer crk_ab"c']])('refuses a malformed Authorization header %p', async (header) => {
-    const res = await app.request('/v1/whoami', { headers: { authorization: header } });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"');
-    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'the Authorization header must be "Bearer <key>"' } });
-  });
+  it.each([['Basic dXNlcjpwYXNz'], ['Bearer'], ['Bearer a b'], ['crk_abc'], ['Bearer crk_ab"c']])(
+    'refuses a malformed Authorization header %p',
+    async (header) => {
+      const res = await app.request('/v1/whoami', { headers: { authorization: header } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_request"');
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'the Authorization header must be "Bearer <key>"' } });
+    },
+  );
 
   it('accepts a valid key and exposes its principal; the scheme name is case-insensitive', async () => {
     const created = await keys.create({ tenant, scopes: ['read'] });
@@ -118,7 +121,6 @@ describe('authenticate around the key lookup', () => {
     expect(res.status).toBe(500);
     expect(seen).toEqual([failure]);
   });
-
 });
 
 describe('requireScope', () => {

@@ -27,7 +27,7 @@ const queue = uniqueQueue('browser');
 const tenant = `ui-${randomUUID().slice(0, 8)}`;
 const uiUrl = () => {
   const url = process.env.TEST_TEMPORAL_UI_URL;
-  if (!url) throw new Error('TEST_TEMPORAL_UI_URL is not set: run the tests through jest\'s global setup (npm test)');
+  if (!url) throw new Error("TEST_TEMPORAL_UI_URL is not set: run the tests through jest's global setup (npm test)");
   return url;
 };
 /** Screenshots of a failing step land here, for whoever reads the CI log. */
@@ -54,7 +54,10 @@ afterAll(async () => {
   await database?.drop();
 });
 
-const authorized = (init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...(init.headers ?? {}), authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+const authorized = (init: RequestInit = {}): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers ?? {}), authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+});
 const getEvaluation = async (id: string): Promise<any> => (await api.request(`/v1/evaluations/${id}`, authorized())).json();
 async function submit(body: unknown): Promise<string> {
   const res = await api.request('/v1/evaluations', authorized({ method: 'POST', body: JSON.stringify(body) }));
@@ -90,13 +93,18 @@ test('an operator finds a held run, reads why it is held, approves it in the UI,
   expect(summary).toMatch(new RegExp(`^python · ${tenant} · \\d+ B · sha256:[0-9a-f]{12} · "import os"$`));
   expect(details).toMatch(/cpuTimeMs \| 5000/);
   expect(details).toMatch(/task: cwd-check/);
-  const current = await readCurrentDetails(page, { until: (md) => md.includes('Held for review'), screenshotPath: shot('current-details') });
+  const current = await readCurrentDetails(page, {
+    until: (md) => md.includes('Held for review'),
+    screenshotPath: shot('current-details'),
+  });
   expect(current).toMatch(/py\.import\.os/);
   expect(current).toMatch(/1 \| import os/);
   expect(current).toMatch(/Update → `approve`/);
 
   // Approve through the UI's Update dialog; the API shows the decision and the completed run.
-  const approved = await sendUpdate(page, 'approve', '{"reason": "only reads the working directory", "by": "ui-operator"}', { screenshotPath: shot('approve') });
+  const approved = await sendUpdate(page, 'approve', '{"reason": "only reads the working directory", "by": "ui-operator"}', {
+    screenshotPath: shot('approve'),
+  });
   expect(approved).toMatchObject({ ok: true });
   await statusIs(held, 'completed');
   expect(await getEvaluation(held)).toMatchObject({
@@ -106,7 +114,10 @@ test('an operator finds a held run, reads why it is held, approves it in the UI,
   });
 
   // A second approval is refused by the validator, and the UI says why.
-  const again = await sendUpdate(page, 'approve', '"twice"', { screenshotPath: shot('approve-again') }).catch((err: Error) => ({ ok: false, message: err.message }));
+  const again = await sendUpdate(page, 'approve', '"twice"', { screenshotPath: shot('approve-again') }).catch((err: Error) => ({
+    ok: false,
+    message: err.message,
+  }));
   expect(again.ok).toBe(false);
 
   // Terminate the running one in the UI: the API says failed, with the reason, within 60 s.

@@ -9,7 +9,13 @@ const root = path.resolve(__dirname, '../..');
 
 test('defaults when nothing is set', () => {
   const config = loadConfig({});
-  expect(config).toMatchObject({ port: 3000, engine: 'bwrap', allowProcessEngine: false, reviewTimeout: '24h', temporal: { namespace: 'default', taskQueue: 'evaluations', uiPort: 8233 } });
+  expect(config).toMatchObject({
+    port: 3000,
+    engine: 'bwrap',
+    allowProcessEngine: false,
+    reviewTimeout: '24h',
+    temporal: { namespace: 'default', taskQueue: 'evaluations', uiPort: 8233 },
+  });
   expect(config.databaseUrl).toBeUndefined();
   expect(config.temporal.address).toBeUndefined();
 });

@@ -18,7 +18,12 @@ test('nothing configured: plain connection (the embedded dev server)', () => {
 });
 
 test('mTLS: CA, client certificate and key are read from their files', () => {
-  const env = { TEMPORAL_TLS_CA: file('ca.pem', 'CA'), TEMPORAL_TLS_CERT: file('c.pem', 'CERT'), TEMPORAL_TLS_KEY: file('k.pem', 'KEY'), TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' };
+  const env = {
+    TEMPORAL_TLS_CA: file('ca.pem', 'CA'),
+    TEMPORAL_TLS_CERT: file('c.pem', 'CERT'),
+    TEMPORAL_TLS_KEY: file('k.pem', 'KEY'),
+    TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+  };
   const security = connectionSecurity(loadConfig(env).temporal.security);
   expect(security.tls).toMatchObject({ serverNameOverride: 'temporal.internal' });
   const tls = security.tls as { serverRootCACertificate: Buffer; clientCertPair: { crt: Buffer; key: Buffer } };

@@ -27,9 +27,11 @@ async function evaluation(): Promise<{ id: string; run: RunRef }> {
 const at = new Date();
 const scanned = (action: string) => ({ type: 'SCAN_COMPLETED' as const, dedupeKey: 'scan', at, data: { action } });
 
-test('the first run of the evaluation\'s own workflow id claims it; any other run is refused', async () => {
+test("the first run of the evaluation's own workflow id claims it; any other run is refused", async () => {
   const { id, run } = await evaluation();
-  await expect(store.recordTransition({ evaluationId: id, run: { workflowId: 'forged', runId: run.runId }, status: 'scanning', at })).rejects.toBeInstanceOf(NotOwningRunError);
+  await expect(
+    store.recordTransition({ evaluationId: id, run: { workflowId: 'forged', runId: run.runId }, status: 'scanning', at }),
+  ).rejects.toBeInstanceOf(NotOwningRunError);
   await store.recordTransition({ evaluationId: id, run, status: 'scanning', at });
   expect((await store.get(id))?.runId).toBe(run.runId);
   const second = { ...run, runId: randomUUID() };
@@ -50,13 +52,25 @@ test('held for review: refused until a reviewer approves', async () => {
   await store.recordTransition({ evaluationId: id, run, status: 'scanning', at, event: scanned('review') });
   await store.recordTransition({ evaluationId: id, run, status: 'running', at });
   await expect(store.admitExecution(id, run)).rejects.toThrow(/no reviewer approved it/);
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at, event: { type: 'REVIEW_APPROVED', dedupeKey: 'review-approved', at } });
+  await store.recordTransition({
+    evaluationId: id,
+    run,
+    status: 'running',
+    at,
+    event: { type: 'REVIEW_APPROVED', dedupeKey: 'review-approved', at },
+  });
   expect((await store.admitExecution(id, run)).id).toBe(id);
 });
 
 test('blocked, rejected, not running or finished: refused', async () => {
   const blocked = await evaluation();
-  await store.recordTransition({ evaluationId: blocked.id, run: blocked.run, status: 'running', at, event: { type: 'SECURITY_VIOLATION', dedupeKey: 'violation', at } });
+  await store.recordTransition({
+    evaluationId: blocked.id,
+    run: blocked.run,
+    status: 'running',
+    at,
+    event: { type: 'SECURITY_VIOLATION', dedupeKey: 'violation', at },
+  });
   await expect(store.admitExecution(blocked.id, blocked.run)).rejects.toBeInstanceOf(ExecutionRefusedError);
 
   const scanning = await evaluation();
@@ -65,15 +79,34 @@ test('blocked, rejected, not running or finished: refused', async () => {
 
   const done = await evaluation();
   await store.recordTransition({ evaluationId: done.id, run: done.run, status: 'running', at, event: scanned('allow') });
-  await store.recordOutcome({ evaluationId: done.id, run: done.run, status: 'completed', at, verdict: 'accepted', event: { type: 'EVALUATION_COMPLETED', dedupeKey: 'completed', at } });
+  await store.recordOutcome({
+    evaluationId: done.id,
+    run: done.run,
+    status: 'completed',
+    at,
+    verdict: 'accepted',
+    event: { type: 'EVALUATION_COMPLETED', dedupeKey: 'completed', at },
+  });
   await expect(store.admitExecution(done.id, done.run)).rejects.toThrow(/it is completed, not running/);
 });
 
 test('a step after a terminal status stores no event that would contradict it', async () => {
   const { id, run } = await evaluation();
   await store.recordTransition({ evaluationId: id, run, status: 'running', at, event: scanned('allow') });
-  await store.recordOutcome({ evaluationId: id, run, status: 'cancelled', at, event: { type: 'EVALUATION_CANCELLED', dedupeKey: 'cancelled', at } });
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at, event: { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at } });
+  await store.recordOutcome({
+    evaluationId: id,
+    run,
+    status: 'cancelled',
+    at,
+    event: { type: 'EVALUATION_CANCELLED', dedupeKey: 'cancelled', at },
+  });
+  await store.recordTransition({
+    evaluationId: id,
+    run,
+    status: 'running',
+    at,
+    event: { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at },
+  });
   const types = (await store.events(id)).map((e) => e.type);
   expect(types).not.toContain('EXECUTION_STARTED');
   expect((await store.get(id))?.status).toBe('cancelled');

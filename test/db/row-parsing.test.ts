@@ -23,7 +23,14 @@ const tenant = `parsing-${randomUUID()}`;
 
 async function evaluation(): Promise<string> {
   const id = randomUUID();
-  await store.create({ id, tenant, language: 'javascript', code: Buffer.from('1'), limits: { ...LIMIT_DEFAULTS, memoryMb: 128 }, metadata: { team: 'red' } });
+  await store.create({
+    id,
+    tenant,
+    language: 'javascript',
+    code: Buffer.from('1'),
+    limits: { ...LIMIT_DEFAULTS, memoryMb: 128 },
+    metadata: { team: 'red' },
+  });
   return id;
 }
 
@@ -43,7 +50,14 @@ test('a well-formed row comes back with its columns as the domain types', async 
   const run: RunRef = { workflowId: workflowIdFor(id), runId: randomUUID() };
   await store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date(), findings });
   const row = await store.get(id);
-  expect(row).toMatchObject({ status: 'scanning', language: 'javascript', verdict: null, limits: { ...LIMIT_DEFAULTS, memoryMb: 128 }, metadata: { team: 'red' }, findings });
+  expect(row).toMatchObject({
+    status: 'scanning',
+    language: 'javascript',
+    verdict: null,
+    limits: { ...LIMIT_DEFAULTS, memoryMb: 128 },
+    metadata: { team: 'red' },
+    findings,
+  });
 });
 
 test('a JSON column that does not fit is an error naming the row, the column, the place and the value', async () => {
@@ -102,13 +116,26 @@ test('the sandbox gate refuses to hand out a row it cannot parse, and the run ca
   const id = await evaluation();
   const run: RunRef = { workflowId: workflowIdFor(id), runId: randomUUID() };
   const at = new Date();
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at, event: { type: 'SCAN_COMPLETED', dedupeKey: 'scan', at, data: { action: 'allow' } } });
+  await store.recordTransition({
+    evaluationId: id,
+    run,
+    status: 'running',
+    at,
+    event: { type: 'SCAN_COMPLETED', dedupeKey: 'scan', at, data: { action: 'allow' } },
+  });
   await db.$executeRaw`UPDATE evaluations SET limits = '{}' WHERE id = ${id}::uuid`;
 
   const err = await invalidRow(() => store.admitExecution(id, run));
   expect(err.columns).toEqual(['limits']);
 
-  const { stored } = await store.recordOutcome({ evaluationId: id, run, status: 'failed', at, error: err.message, event: { type: 'EVALUATION_FAILED', dedupeKey: 'failed', at } });
+  const { stored } = await store.recordOutcome({
+    evaluationId: id,
+    run,
+    status: 'failed',
+    at,
+    error: err.message,
+    event: { type: 'EVALUATION_FAILED', dedupeKey: 'failed', at },
+  });
   expect(stored).toBe(true);
   const row = await db.evaluation.findUniqueOrThrow({ where: { id } });
   expect(row).toMatchObject({ status: 'failed', error: expect.stringContaining('column "limits"') });

@@ -28,7 +28,14 @@ afterAll(async () => {
 
 async function evaluation(): Promise<string> {
   const id = randomUUID();
-  await store.create({ id, tenant: `vocabulary-${id}`, language: 'python', code: Buffer.from('print(1)'), limits: LIMIT_DEFAULTS, metadata: {} });
+  await store.create({
+    id,
+    tenant: `vocabulary-${id}`,
+    language: 'python',
+    code: Buffer.from('print(1)'),
+    limits: LIMIT_DEFAULTS,
+    metadata: {},
+  });
   return id;
 }
 
@@ -60,16 +67,25 @@ test.each([
 test('plain SQL cannot store an event type outside the vocabulary', async () => {
   const id = await evaluation();
   expect(
-    await refusal(`INSERT INTO evaluation_events (evaluation_id, type, dedupe_key, created_at) VALUES ($1, $2, 'x', now())`, [id, 'EVALUATION_EXPLODED']),
+    await refusal(`INSERT INTO evaluation_events (evaluation_id, type, dedupe_key, created_at) VALUES ($1, $2, 'x', now())`, [
+      id,
+      'EVALUATION_EXPLODED',
+    ]),
   ).toEqual({ code: CHECK_VIOLATION, constraint: 'evaluation_events_type_check' });
   expect((await store.events(id)).map((e) => e.type)).toEqual(['EVALUATION_QUEUED']);
 });
 
 test('Prisma, which types these columns as plain strings, is refused too, and nothing changes', async () => {
   const id = await evaluation();
-  await expect(db.evaluation.update({ where: { id }, data: { status: 'done' } })).rejects.toThrow(/violates check constraint "evaluations_status_check"/);
-  await expect(db.evaluation.update({ where: { id }, data: { language: 'Python' } })).rejects.toThrow(/violates check constraint "evaluations_language_check"/);
-  await expect(db.evaluation.update({ where: { id }, data: { verdict: 'ok' } })).rejects.toThrow(/violates check constraint "evaluations_verdict_check"/);
+  await expect(db.evaluation.update({ where: { id }, data: { status: 'done' } })).rejects.toThrow(
+    /violates check constraint "evaluations_status_check"/,
+  );
+  await expect(db.evaluation.update({ where: { id }, data: { language: 'Python' } })).rejects.toThrow(
+    /violates check constraint "evaluations_language_check"/,
+  );
+  await expect(db.evaluation.update({ where: { id }, data: { verdict: 'ok' } })).rejects.toThrow(
+    /violates check constraint "evaluations_verdict_check"/,
+  );
   await expect(
     db.evaluationEvent.create({ data: { evaluationId: id, type: 'queued', dedupeKey: 'bad', createdAt: new Date() } }),
   ).rejects.toThrow(/violates check constraint "evaluation_events_type_check"/);

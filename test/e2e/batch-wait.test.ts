@@ -30,7 +30,10 @@ test('a batch of 5 is accepted in order, each its own workflow, and can be read 
 test('one invalid item rejects the whole batch and creates nothing', async () => {
   const before = await api.db.evaluation.count();
   const res = await api.post('/v1/evaluations/batch', {
-    items: [{ language: 'python', code: 'print(1)' }, { language: 'cobol', code: 'x' }],
+    items: [
+      { language: 'python', code: 'print(1)' },
+      { language: 'cobol', code: 'x' },
+    ],
   });
   expect(res.status).toBe(400);
   expect(((await res.json()) as any).error.details.some((d: any) => d.path.startsWith('items.1'))).toBe(true);

@@ -5,7 +5,17 @@
  * operator action.
  */
 import { TcpProxy } from '../support/tcp-proxy';
-import { databaseUrl, sandboxProcesses, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
+import {
+  databaseUrl,
+  sandboxProcesses,
+  startTestApi,
+  startTestWorker,
+  uniqueQueue,
+  waitFor,
+  waitForTerminal,
+  type TestApi,
+  type TestWorker,
+} from '../support/harness';
 
 const queue = uniqueQueue('outage');
 let api: TestApi;
@@ -52,8 +62,12 @@ test('a result whose storage fails while PostgreSQL is down is stored once it is
   expect(events.filter((e) => e.type === 'EVALUATION_COMPLETED')).toHaveLength(1);
   expect(new Set(events.map((e) => e.type)).size).toBe(events.length);
   const history = await handle.fetchHistory();
-  const executeStarts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt !== undefined);
+  const executeStarts = (history.events ?? []).filter(
+    (e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt !== undefined,
+  );
   const scheduledExecute = (history.events ?? []).find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'execute');
-  const started = executeStarts.find((e) => String(e.activityTaskStartedEventAttributes!.scheduledEventId) === String(scheduledExecute!.eventId));
+  const started = executeStarts.find(
+    (e) => String(e.activityTaskStartedEventAttributes!.scheduledEventId) === String(scheduledExecute!.eventId),
+  );
   expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(1);
 });

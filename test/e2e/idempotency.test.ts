@@ -22,7 +22,8 @@ const submitWith = (key: string | undefined, body: unknown) =>
 async function workflowRuns(id: string): Promise<string[]> {
   const workflowId = `evaluation-${id}`;
   await waitFor(
-    async () => ((await api.client.workflow.count(`WorkflowId = "${workflowId}" AND ExecutionStatus = "Completed"`)).count >= 1 ? true : undefined),
+    async () =>
+      (await api.client.workflow.count(`WorkflowId = "${workflowId}" AND ExecutionStatus = "Completed"`)).count >= 1 ? true : undefined,
     `visibility to show ${workflowId} completed`,
   );
   const runs: string[] = [];

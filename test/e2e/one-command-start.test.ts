@@ -59,7 +59,10 @@ async function stop(): Promise<number | null> {
 const api = (p: string, init: RequestInit = {}) =>
   fetch(`http://127.0.0.1:${ports.api}${p}`, {
     ...init,
-    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${fs.readFileSync(path.join(dataDir, 'api-key'), 'utf8').trim()}` },
+    headers: {
+      ...(init.headers as Record<string, string>),
+      authorization: `Bearer ${fs.readFileSync(path.join(dataDir, 'api-key'), 'utf8').trim()}`,
+    },
   });
 
 function temporalServerAlive(): boolean {

@@ -79,30 +79,38 @@ describe('terminate in the Web UI', () => {
     ['running', SLOW, 'running'],
     ['held', HELD, 'awaiting_review'],
     ['queued', SLOW, 'queued'],
-  ] as const)('a %s evaluation that is terminated becomes failed within 60 s, with the reason and who did it', async (_name, body, status) => {
-    const via = status === 'queued' ? idleApi : api;
-    const id = await submit(body, via);
-    await statusIs(id, status);
-    if (status === 'running') await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
+  ] as const)(
+    'a %s evaluation that is terminated becomes failed within 60 s, with the reason and who did it',
+    async (_name, body, status) => {
+      const via = status === 'queued' ? idleApi : api;
+      const id = await submit(body, via);
+      await statusIs(id, status);
+      if (status === 'running') await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
 
-    const terminatedAt = Date.now();
-    await handleOf(id).terminate('stopped by the on-call operator');
-    const done = await waitForTerminal(api, id, 60_000);
-    console.log(`terminate -> failed (${status}): ${Date.now() - terminatedAt} ms`);
+      const terminatedAt = Date.now();
+      await handleOf(id).terminate('stopped by the on-call operator');
+      const done = await waitForTerminal(api, id, 60_000);
+      console.log(`terminate -> failed (${status}): ${Date.now() - terminatedAt} ms`);
 
-    expect(done.status).toBe('failed');
-    expect(done.error).toMatch(/terminated.*stopped by the on-call operator/);
-    const failed = await api.db.evaluationEvent.findFirstOrThrow({ where: { evaluationId: id, type: 'EVALUATION_FAILED' } });
-    expect(failed.data).toMatchObject({ reconciled: true, workflowStatus: 'TERMINATED', reason: expect.stringContaining('stopped by the on-call operator') });
-    expect((failed.data as { by: unknown }).by).toEqual(expect.any(String));
-    // The capacity it held is free again.
-    expect((await api.store.countInFlight('default')).tenant).toBe(0);
-    // A cancel now says what happened instead of pretending to cancel.
-    const cancel = await api.post(`/v1/evaluations/${id}/cancel`, {});
-    expect(cancel.status).toBe(409);
-    expect(await cancel.json()).toMatchObject({ error: { code: 'already_finished', details: { status: 'failed' } } });
-    if (status === 'running') await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'the sandbox to be gone', 30_000);
-  });
+      expect(done.status).toBe('failed');
+      expect(done.error).toMatch(/terminated.*stopped by the on-call operator/);
+      const failed = await api.db.evaluationEvent.findFirstOrThrow({ where: { evaluationId: id, type: 'EVALUATION_FAILED' } });
+      expect(failed.data).toMatchObject({
+        reconciled: true,
+        workflowStatus: 'TERMINATED',
+        reason: expect.stringContaining('stopped by the on-call operator'),
+      });
+      expect((failed.data as { by: unknown }).by).toEqual(expect.any(String));
+      // The capacity it held is free again.
+      expect((await api.store.countInFlight('default')).tenant).toBe(0);
+      // A cancel now says what happened instead of pretending to cancel.
+      const cancel = await api.post(`/v1/evaluations/${id}/cancel`, {});
+      expect(cancel.status).toBe(409);
+      expect(await cancel.json()).toMatchObject({ error: { code: 'already_finished', details: { status: 'failed' } } });
+      if (status === 'running')
+        await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'the sandbox to be gone', 30_000);
+    },
+  );
 
   test('a cancel right after a terminate, before the reconciler passes, settles the evaluation and answers 409', async () => {
     const id = await submit(HELD);
@@ -116,7 +124,14 @@ describe('terminate in the Web UI', () => {
 
   test('a queued evaluation whose workflow was never started (API killed in between) is started by the reconciler', async () => {
     const id = randomUUID();
-    await api.store.create({ id, tenant: 'default', language: 'python', code: Buffer.from('print("rescued")'), limits: { cpuTimeMs: 5000, wallTimeMs: 10000, memoryMb: 256, maxProcesses: 64, maxOutputBytes: 65536 }, metadata: {} });
+    await api.store.create({
+      id,
+      tenant: 'default',
+      language: 'python',
+      code: Buffer.from('print("rescued")'),
+      limits: { cpuTimeMs: 5000, wallTimeMs: 10000, memoryMb: 256, maxProcesses: 64, maxOutputBytes: 65536 },
+      metadata: {},
+    });
     const done = await waitForTerminal(api, id, 60_000);
     expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'rescued\n' } });
   });
@@ -140,7 +155,11 @@ describe('a second run of an evaluation changes nothing', () => {
     const before = await snapshot(id);
 
     // What the UI's "Start Workflow Like This One" does: same type, id, queue and input.
-    const rerun = await api.client.workflow.start('evaluationWorkflow', { taskQueue: queue, workflowId: `evaluation-${id}`, args: await startedInput(id) as never });
+    const rerun = await api.client.workflow.start('evaluationWorkflow', {
+      taskQueue: queue,
+      workflowId: `evaluation-${id}`,
+      args: (await startedInput(id)) as never,
+    });
     // A reviewer who then approves it (as the UI would) is refused too: nothing is awaiting review.
     await rerun.executeUpdate('approve', { args: ['approve the re-run'] }).catch(() => undefined);
     await rerun.signal('approve', 'approve the re-run').catch(() => undefined);
@@ -150,7 +169,9 @@ describe('a second run of an evaluation changes nothing', () => {
     );
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect(String((failure as WorkflowFailedError).cause?.message)).toMatch(/refused and changed nothing/);
-    const scheduled = ((await rerun.fetchHistory()).events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    const scheduled = ((await rerun.fetchHistory()).events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .filter(Boolean);
     expect(scheduled).not.toContain('execute');
     expect(await snapshot(id)).toEqual(before);
     expect((await rerun.describe()).searchAttributes.EvaluationStatus).toEqual(['refused']);
@@ -160,7 +181,11 @@ describe('a second run of an evaluation changes nothing', () => {
     const id = await submit({ language: 'python', code: 'print(1)' });
     await waitForTerminal(api, id);
     const before = await snapshot(id);
-    const forged = await api.client.workflow.start('evaluationWorkflow', { taskQueue: queue, workflowId: `forged-${randomUUID()}`, args: await startedInput(id) as never });
+    const forged = await api.client.workflow.start('evaluationWorkflow', {
+      taskQueue: queue,
+      workflowId: `forged-${randomUUID()}`,
+      args: (await startedInput(id)) as never,
+    });
     await expect(forged.result()).rejects.toThrow();
     expect(await snapshot(id)).toEqual(before);
   });
@@ -174,7 +199,10 @@ describe('a second run of an evaluation changes nothing', () => {
     const { runId } = await original.describe();
     const events = (await original.fetchHistory()).events ?? [];
     const executeScheduled = events.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'execute');
-    const resetPoint = events.slice(0, executeScheduled).reverse().find((e) => e.workflowTaskCompletedEventAttributes);
+    const resetPoint = events
+      .slice(0, executeScheduled)
+      .reverse()
+      .find((e) => e.workflowTaskCompletedEventAttributes);
 
     const { runId: resetRunId } = await api.client.workflowService.resetWorkflowExecution({
       namespace: 'default',
@@ -184,7 +212,10 @@ describe('a second run of an evaluation changes nothing', () => {
       requestId: randomUUID(),
     });
     const reset = handleOf(id, resetRunId!);
-    const failure = await reset.result().then(() => undefined, (err: WorkflowFailedError) => err);
+    const failure = await reset.result().then(
+      () => undefined,
+      (err: WorkflowFailedError) => err,
+    );
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect((failure!.cause as ApplicationFailure).type).toBe('DuplicateRun');
     // The reset run stopped at its first write, before it could schedule the sandbox.
@@ -199,11 +230,15 @@ describe('review decisions as Workflow Updates', () => {
     const id = await submit(SLOW);
     await statusIs(id, 'running');
     const handle = handleOf(id);
-    await expect(handle.executeUpdate('approve', { args: [{ reason: 'too late', by: 'eve' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(handle.executeUpdate('approve', { args: [{ reason: 'too late', by: 'eve' }] })).rejects.toBeInstanceOf(
+      WorkflowUpdateFailedError,
+    );
     const res = await api.post(`/v1/evaluations/${id}/approve`, { reason: 'too late' });
     expect(res.status).toBe(409);
     const history = (await handle.fetchHistory()).events ?? [];
-    expect(history.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes)).toBe(false);
+    expect(history.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes)).toBe(
+      false,
+    );
     await handle.cancel();
     expect((await waitForTerminal(api, id)).status).toBe('cancelled');
   });
@@ -212,9 +247,17 @@ describe('review decisions as Workflow Updates', () => {
     const id = await submit(HELD);
     await statusIs(id, 'awaiting_review');
     const state = await handleOf(id).executeUpdate('reject', { args: ['reads the environment'] });
-    expect(state).toMatchObject({ status: 'rejected', review: { decision: 'rejected', reason: 'reads the environment', by: UNNAMED_REVIEWER } });
+    expect(state).toMatchObject({
+      status: 'rejected',
+      review: { decision: 'rejected', reason: 'reads the environment', by: UNNAMED_REVIEWER },
+    });
     const stored = (await api.store.get(id))!;
-    expect(stored).toMatchObject({ status: 'rejected', reviewDecision: 'rejected', reviewReason: 'reads the environment', reviewedBy: UNNAMED_REVIEWER });
+    expect(stored).toMatchObject({
+      status: 'rejected',
+      reviewDecision: 'rejected',
+      reviewReason: 'reads the environment',
+      reviewedBy: UNNAMED_REVIEWER,
+    });
     const body: any = await (await api.request(`/v1/evaluations/${id}`)).json();
     expect(body.review).toMatchObject({ decision: 'rejected', reason: 'reads the environment', by: UNNAMED_REVIEWER });
   });
@@ -255,7 +298,11 @@ describe('runs that explain themselves', () => {
     expect(metadata.currentDetails).toMatch(/Update → `approve`/);
     const described = metadata.definition;
     expect(described.updateDefinitions.map((u: any) => u.name).sort()).toEqual(['approve', 'reject']);
-    for (const d of [...described.updateDefinitions, ...described.signalDefinitions, ...described.queryDefinitions.filter((q: any) => !q.name.startsWith('__'))]) {
+    for (const d of [
+      ...described.updateDefinitions,
+      ...described.signalDefinitions,
+      ...described.queryDefinitions.filter((q: any) => !q.name.startsWith('__')),
+    ]) {
       expect(d.description).toEqual(expect.any(String));
     }
     // The code itself is readable by those who may read the evaluation.

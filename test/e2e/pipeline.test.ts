@@ -31,9 +31,7 @@ test('a Python program is scanned, executed in bwrap and stored: completed / acc
   const events = await api.db.evaluationEvent.findMany({ where: { evaluationId: id }, orderBy: { id: 'asc' } });
   expect(events.map((e) => e.type)).toEqual(['EVALUATION_QUEUED', 'SCAN_COMPLETED', 'EXECUTION_STARTED', 'EVALUATION_COMPLETED']);
 
-  expect(await scheduledActivities(api.client, id)).toEqual(
-    expect.arrayContaining(['securityScan', 'execute', 'persistResults']),
-  );
+  expect(await scheduledActivities(api.client, id)).toEqual(expect.arrayContaining(['securityScan', 'execute', 'persistResults']));
   const order = (await scheduledActivities(api.client, id)).filter((a) => a !== 'recordTransition');
   expect(order).toEqual(['securityScan', 'execute', 'persistResults']);
 });
@@ -54,7 +52,7 @@ test('expectedOutput decides accepted / wrong_answer; a crash is runtime_error w
   expect(await waitForTerminal(api, crash)).toMatchObject({ verdict: 'runtime_error', result: { exitCode: 3 } });
 });
 
-test('a syntax error is not a violation: it runs and gets runtime_error with Python\'s message', async () => {
+test("a syntax error is not a violation: it runs and gets runtime_error with Python's message", async () => {
   const id = await submit({ language: 'python', code: 'def broken(:\n  pass' });
   const done = await waitForTerminal(api, id);
   expect(done).toMatchObject({ status: 'completed', verdict: 'runtime_error' });

@@ -6,7 +6,16 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Metrics } from '../../src/metrics/metrics';
-import { scheduledActivities, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal, type TestApi, type TestWorker } from '../support/harness';
+import {
+  scheduledActivities,
+  startTestApi,
+  startTestWorker,
+  uniqueQueue,
+  waitFor,
+  waitForTerminal,
+  type TestApi,
+  type TestWorker,
+} from '../support/harness';
 
 const queue = uniqueQueue('review');
 const logLines: any[] = [];
@@ -58,7 +67,12 @@ test('approve -> it runs and completes; the decision is stored with its reason a
   const done = await waitForTerminal(api, id);
   expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'True\n' } });
   expect(await eventTypes(id)).toEqual([
-    'EVALUATION_QUEUED', 'SCAN_COMPLETED', 'REVIEW_REQUESTED', 'REVIEW_APPROVED', 'EXECUTION_STARTED', 'EVALUATION_COMPLETED',
+    'EVALUATION_QUEUED',
+    'SCAN_COMPLETED',
+    'REVIEW_REQUESTED',
+    'REVIEW_APPROVED',
+    'EXECUTION_STARTED',
+    'EVALUATION_COMPLETED',
   ]);
   const approved = await api.db.evaluationEvent.findFirstOrThrow({ where: { evaluationId: id, type: 'REVIEW_APPROVED' } });
   expect(approved.data).toMatchObject({ reason: 'os.getcwd is harmless', by: 'alice' });
@@ -68,7 +82,11 @@ test('reject -> rejected, never run', async () => {
   const id = await submitHeld();
   const res = await api.post(`/v1/evaluations/${id}/reject`, { reason: 'no os access here', by: 'bob' });
   expect(res.status).toBe(200);
-  expect(await res.json()).toMatchObject({ id, status: 'rejected', review: { decision: 'rejected', by: 'bob', reason: 'no os access here' } });
+  expect(await res.json()).toMatchObject({
+    id,
+    status: 'rejected',
+    review: { decision: 'rejected', by: 'bob', reason: 'no os access here' },
+  });
   const done = await waitForTerminal(api, id);
   expect(done).toMatchObject({ status: 'rejected', error: 'no os access here' });
   expect(done.result).toBeUndefined();

@@ -131,7 +131,8 @@ test('each lifecycle event is streamed as it is stored, and the stream closes af
 
   let statusWhenStarted: string | undefined;
   const frames = await stream.rest(async (frame) => {
-    if (frame.event === 'EXECUTION_STARTED') statusWhenStarted = ((await (await api.request(`/v1/evaluations/${id}`)).json()) as any).status;
+    if (frame.event === 'EXECUTION_STARTED')
+      statusWhenStarted = ((await (await api.request(`/v1/evaluations/${id}`)).json()) as any).status;
   });
   expect(stream.ended).toBe(true);
 

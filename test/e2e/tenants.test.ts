@@ -91,7 +91,9 @@ describe('authentication', () => {
     expect(unknown.status).toBe(401);
     expect(unknown.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
 
-    const malformed = await api.request('/v1/evaluations', { headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } });
+    const malformed = await api.request('/v1/evaluations', {
+      headers: { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` },
+    });
     expect(malformed.status).toBe(401);
     expect(malformed.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
 
@@ -111,7 +113,7 @@ describe('authentication', () => {
     expect((await as(readOnly.key).get('/v1/evaluations')).status).toBe(200);
   });
 
-  test('a revoked key stops working on the very next request; the tenant\'s other keys keep working', async () => {
+  test("a revoked key stops working on the very next request; the tenant's other keys keep working", async () => {
     const doomed = await api.keys.create({ tenant: TENANT_A, scopes: ['submit', 'read'] });
     expect((await as(doomed.key).get('/v1/evaluations')).status).toBe(200);
 
@@ -151,7 +153,11 @@ describe('tenant isolation', () => {
     for (const [what, send] of attempts) {
       const res = await send(id);
       const body: any = await res.json();
-      expect({ what, status: res.status, body }).toEqual({ what, status: 404, body: { error: { code: 'not_found', message: expect.any(String) } } });
+      expect({ what, status: res.status, body }).toEqual({
+        what,
+        status: 404,
+        body: { error: { code: 'not_found', message: expect.any(String) } },
+      });
       // Same answer as for an id nobody has: the response does not reveal that A's evaluation exists.
       const control = await send(missing);
       expect(control.status).toBe(404);

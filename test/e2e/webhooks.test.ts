@@ -56,7 +56,11 @@ const postTo = (app: { request: (path: string, init?: RequestInit) => Response |
   app.request('/v1/evaluations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 test('a receiver answering 500, 500, 200 gets the final evaluation on attempt 3, signed; every attempt is recorded', async () => {
-  const receiver = await startReceiver([{ status: 500, body: 'down' }, { status: 500, body: 'still down' }, { status: 200, body: 'ok' }]);
+  const receiver = await startReceiver([
+    { status: 500, body: 'down' },
+    { status: 500, body: 'still down' },
+    { status: 200, body: 'ok' },
+  ]);
   receivers.push(receiver);
   const callbackUrl = receiver.url('/hook');
 
@@ -68,7 +72,11 @@ test('a receiver answering 500, 500, 200 gets the final evaluation on attempt 3,
 
   // The workflow ends once delivery is settled (succeeded or given up): after that, no more attempts.
   const handle = api.client.workflow.getHandle(`evaluation-${id}`);
-  await waitFor(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 'the workflow to finish its deliveries', 30000);
+  await waitFor(
+    async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined),
+    'the workflow to finish its deliveries',
+    30000,
+  );
 
   const deliveriesRes = await api.request(`/v1/evaluations/${id}/deliveries`);
   expect(deliveriesRes.status).toBe(200);
@@ -110,7 +118,11 @@ test('a receiver answering 500, 500, 200 gets the final evaluation on attempt 3,
 
 test('even with private addresses allowed, the cloud metadata address is refused: 400, nothing created', async () => {
   const before = await api.db.evaluation.count();
-  const res = await api.post('/v1/evaluations', { language: 'python', code: 'print(1)', callbackUrl: 'http://169.254.169.254/latest/meta-data' });
+  const res = await api.post('/v1/evaluations', {
+    language: 'python',
+    code: 'print(1)',
+    callbackUrl: 'http://169.254.169.254/latest/meta-data',
+  });
   expect(res.status).toBe(400);
   expect(await res.json()).toMatchObject({ error: { code: 'invalid_callback_url', details: { reason: 'blocked_address' } } });
   expect(await api.db.evaluation.count()).toBe(before);

@@ -2,7 +2,16 @@
  * Durability: the worker is killed (SIGKILL) while the program runs; a new worker picks the
  * evaluation up and it is stored exactly once.
  */
-import { databaseUrl, sandboxProcesses, startTestApi, temporalAddress, uniqueQueue, waitFor, waitForTerminal, type TestApi } from '../support/harness';
+import {
+  databaseUrl,
+  sandboxProcesses,
+  startTestApi,
+  temporalAddress,
+  uniqueQueue,
+  waitFor,
+  waitForTerminal,
+  type TestApi,
+} from '../support/harness';
 import { spawnWorker, type WorkerProcess } from '../support/processes';
 
 const queue = uniqueQueue('crash');

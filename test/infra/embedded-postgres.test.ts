@@ -89,7 +89,9 @@ describe('startEmbeddedPostgres', () => {
       const committed = (await readMigrations(defaultMigrationsDir())).map((migration) => migration.name);
       expect(results.flatMap((result) => result.applied).sort()).toEqual(committed);
       await client.connect();
-      const { rows } = await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name');
+      const { rows } = await client.query(
+        'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
+      );
       expect(rows.map((row) => row.migration_name)).toEqual(committed);
 
       // A failing migration is rolled back to its savepoint and recorded, as on a real PostgreSQL.
@@ -124,12 +126,12 @@ describe('startEmbeddedPostgres', () => {
           const body = Buffer.alloc(200 * 1024 + i, i % 256);
           return pool
             .query('INSERT INTO blobs VALUES ($1, $2, false) RETURNING id, length(body) AS size', [i, body])
-            .then(({ rows }) => rows[0].id === i && rows[0].size === body.length || wrong.push(`insert ${i}`));
+            .then(({ rows }) => (rows[0].id === i && rows[0].size === body.length) || wrong.push(`insert ${i}`));
         }
         if (i % 3 === 1) {
           return pool
             .query('SELECT $1::text AS text, $2::int AS number', [`text ${i}`, i])
-            .then(({ rows }) => rows[0].text === `text ${i}` && rows[0].number === i || wrong.push(`select ${i}`));
+            .then(({ rows }) => (rows[0].text === `text ${i}` && rows[0].number === i) || wrong.push(`select ${i}`));
         }
         return (async () => {
           const client = await pool.connect();
@@ -230,7 +232,14 @@ class RawClient {
     const socket = net.connect(port, '127.0.0.1');
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const client = new RawClient(socket);
-    const parameters = Buffer.concat([int32(196608), cstring('user'), cstring('postgres'), cstring('database'), cstring('postgres'), Buffer.from([0])]);
+    const parameters = Buffer.concat([
+      int32(196608),
+      cstring('user'),
+      cstring('postgres'),
+      cstring('database'),
+      cstring('postgres'),
+      Buffer.from([0]),
+    ]);
     socket.write(Buffer.concat([int32(parameters.length + 4), parameters]));
     await client.waitFor('client_encoding');
     client.received = Buffer.alloc(0);

@@ -100,9 +100,9 @@ describe('startEmbeddedTemporal', () => {
     try {
       const handle = new Client({ connection, namespace: NAMESPACE }).workflow.getHandle('persistence-probe');
       await expect(handle.describe()).resolves.toMatchObject({ workflowId: 'persistence-probe' });
-      await expect(
-        new Client({ connection, namespace: NAMESPACE }).workflow.getHandle('never-started').describe(),
-      ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+      await expect(new Client({ connection, namespace: NAMESPACE }).workflow.getHandle('never-started').describe()).rejects.toBeInstanceOf(
+        WorkflowNotFoundError,
+      );
     } finally {
       await connection.close();
     }
@@ -129,7 +129,11 @@ describe('startEmbeddedTemporal', () => {
 
       holder.kill('SIGKILL');
       await holderExited;
-      await waitUntil(() => processesMentioning(path.join(holderDir, 'temporal.db')).length === 0, 30_000, 'the orphaned dev server to exit');
+      await waitUntil(
+        () => processesMentioning(path.join(holderDir, 'temporal.db')).length === 0,
+        30_000,
+        'the orphaned dev server to exit',
+      );
       await waitUntil(async () => !(await isListening(port)), 10_000, `port ${port} to close`);
     } finally {
       for (const pid of processesMentioning(path.join(holderDir, 'temporal.db'))) process.kill(pid, 'SIGKILL');

@@ -97,7 +97,9 @@ describe('applyMigrations against PostgreSQL', () => {
     expect(records).toEqual(
       committed.map(({ name }) => ({
         migration_name: name,
-        checksum: createHash('sha256').update(readFileSync(path.join(defaultMigrationsDir(), name, 'migration.sql'))).digest('hex'),
+        checksum: createHash('sha256')
+          .update(readFileSync(path.join(defaultMigrationsDir(), name, 'migration.sql')))
+          .digest('hex'),
         logs: null,
         rolled_back_at: null,
         applied_steps_count: 1,
@@ -107,7 +109,7 @@ describe('applyMigrations against PostgreSQL', () => {
     );
   });
 
-  it('makes concurrent callers wait for a holder of Prisma\'s migrate lock, then applies each migration exactly once', async () => {
+  it("makes concurrent callers wait for a holder of Prisma's migrate lock, then applies each migration exactly once", async () => {
     const url = await createDatabase('concurrent');
     const holder = new Client({ connectionString: url });
     await holder.connect();
@@ -201,7 +203,7 @@ describe('applyMigrations against PostgreSQL', () => {
     expect(await tableExists(url, 'sneaked_in')).toBe(false);
   });
 
-  it('finds a database migrated by the previous runner (Prisma\'s schema engine) up to date, and leaves its history as it was', async () => {
+  it("finds a database migrated by the previous runner (Prisma's schema engine) up to date, and leaves its history as it was", async () => {
     const url = await createDatabase('old_runner');
     const history = readFileSync(path.join(__dirname, 'fixtures', 'old-runner-history.sql'), 'utf8');
     const recorded = [...history.matchAll(/'(\d{14}_[a-z0-9_]+)'/g)].map((match) => match[1]);

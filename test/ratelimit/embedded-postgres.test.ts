@@ -16,11 +16,18 @@ beforeAll(async () => {
 afterAll(() => embedded?.stop());
 
 test('counts exactly, over several connections of one pool, on the embedded PostgreSQL', async () => {
-  const pool = createPool(embedded.url, { maxConnections: 4, onIdleError: (err) => { throw err; } });
+  const pool = createPool(embedded.url, {
+    maxConnections: 4,
+    onIdleError: (err) => {
+      throw err;
+    },
+  });
   try {
     const { perCaller, perAddress } = requestLimits({ pool, perMinute: 5, keyPrefix: 'embedded' });
     // Both budgets at once, so the pool opens several connections and each runs both statements.
-    const outcomes = await Promise.allSettled(Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? perCaller : perAddress).consume('caller')));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? perCaller : perAddress).consume('caller')),
+    );
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' && o.reason instanceof Error ? [o.reason.message] : []));
     expect(failures).toEqual([]);
     const allowed = (budget: number) => outcomes.filter((o, i) => o.status === 'fulfilled' && i % 2 === budget).length;

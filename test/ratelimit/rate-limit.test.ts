@@ -16,7 +16,12 @@ import { databaseUrl, waitFor } from '../support/harness';
 
 let pool: Pool;
 beforeAll(() => {
-  pool = createPool(databaseUrl(), { maxConnections: 4, onIdleError: (err) => { throw err; } });
+  pool = createPool(databaseUrl(), {
+    maxConnections: 4,
+    onIdleError: (err) => {
+      throw err;
+    },
+  });
 });
 afterAll(() => pool.end());
 
@@ -154,7 +159,12 @@ describe('rateLimit middleware with the PostgreSQL store', () => {
     const url = new URL(databaseUrl());
     url.hostname = '127.0.0.1';
     url.port = String((await freePorts(1))[0]);
-    const deadPool = createPool(url.toString(), { maxConnections: 1, onIdleError: (err) => { throw err; } });
+    const deadPool = createPool(url.toString(), {
+      maxConnections: 1,
+      onIdleError: (err) => {
+        throw err;
+      },
+    });
     try {
       let handled = 0;
       const app = new Hono<{ Variables: AuthVariables }>();
@@ -166,7 +176,9 @@ describe('rateLimit middleware with the PostgreSQL store', () => {
       const res = await app.request('/ok');
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('5');
-      expect(await res.json()).toEqual({ error: { code: 'database_unavailable', message: 'PostgreSQL is unreachable; try again shortly' } });
+      expect(await res.json()).toEqual({
+        error: { code: 'database_unavailable', message: 'PostgreSQL is unreachable; try again shortly' },
+      });
       expect(handled).toBe(0);
     } finally {
       await deadPool.end();

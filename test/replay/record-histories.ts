@@ -32,13 +32,21 @@ async function main(): Promise<void> {
   const broken = createEngine({ engine: 'bwrap' });
   const failingWorker = await startTestWorker({
     taskQueue: failingQueue,
-    engine: { ...broken, name: broken.name, check: () => broken.check(), run: async () => { throw new SandboxInfrastructureError('recorded failure: engine unavailable'); } },
+    engine: {
+      ...broken,
+      name: broken.name,
+      check: () => broken.check(),
+      run: async () => {
+        throw new SandboxInfrastructureError('recorded failure: engine unavailable');
+      },
+    },
   });
   try {
     const submit = async (a: typeof api, body: unknown) => ((await (await a.post('/v1/evaluations', body)).json()) as { id: string }).id;
     const awaitingReview = (id: string) =>
       waitFor(async () => ((await api.store.get(id))?.status === 'awaiting_review' ? true : undefined), `${id} awaiting review`);
-    const running = (id: string) => waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), `${id} running`);
+    const running = (id: string) =>
+      waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), `${id} running`);
     const held = { language: 'python', code: 'import os\nprint(os.getcwd() != "")' };
 
     const paths: Record<string, () => Promise<string>> = {
@@ -75,9 +83,16 @@ async function main(): Promise<void> {
       const owner = name === 'failed' ? failingApi : api;
       const done = await waitForTerminal(owner, id, 90_000);
       const handle = owner.client.workflow.getHandle(`evaluation-${id}`);
-      await waitFor(async () => ((await handle.describe()).status.name !== 'RUNNING' ? true : undefined), `${name} workflow to close`, 60_000);
+      await waitFor(
+        async () => ((await handle.describe()).status.name !== 'RUNNING' ? true : undefined),
+        `${name} workflow to close`,
+        60_000,
+      );
       const history = await handle.fetchHistory();
-      fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON(), null, 1) + '\n');
+      fs.writeFileSync(
+        path.join(outDir, `${name}.json`),
+        JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON(), null, 1) + '\n',
+      );
       console.log(`${name}: evaluation ${done.status}${done.verdict ? `/${done.verdict}` : ''}, ${history.events?.length ?? 0} events`);
     }
   } finally {

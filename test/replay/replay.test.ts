@@ -13,9 +13,12 @@ import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../support/workflow-bundle';
 
 const root = path.join(__dirname, 'histories');
-const files = fs
-  .readdirSync(root)
-  .flatMap((label) => fs.readdirSync(path.join(root, label)).filter((f) => f.endsWith('.json')).map((f) => path.join(label, f)));
+const files = fs.readdirSync(root).flatMap((label) =>
+  fs
+    .readdirSync(path.join(root, label))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => path.join(label, f)),
+);
 
 /** Histories as written by record-histories.ts (protobufjs JSON) or by `temporal workflow show -o json`. */
 function loadHistory(file: string): temporal.api.history.v1.IHistory {

@@ -11,7 +11,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -207,7 +218,10 @@ print(json.dumps(out))
       expect(out.shadow).toMatch(/^denied:/);
       // The init's environment is the sandbox's own explicit one (gVisor lets it be read), or denied.
       if (!String(out.init_environ).startsWith('denied:')) {
-        const names = String(out.init_environ).split('\0').filter(Boolean).map((entry) => entry.split('=')[0]);
+        const names = String(out.init_environ)
+          .split('\0')
+          .filter(Boolean)
+          .map((entry) => entry.split('=')[0]);
         expect(names.every((name) => ['HOME', 'LANG', 'PATH', 'TMPDIR'].includes(name))).toBe(true);
       }
       expect(out.worker_environ).toMatch(/^denied:/);
@@ -497,18 +511,22 @@ except OSError as error:
     test.concurrent.each([
       ['python', 'import sys\nchunk = b"x" * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.buffer.write(chunk)'],
       ['javascript', 'const chunk = Buffer.alloc(1 << 20, 120);\nfor (let i = 0; i < 1024; i++) process.stdout.write(chunk);'],
-    ] as const)('1 GB of %s stdout is cut at the cap and killed; the worker does not hold it', async (language, code) => {
-      const cap = 1024 * 1024;
-      const rssBefore = process.memoryUsage().rss;
-      const started = Date.now();
-      const result = await run(code, { language, limits: { maxOutputBytes: cap, wallTimeMs: 20_000, cpuTimeMs: 20_000 } });
-      expect(result).toMatchObject({ limitHit: 'output', stdoutTruncated: true, stderrTruncated: false });
-      expect(result.stdout.length).toBe(cap);
-      expect(result.stdout.every((byte) => byte === 0x78)).toBe(true);
-      expect(computeVerdict(result)).toBe('output_limit_exceeded');
-      expect(Date.now() - started).toBeLessThan(10_000);
-      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(256 * 1024 * 1024);
-    }, TIMEOUT);
+    ] as const)(
+      '1 GB of %s stdout is cut at the cap and killed; the worker does not hold it',
+      async (language, code) => {
+        const cap = 1024 * 1024;
+        const rssBefore = process.memoryUsage().rss;
+        const started = Date.now();
+        const result = await run(code, { language, limits: { maxOutputBytes: cap, wallTimeMs: 20_000, cpuTimeMs: 20_000 } });
+        expect(result).toMatchObject({ limitHit: 'output', stdoutTruncated: true, stderrTruncated: false });
+        expect(result.stdout.length).toBe(cap);
+        expect(result.stdout.every((byte) => byte === 0x78)).toBe(true);
+        expect(computeVerdict(result)).toBe('output_limit_exceeded');
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(process.memoryUsage().rss - rssBefore).toBeLessThan(256 * 1024 * 1024);
+      },
+      TIMEOUT,
+    );
 
     it('an infinite loop is a CPU time limit, with the output it printed first', async () => {
       const result = await run('print("started", flush=True)\nwhile True: pass', { limits: { cpuTimeMs: 1000, wallTimeMs: 10_000 } });
@@ -529,7 +547,10 @@ except OSError as error:
     it('a process that ignores SIGTERM is killed at the wall time', async () => {
       const marker = `noterm-${randomUUID()}`;
       const result = await run(
-        execWithMarker(marker, 'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint("ignoring", flush=True)\nwhile True: time.sleep(1)'),
+        execWithMarker(
+          marker,
+          'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint("ignoring", flush=True)\nwhile True: time.sleep(1)',
+        ),
         { limits: { wallTimeMs: 1000 } },
       );
       expect(result).toMatchObject({ limitHit: 'wall_time', signal: 'SIGKILL' });
@@ -539,7 +560,8 @@ except OSError as error:
 
     it('a daemonized child (double fork, setsid, ignoring SIGTERM) neither keeps the run alive nor outlives it', async () => {
       const marker = `daemon-${randomUUID()}`;
-      const daemon = 'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\ntime.sleep(120)';
+      const daemon =
+        'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\ntime.sleep(120)';
       const code = [
         'import os',
         'if os.fork() == 0:',

@@ -29,7 +29,6 @@ function run(code: string, options: { language?: Language; limits?: Partial<Limi
   });
 }
 
-
 async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -178,9 +177,12 @@ describe('BwrapEngine: limits', () => {
 
   test('a fork bomb is contained and the machine stays usable', async () => {
     const marker = `forkbomb-${randomUUID()}`;
-    const result = await run(execWithMarker(marker, 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass'), {
-      limits: { maxProcesses: 32, cpuTimeMs: 2000, wallTimeMs: 4000 },
-    });
+    const result = await run(
+      execWithMarker(marker, 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass'),
+      {
+        limits: { maxProcesses: 32, cpuTimeMs: 2000, wallTimeMs: 4000 },
+      },
+    );
     expect(['cpu_time', 'wall_time']).toContain(result.limitHit);
     expect(processesWithMarker(marker)).toEqual([]);
     expect(text(await run('print("still fine")')).stdout).toBe('still fine\n');
@@ -434,9 +436,9 @@ describe('BwrapEngine: without cgroups (rlimits only, as on a cgroup v2 host)', 
 describe('engine construction and infrastructure errors', () => {
   test.each(['auto', 'off'] as const)('a missing bwrap is an infrastructure error (cgroups %s)', async (cgroups) => {
     const broken = new BwrapEngine({ bwrapPath: '/nonexistent/bwrap', cgroups });
-    await expect(
-      broken.run({ language: 'python', code: Buffer.from('print(1)'), limits: FAST_LIMITS }),
-    ).rejects.toBeInstanceOf(SandboxInfrastructureError);
+    await expect(broken.run({ language: 'python', code: Buffer.from('print(1)'), limits: FAST_LIMITS })).rejects.toBeInstanceOf(
+      SandboxInfrastructureError,
+    );
   });
 
   test('check() reports a missing bwrap', async () => {
@@ -448,9 +450,9 @@ describe('engine construction and infrastructure errors', () => {
 
   test('a missing interpreter is an infrastructure error, not a user failure', async () => {
     const broken = new BwrapEngine({ initPythonPath: '/usr/bin/no-such-python' });
-    await expect(
-      broken.run({ language: 'python', code: Buffer.from('print(1)'), limits: FAST_LIMITS }),
-    ).rejects.toBeInstanceOf(SandboxInfrastructureError);
+    await expect(broken.run({ language: 'python', code: Buffer.from('print(1)'), limits: FAST_LIMITS })).rejects.toBeInstanceOf(
+      SandboxInfrastructureError,
+    );
   });
 
   test('limits that cannot be applied are a caller error, not an infrastructure error', async () => {

@@ -113,7 +113,6 @@ export function describeEachEngine(title: string, body: (subject: EngineUnderTes
   }
 }
 
-
 export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {

@@ -107,14 +107,19 @@ describeGvisor('GvisorEngine', () => {
       },
     });
     expect(text(result).stdout).toBe('bundled\n');
-    expect(runscCommand).toMatch(/\/usr\/bin\/runsc --root \S+ --network=none --platform=ptrace --ignore-cgroups run --bundle \S+ crucible-/);
+    expect(runscCommand).toMatch(
+      /\/usr\/bin\/runsc --root \S+ --network=none --platform=ptrace --ignore-cgroups run --bundle \S+ crucible-/,
+    );
     expect(runscCommand).not.toMatch(/ do /);
     const spec = bundle as unknown as Record<string, any>;
     expect(spec.root).toEqual({ path: 'rootfs', readonly: true });
     expect(spec.process.env).toEqual(['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/work', 'TMPDIR=/tmp', 'LANG=C.UTF-8']);
     expect(spec.process.noNewPrivileges).toBe(true);
     expect(spec.process.rlimits).toEqual(
-      expect.arrayContaining([{ type: 'RLIMIT_NOFILE', soft: 512, hard: 512 }, { type: 'RLIMIT_CORE', soft: 0, hard: 0 }]),
+      expect.arrayContaining([
+        { type: 'RLIMIT_NOFILE', soft: 512, hard: 512 },
+        { type: 'RLIMIT_CORE', soft: 0, hard: 0 },
+      ]),
     );
     expect(spec.process.capabilities.bounding).toEqual(['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_KILL']);
     expect(spec.process.args).toEqual(expect.arrayContaining(['--user=65534:65534', '--report=framed:1']));

@@ -16,11 +16,7 @@ describe('language registry', () => {
   test('javascript runs main.js with a heap limit derived from the memory limit', () => {
     const javascript = createLanguageRegistry({ nodePath: process.execPath }).javascript;
     expect(javascript.fileName).toBe('main.js');
-    expect(javascript.command({ ...LIMIT_DEFAULTS, memoryMb: 256 })).toEqual([
-      expect.any(String),
-      '--max-old-space-size=192',
-      'main.js',
-    ]);
+    expect(javascript.command({ ...LIMIT_DEFAULTS, memoryMb: 256 })).toEqual([expect.any(String), '--max-old-space-size=192', 'main.js']);
   });
 
   test('heap size: three quarters of the memory limit, at least 16 MB', () => {

@@ -47,7 +47,9 @@ describe('ProcessEngine', () => {
   });
 
   test('a program that tries to kill its init gets a result, not an infrastructure error', async () => {
-    const result = await run('import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError as e:\n    print(e.errno)\nimport time\ntime.sleep(1)');
+    const result = await run(
+      'import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError as e:\n    print(e.errno)\nimport time\ntime.sleep(1)',
+    );
     if (process.getuid?.() === 0) {
       // The init stays privileged while the program runs as 65534: EPERM, and an exact report.
       expect(result).toMatchObject({ exitCode: 0, signal: null, stdout: Buffer.from('1\n') });
@@ -91,7 +93,6 @@ describe('ProcessEngine without cgroups (rlimits, subreaper init, tree kill)', (
   const rlimited = new ProcessEngine({ cgroups: 'off' });
   const runRlimited = (code: string, limits: Partial<Limits> = {}) =>
     rlimited.run({ language: 'python', code: Buffer.from(code), limits: { ...FAST_LIMITS, ...limits } });
-
 
   const daemonCode = (marker: string, thenSleep: boolean) =>
     [

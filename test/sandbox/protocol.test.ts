@@ -61,7 +61,13 @@ describe('StatusLines', () => {
     expect(seen).toEqual(['started', 'final']);
     expect(lines.error).toBeNull();
     expect(parseInitReport(lines.finalLine)).toEqual({
-      kind: 'finished', exitCode: 0, signalNumber: null, cpuTimeMs: 0, maxRssKb: 3, wallTimeMs: 4, leftovers: 0,
+      kind: 'finished',
+      exitCode: 0,
+      signalNumber: null,
+      cpuTimeMs: 0,
+      maxRssKb: 3,
+      wallTimeMs: 4,
+      leftovers: 0,
     });
   });
 
@@ -84,7 +90,13 @@ describe('init lines and arguments', () => {
     expect(parseInitLine('{"event":"started"}')).toEqual({ kind: 'started' });
     expect(parseInitLine('{"execError":"x: ENOENT"}')).toEqual({ kind: 'exec_failed', message: 'x: ENOENT' });
     expect(parseInitLine('{"exitCode":null,"signal":11,"userUs":1500,"systemUs":500,"maxRssKb":9000,"wallUs":1,"leftovers":2}')).toEqual({
-      kind: 'finished', exitCode: null, signalNumber: 11, cpuTimeMs: 2, maxRssKb: 9000, wallTimeMs: 0, leftovers: 2,
+      kind: 'finished',
+      exitCode: null,
+      signalNumber: 11,
+      cpuTimeMs: 2,
+      maxRssKb: 9000,
+      wallTimeMs: 0,
+      leftovers: 2,
     });
     expect(() => parseInitLine('{"exitCode":"0"}')).toThrow(/invalid status/);
     expect(() => parseInitReport('{"event":"started"}')).toThrow(/not a final status line/);
@@ -101,7 +113,13 @@ describe('init lines and arguments', () => {
     });
     expect(argv.slice(0, 4)).toEqual(['/usr/bin/python3', '-I', '-S', '-c']);
     expect(argv.slice(5)).toEqual([
-      '--report=framed:1', '--rlimits=NOFILE:512:512', '--user=65534:65534', '--subreaper', '--', '/usr/bin/python3', 'main.py',
+      '--report=framed:1',
+      '--rlimits=NOFILE:512:512',
+      '--user=65534:65534',
+      '--subreaper',
+      '--',
+      '/usr/bin/python3',
+      'main.py',
     ]);
   });
 });

@@ -25,9 +25,7 @@ function loadCorpus(language: Language): CorpusEntry[] {
 }
 
 function filesOnDisk(language: Language): string[] {
-  return ['benign', 'malicious'].flatMap((folder) =>
-    readdirSync(path.join(FIXTURES, language, folder)).map((name) => `${folder}/${name}`),
-  );
+  return ['benign', 'malicious'].flatMap((folder) => readdirSync(path.join(FIXTURES, language, folder)).map((name) => `${folder}/${name}`));
 }
 
 describe.each<Language>(['python', 'javascript'])('%s corpus', (language) => {

@@ -71,11 +71,16 @@ describe('loadPolicy', () => {
 
   it('rejects unknown rule ids and unknown keys instead of ignoring them', () => {
     const typo = loadError(
-      policyFile('typo.json', '{"severity": {"critical": "block", "high": "review", "warning": "allow", "info": "allow"}, "rules": {"py.call.evl": "allow"}}'),
+      policyFile(
+        'typo.json',
+        '{"severity": {"critical": "block", "high": "review", "warning": "allow", "info": "allow"}, "rules": {"py.call.evl": "allow"}}',
+      ),
     );
     expect(typo.message).toContain('$.rules["py.call.evl"]');
     expect(typo.message).toContain('unknown rule id');
-    const extra = loadError(policyFile('extra.json', '{"severity": {"critical": "block", "high": "review", "warning": "allow", "info": "allow"}, "rule": {}}'));
+    const extra = loadError(
+      policyFile('extra.json', '{"severity": {"critical": "block", "high": "review", "warning": "allow", "info": "allow"}, "rule": {}}'),
+    );
     expect(extra.message).toMatch(/Unrecognized key.*"rule"/);
   });
 
@@ -118,7 +123,10 @@ describe('decide', () => {
   });
 
   it('groups repeated findings of a rule into one reason', () => {
-    const decision = decide([finding('py.call.eval', 'critical', 1), finding('py.call.eval', 'critical', 2), finding('py.call.eval', 'critical', 5)], policy());
+    const decision = decide(
+      [finding('py.call.eval', 'critical', 1), finding('py.call.eval', 'critical', 2), finding('py.call.eval', 'critical', 5)],
+      policy(),
+    );
     expect(decision.reasons).toEqual([expect.stringMatching(/^py\.call\.eval at 1:1: .*\(and 2 more\)$/)]);
   });
 

@@ -69,7 +69,11 @@ describe('Python scanner rules', () => {
     ['base64 payload', 'import base64\nexec(base64.b64decode("cHJpbnQoMSk="))\n', ['py.call.exec', 'py.payload.decoded_exec']],
     ['codecs payload', 'import codecs\neval(codecs.encode("1", "rot13"))\n', ['py.call.eval', 'py.payload.decoded_exec']],
     ['bytes.fromhex payload', 'exec(bytes.fromhex("31"))\n', ['py.call.exec', 'py.payload.decoded_exec']],
-    ['payload through variables', 'import base64 as b\np = b.b64decode("MQ==")\nq = p\neval(q)\n', ['py.call.eval', 'py.payload.decoded_exec']],
+    [
+      'payload through variables',
+      'import base64 as b\np = b.b64decode("MQ==")\nq = p\neval(q)\n',
+      ['py.call.eval', 'py.payload.decoded_exec'],
+    ],
     ['plain exec is not a payload', 'exec("x = 1")\n', ['py.call.exec']],
     ['utf-8 cookie is fine', '# -*- coding: utf-8 -*-\nx = 1\n', []],
     ['latin-1 cookie', '# coding: latin-1\nx = 1\n', ['py.encoding.cookie']],
@@ -87,7 +91,7 @@ describe('Python scanner rules', () => {
   });
 
   it('takes every severity from the catalog', async () => {
-    const report = await scan('import os, socket\neval("1")\nos.environ\n')
+    const report = await scan('import os, socket\neval("1")\nos.environ\n');
     for (const finding of report.findings) {
       expect(ALL_RULES.get(finding.ruleId)?.severity).toBe(finding.severity);
     }
@@ -103,13 +107,13 @@ describe('Python scanner rules', () => {
   });
 
   it('points at the utf-7 cookie and still sees the code it hides', async () => {
-    const code = "# -*- coding: utf-7 -*-\n# looks like a comment +AAo-import socket\n";
+    const code = '# -*- coding: utf-7 -*-\n# looks like a comment +AAo-import socket\n';
     const report = await scan(code);
     expect(findingsOf(report, 'py.encoding.cookie')[0]).toMatchObject({ line: 1, column: 15, severity: 'critical' });
     expect(ruleIdsOf(report)).toContain('py.import.socket');
   });
 
-  it('reports a syntax error with Python\'s message instead of findings', async () => {
+  it("reports a syntax error with Python's message instead of findings", async () => {
     const report = await scan('import os\ndef f(:\n    pass\n');
     expect(report.findings).toEqual([]);
     expect(report.syntaxError).toEqual({ message: 'invalid syntax', line: 2, column: 7 });

@@ -117,7 +117,14 @@ export async function listWorkflows(page: Page, baseUrl: string, query: string, 
   const expectIds = options.expectIds;
   const accept =
     options.until ??
-    (expectIds ? (rows: WorkflowRow[]) => sameIds(rows.map((r) => r.workflowId), expectIds, options.exact ?? false) : () => true);
+    (expectIds
+      ? (rows: WorkflowRow[]) =>
+          sameIds(
+            rows.map((r) => r.workflowId),
+            expectIds,
+            options.exact ?? false,
+          )
+      : () => true);
   const deadline = Date.now() + timeoutMs;
   let shown: string[] | undefined;
   return step(page, `listing workflows matching ${JSON.stringify(query)}`, options, () =>
@@ -237,7 +244,12 @@ export async function openRun(
       // Both the app-level and the run-level "not found" pages are final; say so at once.
       for (const text of ["Uh oh. There's an error.", 'This is not the Workflow you are looking for']) {
         if (await page.getByText(text).first().isVisible()) {
-          const shown = clean(await page.locator('body').innerText({ timeout: 1000 }).catch(() => ''));
+          const shown = clean(
+            await page
+              .locator('body')
+              .innerText({ timeout: 1000 })
+              .catch(() => ''),
+          );
           throw new FatalUiError(`the UI shows "${text}" (page text: ${JSON.stringify(shown.slice(-200))})`);
         }
       }
@@ -632,7 +644,11 @@ async function awaitOutcome(page: Page, dialog: Locator, response: Response, tim
   });
   if (!outcome.ok) {
     // Leave the page as it was: close the dialog with its own Cancel button.
-    await dialog.getByRole('button', { name: 'Cancel' }).last().click({ timeout: 2000 }).catch(() => undefined);
+    await dialog
+      .getByRole('button', { name: 'Cancel' })
+      .last()
+      .click({ timeout: 2000 })
+      .catch(() => undefined);
     const closed = async () => ((await dialog.isVisible()) ? undefined : true);
     await poll('the dialog to close after Cancel', 5000, closed).catch(() => undefined);
   }
@@ -657,7 +673,10 @@ async function dialogError(dialog: Locator): Promise<string | undefined> {
 async function toastText(page: Page): Promise<string> {
   // Toasts are announced through live regions; the newest one is the last non-empty entry.
   const texts = await page.locator('[data-testid^="toast-live-region"]').allInnerTexts();
-  const lines = texts.flatMap((t) => t.split('\n')).map((t) => t.trim()).filter((t) => t !== '');
+  const lines = texts
+    .flatMap((t) => t.split('\n'))
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
   return lines.at(-1) ?? '';
 }
 
@@ -695,12 +714,7 @@ function assertJson(jsonInput: string): void {
 // ---------------------------------------------------------------------------------------------
 // Polling and errors
 
-async function poll<T>(
-  what: string | (() => string),
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  everyMs = 100,
-): Promise<T> {
+async function poll<T>(what: string | (() => string), timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

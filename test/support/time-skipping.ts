@@ -87,7 +87,12 @@ async function binaryOfPythonPackage(env: NodeJS.ProcessEnv): Promise<string | n
     // Any failure (no python3, package not installed) just means "not found here".
     execFile('python3', ['-c', script], { env, timeout: PYTHON_TIMEOUT_MS }, (error, stdout) => resolve(error ? '' : stdout));
   });
-  return output.split('\n').map((line) => line.trim()).find((candidate) => candidate && isExecutableFile(candidate)) ?? null;
+  return (
+    output
+      .split('\n')
+      .map((line) => line.trim())
+      .find((candidate) => candidate && isExecutableFile(candidate)) ?? null
+  );
 }
 
 function isExecutableFile(file: string): boolean {

@@ -50,7 +50,10 @@ function folderImports(): Array<{ from: string; to: string; file: string }> {
 }
 
 test('every folder of src/ has a layer', () => {
-  const folders = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  const folders = fs
+    .readdirSync(SRC, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
   expect(folders.filter((f) => !(f in LAYER))).toEqual([]);
 });
 
@@ -68,7 +71,7 @@ test('the check notices an upward import', () => {
 
 test('workflow code imports nothing but the Temporal workflow SDK, the domain and its own folder', () => {
   const foreign = sourceFiles(path.join(SRC, 'workflows')).flatMap((file) =>
-    [...fs.readFileSync(file, 'utf8').matchAll(/from\s+['"]([^'"]+)['"]/g)]
+    [...fs.readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+['"]([^'"]+)['"]/gm)]
       .map((m) => m[1]!)
       .filter((spec) => !spec.startsWith('./') && !spec.startsWith('../domain/') && !/^@temporalio\/(workflow|common)(\/|$)/.test(spec))
       .map((spec) => `${path.relative(SRC, file)}: ${spec}`),

@@ -22,7 +22,12 @@ describe('computeVerdict', () => {
     ['a limit hit wins over a crash', { exitCode: 1, limitHit: 'memory' }, undefined, 'memory_limit_exceeded'],
     ['killed by SIGKILL without a limit (its sandbox ran out of tasks)', { exitCode: null, signal: 'SIGKILL' }, undefined, 'runtime_error'],
     ['killed by a signal, even with the expected output printed', { exitCode: null, signal: 'SIGTERM' }, '42\n', 'runtime_error'],
-    ['output cut at the cap, even if what was kept matches', { exitCode: null, signal: 'SIGKILL', limitHit: 'output' }, '42', 'output_limit_exceeded'],
+    [
+      'output cut at the cap, even if what was kept matches',
+      { exitCode: null, signal: 'SIGKILL', limitHit: 'output' },
+      '42',
+      'output_limit_exceeded',
+    ],
     ['cpu limit by SIGXCPU (rlimits only)', { exitCode: null, signal: 'SIGXCPU', limitHit: 'cpu_time' }, '42', 'time_limit_exceeded'],
     ['exit 139 is an exit code, not SIGSEGV', { exitCode: 139 }, '42', 'runtime_error'],
   ];

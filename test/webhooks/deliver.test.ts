@@ -165,11 +165,31 @@ test('the connection goes to the vetted address, with the original Host header, 
 test('https keeps the original hostname for SNI while connecting to the pinned address; an untrusted certificate is retryable', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'webhook-tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=receiver.test',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
-    const server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (_req, res) => {
-      res.writeHead(200).end();
-    });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=receiver.test',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const server = https.createServer(
+      { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
+      (_req, res) => {
+        res.writeHead(200).end();
+      },
+    );
     // The client hangs up on the self-signed certificate, after sending its SNI: that is what we look at.
     const sniSeen = new Promise<string | false | null>((resolve) =>
       server.once('tlsClientError', (_err, socket) => resolve((socket as import('node:tls').TLSSocket).servername)),
@@ -229,8 +249,21 @@ test('a name that does not resolve is retryable (DNS may catch up); an unsafe UR
 describe('helpers', () => {
   test('outcomeForStatus', () => {
     expect([200, 299, 301, 304, 399, 400, 401, 403, 404, 408, 422, 429, 500, 502, 599].map(outcomeForStatus)).toEqual([
-      'succeeded', 'succeeded', 'permanent', 'permanent', 'permanent', 'permanent', 'permanent', 'permanent',
-      'permanent', 'retryable', 'permanent', 'retryable', 'retryable', 'retryable', 'retryable',
+      'succeeded',
+      'succeeded',
+      'permanent',
+      'permanent',
+      'permanent',
+      'permanent',
+      'permanent',
+      'permanent',
+      'permanent',
+      'retryable',
+      'permanent',
+      'retryable',
+      'retryable',
+      'retryable',
+      'retryable',
     ]);
   });
 

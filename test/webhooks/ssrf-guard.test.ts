@@ -27,7 +27,12 @@ function fakeLookup(table: Record<string, string[]>): LookupAll & { calls: strin
       process.nextTick(() => callback(err, []));
       return;
     }
-    process.nextTick(() => callback(null, addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))));
+    process.nextTick(() =>
+      callback(
+        null,
+        addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      ),
+    );
   };
   return Object.assign(lookup, { calls });
 }
@@ -167,14 +172,17 @@ describe('DNS failures', () => {
       err.code = 'EAI_AGAIN';
       cb(err, []);
     };
-    await expect(assertPublicDestination('https://hooks.example.com/', { ...strict, lookup })).rejects.toBeInstanceOf(DestinationLookupError);
+    await expect(assertPublicDestination('https://hooks.example.com/', { ...strict, lookup })).rejects.toBeInstanceOf(
+      DestinationLookupError,
+    );
   });
 
   test('a resolver that never answers times out', async () => {
     const lookup: LookupAll = () => undefined;
-    await expect(
-      assertPublicDestination('https://hooks.example.com/', { ...strict, lookup, lookupTimeoutMs: 50 }),
-    ).rejects.toMatchObject({ name: 'DestinationLookupError', code: 'ETIMEOUT' });
+    await expect(assertPublicDestination('https://hooks.example.com/', { ...strict, lookup, lookupTimeoutMs: 50 })).rejects.toMatchObject({
+      name: 'DestinationLookupError',
+      code: 'ETIMEOUT',
+    });
   });
 });
 
@@ -254,9 +262,10 @@ describe('classifyAddress', () => {
     type Ranges = Record<string, [ipaddr.IPv4 | ipaddr.IPv6, number] | Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>>;
     const named = [ipaddr.IPv4, ipaddr.IPv6].flatMap((kind) =>
       Object.entries((kind.prototype as unknown as { SpecialRanges: Ranges }).SpecialRanges).flatMap(([name, ranges]) =>
-        (Array.isArray(ranges[0]) ? (ranges as Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>) : [ranges as [ipaddr.IPv4 | ipaddr.IPv6, number]]).map(
-          ([network]) => [name, network.toString()] as const,
-        ),
+        (Array.isArray(ranges[0])
+          ? (ranges as Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>)
+          : [ranges as [ipaddr.IPv4 | ipaddr.IPv6, number]]
+        ).map(([network]) => [name, network.toString()] as const),
       ),
     );
     expect(named.length).toBeGreaterThan(30);

@@ -11,14 +11,7 @@
  *   would refuse is dropped rather than kept for later.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import {
-  approveSignal,
-  approveUpdate,
-  rejectSignal,
-  rejectUpdate,
-  statusQuery,
-  UNNAMED_REVIEWER,
-} from '../../src/workflows/definitions';
+import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, statusQuery, UNNAMED_REVIEWER } from '../../src/workflows/definitions';
 import { ACCEPTED_RUN, FINDING, gate, scanOutcome } from './stub-activities';
 import { historyEventTypes, Testbed, waitFor, waitForStatus, type EvaluationHandle } from './testbed';
 

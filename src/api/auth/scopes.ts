@@ -29,6 +29,7 @@ export function normaliseScopes(scopes: readonly string[]): Scope[] {
 /** Parses a comma-separated list such as "submit,read". */
 export function parseScopeList(text: string): Scope[] {
   const parts = text.split(',').map((part) => part.trim());
-  if (parts.some((part) => part === '')) throw new InvalidScopeError(`"${text}" is not a comma-separated list of scopes such as submit,read`);
+  if (parts.some((part) => part === ''))
+    throw new InvalidScopeError(`"${text}" is not a comma-separated list of scopes such as submit,read`);
   return normaliseScopes(parts);
 }

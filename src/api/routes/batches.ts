@@ -17,7 +17,10 @@ import { validationHook } from '../validation';
 
 export const MAX_BATCH_SIZE = 100;
 
-const BatchRequest = z.object({ items: z.array(CreateEvaluationRequest).min(1).max(MAX_BATCH_SIZE) }).strict().openapi('BatchRequest');
+const BatchRequest = z
+  .object({ items: z.array(CreateEvaluationRequest).min(1).max(MAX_BATCH_SIZE) })
+  .strict()
+  .openapi('BatchRequest');
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
 
 const submitBatchRoute = createRoute({
@@ -28,7 +31,10 @@ const submitBatchRoute = createRoute({
   summary: `Submit up to ${MAX_BATCH_SIZE} evaluations at once`,
   request: { body: { required: true, content: { 'application/json': { schema: BatchRequest } } } },
   responses: {
-    202: { description: 'All accepted, in request order', content: { 'application/json': { schema: z.object({ items: z.array(SubmitResponse) }) } } },
+    202: {
+      description: 'All accepted, in request order',
+      content: { 'application/json': { schema: z.object({ items: z.array(SubmitResponse) }) } },
+    },
     400: errorResponse('An item is invalid; nothing was created'),
     413: errorResponse('Too large'),
     429: errorResponse('In-flight cap reached'),
@@ -42,7 +48,14 @@ const readBatchRoute = createRoute({
   method: 'get',
   path: '/batch',
   summary: 'Read several evaluations by id',
-  request: { query: z.object({ ids: z.string().max(100 * 37).openapi({ description: 'comma-separated evaluation ids' }) }) },
+  request: {
+    query: z.object({
+      ids: z
+        .string()
+        .max(100 * 37)
+        .openapi({ description: 'comma-separated evaluation ids' }),
+    }),
+  },
   responses: {
     200: {
       description: 'The evaluations found, in the order asked; ids not found (or not yours) under `missing`',
@@ -66,7 +79,10 @@ export function batchRoutes(deps: { store: EvaluationStore; submissions: Submiss
       } catch (err) {
         // Items already accepted are running; say which, so the client neither loses nor repeats them.
         if (err instanceof ApiError && accepted.length > 0) {
-          return c.json(errorBody(err.code, `${err.message} (after ${accepted.length} items were accepted)`, { accepted }), err.status as 503);
+          return c.json(
+            errorBody(err.code, `${err.message} (after ${accepted.length} items were accepted)`, { accepted }),
+            err.status as 503,
+          );
         }
         throw err;
       }
@@ -75,14 +91,25 @@ export function batchRoutes(deps: { store: EvaluationStore; submissions: Submiss
   });
 
   app.openapi(readBatchRoute, async (c) => {
-    const ids = [...new Set(c.req.valid('query').ids.split(',').map((s) => s.trim()).filter(Boolean))];
+    const ids = [
+      ...new Set(
+        c.req
+          .valid('query')
+          .ids.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
     if (ids.length === 0 || ids.length > MAX_BATCH_SIZE || ids.some((id) => !isUuid(id))) {
       throw new ApiError(400, 'invalid_request', `ids must be 1 to ${MAX_BATCH_SIZE} comma-separated evaluation ids`);
     }
     const tenant = c.get('principal').tenant;
     const rows = await withDatabase(() => deps.store.getMany(ids, tenant));
     const byId = new Map(rows.map((r) => [r.id, r]));
-    return c.json({ items: ids.filter((id) => byId.has(id)).map((id) => presentEvaluation(byId.get(id)!)), missing: ids.filter((id) => !byId.has(id)) }, 200);
+    return c.json(
+      { items: ids.filter((id) => byId.has(id)).map((id) => presentEvaluation(byId.get(id)!)), missing: ids.filter((id) => !byId.has(id)) },
+      200,
+    );
   });
   return app;
 }

@@ -42,12 +42,15 @@ export interface EvaluationRoutesDeps {
 
 const errors = (...codes: number[]) =>
   Object.fromEntries(
-    codes.map((code) => [code, { description: errorDescriptions[code] ?? 'error', content: { 'application/json': { schema: ErrorBody } } }]),
+    codes.map((code) => [
+      code,
+      { description: errorDescriptions[code] ?? 'error', content: { 'application/json': { schema: ErrorBody } } },
+    ]),
   );
 const errorDescriptions: Record<number, string> = {
   400: 'Invalid request',
   404: 'No such evaluation',
-  409: 'Conflict with the evaluation\'s current state',
+  409: "Conflict with the evaluation's current state",
   422: 'Idempotency-Key reused with a different body',
   429: 'Rate limit or in-flight cap reached',
   401: 'Missing or invalid API key',
@@ -66,7 +69,8 @@ const submitRoute = createRoute({
   method: 'post',
   path: '/',
   summary: 'Submit code for evaluation',
-  description: 'With `?wait=<seconds>` (at most 60) the call waits for the evaluation to finish and answers 200 with it; if it does not finish in time, the usual 202.',
+  description:
+    'With `?wait=<seconds>` (at most 60) the call waits for the evaluation to finish and answers 200 with it; if it does not finish in time, the usual 202.',
   request: {
     headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
     query: z.object({ wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional() }),
@@ -74,7 +78,9 @@ const submitRoute = createRoute({
   },
   responses: {
     200: json(Evaluation, 'Finished within the wait time'),
-    202: json(SubmitResponse, 'Accepted; the evaluation runs asynchronously'), ...errors(400, 401, 403, 413, 415, 422, 429, 503) },
+    202: json(SubmitResponse, 'Accepted; the evaluation runs asynchronously'),
+    ...errors(400, 401, 403, 413, 415, 422, 429, 503),
+  },
 });
 
 const getRoute = createRoute({
@@ -109,7 +115,10 @@ const eventsRoute = createRoute({
   responses: {
     200: {
       description: 'The events',
-      content: { 'application/json': { schema: EventList }, 'text/event-stream': { schema: z.string().openapi({ description: 'SSE stream of LifecycleEvent' }) } },
+      content: {
+        'application/json': { schema: EventList },
+        'text/event-stream': { schema: z.string().openapi({ description: 'SSE stream of LifecycleEvent' }) },
+      },
     },
     ...errors(400, 401, 403, 404, 429, 503),
   },
@@ -192,7 +201,13 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     const rows = await withDatabase(() =>
-      store.list({ tenant: c.get('principal').tenant, status: q.status, language: q.language, limit: q.limit + 1, cursor: q.cursor ? decodeCursor(q.cursor) : undefined }),
+      store.list({
+        tenant: c.get('principal').tenant,
+        status: q.status,
+        language: q.language,
+        limit: q.limit + 1,
+        cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
+      }),
     );
     const page = rows.slice(0, q.limit);
     const nextCursor = rows.length > q.limit ? encodeCursor(page[page.length - 1]!) : null;
@@ -246,7 +261,8 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
         await toWorkflow(() => temporal.review(row.id, decision, { reason: body.reason, by }));
       } catch (err) {
         if (err instanceof ReviewRefusedError) throw conflict('not_awaiting_review', err.message);
-        if (err instanceof WorkflowClosedError) throw conflict('not_awaiting_review', `evaluation ${row.id} is no longer awaiting review: its workflow has ended`);
+        if (err instanceof WorkflowClosedError)
+          throw conflict('not_awaiting_review', `evaluation ${row.id} is no longer awaiting review: its workflow has ended`);
         throw err;
       }
       return c.json(presentEvaluation(await load(row.id, principal.tenant)), 200);
@@ -273,7 +289,8 @@ async function toWorkflow<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof TemporalUnavailableError) throw serviceUnavailable('temporal_unavailable', 'Temporal is unreachable; try again shortly');
+    if (err instanceof TemporalUnavailableError)
+      throw serviceUnavailable('temporal_unavailable', 'Temporal is unreachable; try again shortly');
     throw err;
   }
 }

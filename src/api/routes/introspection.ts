@@ -26,7 +26,11 @@ const languagesRoute = createRoute({
   responses: {
     200: {
       description: 'Supported languages',
-      content: { 'application/json': { schema: z.object({ items: z.array(z.object({ id: z.enum(LANGUAGES), name: z.string(), fileName: z.string() })) }) } },
+      content: {
+        'application/json': {
+          schema: z.object({ items: z.array(z.object({ id: z.enum(LANGUAGES), name: z.string(), fileName: z.string() })) }),
+        },
+      },
     },
   },
 });
@@ -37,7 +41,9 @@ const limitsRoute = createRoute({
   method: 'get',
   path: '/limits',
   summary: 'Default and maximum execution limits',
-  responses: { 200: { description: 'Limits', content: { 'application/json': { schema: z.object({ defaults: Limits, maxima: Limits }) } } } },
+  responses: {
+    200: { description: 'Limits', content: { 'application/json': { schema: z.object({ defaults: Limits, maxima: Limits }) } } },
+  },
 });
 
 const policyRoute = createRoute({

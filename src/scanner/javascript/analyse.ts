@@ -63,7 +63,8 @@ function staticCallString(node: CallExpression, depth: number): string | null {
   // ['ev', 'al'].join('')
   if (method === 'join' && callee.object.type === 'ArrayExpression') {
     const separatorNode = node.arguments[0];
-    const separator = separatorNode === undefined ? ',' : separatorNode.type === 'SpreadElement' ? null : staticString(separatorNode, depth + 1);
+    const separator =
+      separatorNode === undefined ? ',' : separatorNode.type === 'SpreadElement' ? null : staticString(separatorNode, depth + 1);
     if (separator === null) return null;
     const pieces: string[] = [];
     for (const element of callee.object.elements) {
@@ -259,7 +260,11 @@ export class JavaScriptAnalysis {
   private visitIdentifier(name: string, node: AnyNode, context: VisitContext): void {
     // An escape (\u0065) always makes the source text longer than the name it spells.
     if (node.end - node.start !== name.length) {
-      this.report(RULE.escapedIdentifier, `identifier ${quote(this.source.slice(node.start, node.end))} is ${quote(name)} in disguise`, node);
+      this.report(
+        RULE.escapedIdentifier,
+        `identifier ${quote(this.source.slice(node.start, node.end))} is ${quote(name)} in disguise`,
+        node,
+      );
     }
     if (!isReference(context)) return;
     const parent = context.parent;
@@ -267,7 +272,11 @@ export class JavaScriptAnalysis {
     if (name === 'eval') {
       this.report(RULE.eval, `${called ? 'calls' : 'references'} eval: ${descriptionOf(RULE.eval)}`, node);
     } else if (name === 'Function' && !isHarmlessFunctionUse(context)) {
-      this.report(RULE.functionConstructor, `${called ? 'calls' : 'references'} Function: ${descriptionOf(RULE.functionConstructor)}`, node);
+      this.report(
+        RULE.functionConstructor,
+        `${called ? 'calls' : 'references'} Function: ${descriptionOf(RULE.functionConstructor)}`,
+        node,
+      );
     } else if (name === 'require' && !called) {
       this.checkIndirectRequire(node, context);
     } else if (GLOBAL_OBJECTS.has(name) && context.key === 'arguments') {
@@ -333,7 +342,8 @@ export class JavaScriptAnalysis {
     if (object.type === 'CallExpression' && object.callee.type !== 'Super') {
       const callee = this.path(object.callee);
       const first = object.arguments[0];
-      const isGetPrototypeOf = callee !== null && callee.length === 2 && callee[1] === 'getPrototypeOf' && (callee[0] === 'Object' || callee[0] === 'Reflect');
+      const isGetPrototypeOf =
+        callee !== null && callee.length === 2 && callee[1] === 'getPrototypeOf' && (callee[0] === 'Object' || callee[0] === 'Reflect');
       return isGetPrototypeOf && first !== undefined && isFunctionLiteral(first);
     }
     return false;

@@ -8,9 +8,7 @@ import { parse, type Program } from 'acorn';
 import type { SyntaxErrorReport } from '../types';
 
 export type ParseOutcome =
-  | { kind: 'parsed'; program: Program }
-  | { kind: 'syntax_error'; error: SyntaxErrorReport }
-  | { kind: 'too_deep'; detail: string };
+  { kind: 'parsed'; program: Program } | { kind: 'syntax_error'; error: SyntaxErrorReport } | { kind: 'too_deep'; detail: string };
 
 interface AcornSyntaxError extends SyntaxError {
   pos: number;

@@ -63,11 +63,7 @@ export const RULE = {
   ),
   decodedEval: defineRule('js.payload.decoded_eval', 'critical', 'runs code decoded at runtime (hidden payload)'),
   frameAccess: defineRule('js.frame.access', 'high', 'inspects the call stack (callers, stack frames)'),
-  escapedIdentifier: defineRule(
-    'js.identifier.escaped',
-    'critical',
-    'spells an identifier with \\u escapes, hiding it from text search',
-  ),
+  escapedIdentifier: defineRule('js.identifier.escaped', 'critical', 'spells an identifier with \\u escapes, hiding it from text search'),
   unparseable: defineRule('scan.unparseable', 'critical', 'the scanner could not analyse the input (parser or resource limit)'),
   truncated: defineRule('scan.findings_truncated', 'info', 'more findings than the report keeps'),
 } as const;

@@ -55,8 +55,5 @@ export async function checkWithV8(code: Buffer, timeoutMs: number): Promise<V8Ve
   if (result.stdoutOverflow) throw new ScanError('scanner_failed', 'V8 syntax check wrote too much output');
   if (result.signal !== null) return { kind: 'crashed', signal: result.signal };
   if (result.exitCode === 0) return parseVerdict(result.stdout);
-  throw new ScanError(
-    'scanner_failed',
-    `V8 syntax check failed with exit status ${result.exitCode}: ${result.stderr.trim().slice(-1000)}`,
-  );
+  throw new ScanError('scanner_failed', `V8 syntax check failed with exit status ${result.exitCode}: ${result.stderr.trim().slice(-1000)}`);
 }
