@@ -5,7 +5,7 @@
  * SandboxInfrastructureError so that Temporal retries it.
  */
 import type { Language, Limits } from '../domain/evaluation';
-import type { LimitHit } from '../domain/execution';
+import type { ExecutionFields, LimitHit } from '../domain/execution';
 
 export type EngineName = 'bwrap' | 'gvisor' | 'process';
 
@@ -25,18 +25,10 @@ export interface RunRequest {
 
 export type { LimitHit };
 
-export interface RunResult {
+/** The stored execution fields, plus what the verdict and the cancellation path need. */
+export interface RunResult extends ExecutionFields {
   stdout: Buffer;
   stderr: Buffer;
-  /** Exit code of the program; null when it was killed by a signal. */
-  exitCode: number | null;
-  /** Signal name (e.g. 'SIGKILL') when the program was killed by one, else null. */
-  signal: string | null;
-  timeMs: number;
-  cpuTimeMs: number;
-  memoryKb: number;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
   limitHit: LimitHit;
   engine: EngineName;
   /** True when the run was stopped because `signal` was aborted. */

