@@ -7,6 +7,7 @@ const base = require('./jest.config');
 module.exports = {
   testEnvironment: base.testEnvironment,
   transform: base.transform,
+  moduleNameMapper: base.moduleNameMapper,
   testTimeout: 30000,
   testMatch: [
     '<rootDir>/test/unit/**/*.test.ts',

@@ -86,7 +86,7 @@ export function containsStatements(sql: string): boolean {
   return sql.split('\n').some((line) => line.trim() !== '' && !line.trim().startsWith('--'));
 }
 
-type SchemaEngineModule = typeof import('@prisma/schema-engine-wasm/schema_engine_bg');
+type SchemaEngineModule = typeof import('@prisma/schema-engine-wasm/schema_engine_bg', { with: { 'resolution-mode': 'import' } });
 
 let engineModule: Promise<SchemaEngineModule> | undefined;
 

@@ -24,7 +24,7 @@ async function loadPrismaClient(): Promise<PrismaClientModule> {
     const result = spawnSync('npm', ['run', 'prisma:generate'], { cwd: projectRoot, encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`npm run prisma:generate failed:\n${result.stdout}\n${result.stderr}`);
   }
-  return import('../../src/generated/prisma/client');
+  return import('../../src/generated/prisma/client.js');
 }
 
 describe('startEmbeddedPostgres', () => {
