@@ -53,9 +53,18 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
       findingCount: report.findings.length,
       findingsStored: true,
       excerpts: excerptsFor(Buffer.from(row.code).toString('utf8'), report.findings),
+      ...(decision.action === 'review' ? { codeHead: codeHead(Buffer.from(row.code)) } : {}),
       syntaxError: report.syntaxError,
       action: decision.action,
       reasons: decision.reasons,
     };
   };
+}
+
+/** Characters of the code shown with a held run; the whole code is at GET /v1/evaluations/:id/code. */
+export const CODE_HEAD_CHARS = 3000;
+
+function codeHead(code: Buffer): { text: string; totalBytes: number } {
+  const text = code.subarray(0, CODE_HEAD_CHARS * 4).toString('utf8');
+  return { text: text.length > CODE_HEAD_CHARS ? text.slice(0, CODE_HEAD_CHARS) : text, totalBytes: code.byteLength };
 }

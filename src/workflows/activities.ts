@@ -26,6 +26,8 @@ export interface ScanOutcome {
   /** True when the activity stored the full list itself, so the workflow must not overwrite it. */
   findingsStored?: boolean;
   excerpts?: FindingExcerpt[];
+  /** The start of the code, for a reviewer reading the held run in the Web UI (bounded: it is in the history). */
+  codeHead?: { text: string; totalBytes: number };
   syntaxError: { message: string; line: number; column: number } | null;
   action: ScanAction;
   reasons: string[];

@@ -15,6 +15,7 @@ export function heldDetails(input: {
   findings: Finding[];
   findingCount: number;
   excerpts: FindingExcerpt[];
+  codeHead?: { text: string; totalBytes: number };
   deadline: string;
 }): string {
   const lines = [
@@ -32,6 +33,17 @@ export function heldDetails(input: {
       lines.push(`${n === excerpt.line ? '>' : ' '}${String(n).padStart(4)} | ${text.replace(/```/g, "'''")}`);
     });
     lines.push('```');
+  }
+  if (input.codeHead) {
+    const shownBytes = new TextEncoder().encode(input.codeHead.text).byteLength;
+    const whole = shownBytes >= input.codeHead.totalBytes;
+    lines.push(
+      '',
+      whole
+        ? `### The code (${input.codeHead.totalBytes} bytes)`
+        : `### The code (first ${shownBytes} of ${input.codeHead.totalBytes} bytes)`,
+    );
+    lines.push('```', input.codeHead.text.replace(/```/g, "'''"), '```');
   }
   lines.push(
     '',

@@ -230,6 +230,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
           findings: scan.findings,
           findingCount: scan.findingCount ?? scan.findings.length,
           excerpts: scan.excerpts ?? [],
+          codeHead: scan.codeHead,
           deadline,
         }),
       );

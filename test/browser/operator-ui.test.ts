@@ -100,6 +100,7 @@ test('an operator finds a held run, reads why it is held, approves it in the UI,
   expect(current).toMatch(/py\.import\.os/);
   expect(current).toMatch(/1 \| import os/);
   expect(current).toMatch(/Update → `approve`/);
+  expect(current).toMatch(/### The code \(\d+ bytes\)/);
 
   // Approve through the UI's Update dialog; the API shows the decision and the completed run.
   const approved = await sendUpdate(page, 'approve', '{"reason": "only reads the working directory", "by": "ui-operator"}', {

@@ -296,6 +296,8 @@ describe('runs that explain themselves', () => {
     expect(metadata.currentDetails).toMatch(/Held for review until/);
     expect(metadata.currentDetails).toMatch(/> {3}1 \| import os/);
     expect(metadata.currentDetails).toMatch(/Update → `approve`/);
+    // The held code itself, not only excerpts around the findings.
+    expect(metadata.currentDetails).toContain(`### The code (${Buffer.byteLength(HELD.code)} bytes)\n\`\`\`\n${HELD.code}\n\`\`\``);
     const described = metadata.definition;
     expect(described.updateDefinitions.map((u: any) => u.name).sort()).toEqual(['approve', 'reject']);
     for (const d of [
