@@ -1,4 +1,4 @@
-/** Integration tests share one Temporal dev server and one PostgreSQL database (see test/global-setup.ts). */
+/** Integration tests share one Temporal dev server and one PostgreSQL database (see test/support/global-setup.ts). */
 module.exports = {
   testEnvironment: 'node',
   // Type checking (tsc, the build) resolves modules as Node does, exports maps included; tests are

@@ -26,7 +26,7 @@ export interface RuleDescriptor {
 }
 
 /**
- * The API accepts at most 256 KiB of code (see DESIGN.md); the scanner enforces the same bound
+ * The API accepts at most 256 KiB of code (the `code` field of CreateEvaluationRequest in src/contract/schemas.ts); the scanner enforces the same bound
  * because its cost (parse time, memory) is only known to be safe up to there.
  */
 export const MAX_SCAN_INPUT_BYTES = 256 * 1024;

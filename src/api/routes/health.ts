@@ -19,7 +19,7 @@ const healthRoute = createRoute({
 const readyRoute = createRoute({
   method: 'get',
   path: '/readyz',
-  summary: 'Readiness: PostgreSQL and Temporal are reachable',
+  summary: 'Readiness: PostgreSQL and Temporal are reachable, and the sandbox engine works',
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
     503: { description: 'A dependency is unreachable', content: { 'application/json': { schema: Readiness } } },
