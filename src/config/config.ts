@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { TASK_QUEUE } from '../domain/evaluation';
+import { LIMIT_MAXIMA, TASK_QUEUE } from '../domain/evaluation';
 import { DEFAULT_PYTHON_PATH, DEFAULT_WEBHOOK_TIMEOUT_MS } from './defaults';
 import { ConfigError } from './errors';
 
@@ -95,6 +95,14 @@ export const ConfigEnv = z.object({
   CORS_ORIGINS: z.string().optional().meta(doc('comma-separated origins allowed to call the API from a browser', 'no CORS')),
   WORKER_METRICS_PORT: port.optional().meta(doc('a standalone worker serves `/metrics` on this port')),
   WORKER_CONCURRENCY: int(1, 256).default(8).meta(doc('activities one worker runs at once')),
+  // The longest program the API accepts, plus time to report it: a deploy then never cuts a run short.
+  WORKER_SHUTDOWN_GRACE_SECONDS: int(0, 3600)
+    .default(Math.ceil(LIMIT_MAXIMA.wallTimeMs / 1000) + 30)
+    .meta(
+      doc(
+        'how long a stopping worker (SIGTERM, a deploy) lets running evaluations finish before it cancels them; it polls for no new work meanwhile',
+      ),
+    ),
   RECONCILE_INTERVAL_SECONDS: int(1, 3600)
     .default(15)
     .meta(
@@ -140,6 +148,7 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   scannerPython: c.SCANNER_PYTHON,
   reviewTimeout: c.REVIEW_TIMEOUT,
   workerConcurrency: c.WORKER_CONCURRENCY,
+  workerShutdownGraceSeconds: c.WORKER_SHUTDOWN_GRACE_SECONDS,
   /** How often the reconciler's schedule runs (seconds). */
   reconcileIntervalSeconds: c.RECONCILE_INTERVAL_SECONDS,
   /** Base URL of the API as operators reach it, for links on a run's page in the Web UI. */

@@ -86,6 +86,7 @@ export async function startWorker(
       scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }),
     }),
     maxConcurrentExecutions: config.workerConcurrency,
+    shutdownGraceSeconds: config.workerShutdownGraceSeconds,
   });
   const running = worker.run();
   await ensureReconcileSchedule(client, config.temporal.taskQueue, config.reconcileIntervalSeconds);

@@ -13,6 +13,8 @@ export interface WorkerSetup {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Activities run at once (WORKER_CONCURRENCY). */
   maxConcurrentExecutions: number;
+  /** On shutdown, how long running activities may finish before they are cancelled (SDK default: none). */
+  shutdownGraceSeconds?: number;
   taskQueue?: string;
 }
 
@@ -32,6 +34,7 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
     // Cancellation reaches an activity only on a heartbeat's response; the SDK's default throttle
     // (80% of the heartbeat timeout) would delay a cancel by up to 4 s.
     maxHeartbeatThrottleInterval: '500 milliseconds',
+    ...(setup.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: setup.shutdownGraceSeconds * 1000 } : {}),
   });
 }
 
