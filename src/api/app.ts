@@ -11,7 +11,7 @@ import type { AuthVariables } from './auth/principal';
 import type { ApiKeyStore } from './auth/api-keys';
 import { authenticate } from './auth/middleware';
 import { keyByClientAddress, rateLimit, type RequestLimits } from './ratelimit';
-import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType } from './errors';
+import { ApiError, errorBody, payloadTooLarge, renderError, unsupportedMediaType, serviceUnavailable } from './errors';
 import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluations';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { introspectionRoutes } from './routes/introspection';
@@ -31,7 +31,17 @@ export interface AppDeps extends EvaluationRoutesDeps {
   rateLimits: RequestLimits;
   /** Origins allowed to call the API from a browser; none by default. */
   corsOrigins?: string[];
+  /** Set while the process shuts down: new work is refused with 503 and /readyz fails. */
+  shutdown?: ShutdownState;
 }
+
+/** Whether this API process is shutting down (a deploy's SIGTERM). */
+export interface ShutdownState {
+  draining: boolean;
+}
+
+/** Paths that still answer while draining: the probes that tell a load balancer to stop sending. */
+const ANSWERED_WHILE_DRAINING = new Set(['/healthz', '/readyz', '/metrics']);
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<{ Variables: AuthVariables }>();
@@ -45,6 +55,12 @@ export function createApp(deps: AppDeps) {
     );
   });
   app.use('*', secureHeaders());
+  app.use('*', async (c, next) => {
+    if (deps.shutdown?.draining && !ANSWERED_WHILE_DRAINING.has(c.req.path)) {
+      throw serviceUnavailable('shutting_down', 'this API process is shutting down; retry, another one will answer');
+    }
+    await next();
+  });
   if (deps.corsOrigins && deps.corsOrigins.length > 0) app.use('*', cors({ origin: deps.corsOrigins }));
 
   // A coarse per-address guard first: every bad key costs a database lookup.

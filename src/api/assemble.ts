@@ -13,7 +13,7 @@ import type { ScanPolicy } from '../scanner/decide';
 import { TemporalGateway } from '../temporal/gateway';
 import { Reconciler } from '../reconciler/reconciler';
 import { requestLimits } from './ratelimit';
-import { createApp } from './app';
+import { createApp, type ShutdownState } from './app';
 import type { ReadinessCheck } from './routes/health';
 import { Submissions } from './submissions';
 
@@ -40,6 +40,8 @@ export interface ApiAssembly {
   webhooks: { enabled: boolean; allowPrivate: boolean };
   corsOrigins?: string[];
   extraReadiness?: ReadinessCheck[];
+  /** Flipped by the process on SIGTERM (see src/main/runtime.ts). */
+  shutdown?: ShutdownState;
 }
 
 export function assembleApi(a: ApiAssembly) {
@@ -66,7 +68,15 @@ export function assembleApi(a: ApiAssembly) {
     authDisabled: a.authDisabled,
     rateLimits: requestLimits({ pool: a.rateLimitPool, perMinute: a.rateLimitPerMinute, keyPrefix: a.rateLimitKeyPrefix }),
     corsOrigins: a.corsOrigins,
+    shutdown: a.shutdown,
     readiness: [
+      {
+        name: 'accepting',
+        check: async () =>
+          a.shutdown?.draining
+            ? { ok: false, detail: 'shutting down: take this process out of rotation' }
+            : { ok: true, detail: 'accepting requests' },
+      },
       { name: 'postgresql', check: async () => (await a.db.$queryRaw`SELECT 1`, { ok: true, detail: 'reachable' }) },
       { name: 'temporal', check: () => temporal.check() },
       ...(a.extraReadiness ?? []),

@@ -95,6 +95,13 @@ export const ConfigEnv = z.object({
   CORS_ORIGINS: z.string().optional().meta(doc('comma-separated origins allowed to call the API from a browser', 'no CORS')),
   WORKER_METRICS_PORT: port.optional().meta(doc('a standalone worker serves `/metrics` on this port')),
   WORKER_CONCURRENCY: int(1, 256).default(8).meta(doc('activities one worker runs at once')),
+  API_DRAIN_SECONDS: int(0, 300)
+    .default(5)
+    .meta(
+      doc(
+        'on SIGTERM, how long the API answers 503 (with Retry-After) and fails /readyz before it closes its listener, so load balancers stop sending first',
+      ),
+    ),
   // The longest program the API accepts, plus time to report it: a deploy then never cuts a run short.
   WORKER_SHUTDOWN_GRACE_SECONDS: int(0, 3600)
     .default(Math.ceil(LIMIT_MAXIMA.wallTimeMs / 1000) + 30)
@@ -149,6 +156,7 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   reviewTimeout: c.REVIEW_TIMEOUT,
   workerConcurrency: c.WORKER_CONCURRENCY,
   workerShutdownGraceSeconds: c.WORKER_SHUTDOWN_GRACE_SECONDS,
+  apiDrainSeconds: c.API_DRAIN_SECONDS,
   /** How often the reconciler's schedule runs (seconds). */
   reconcileIntervalSeconds: c.RECONCILE_INTERVAL_SECONDS,
   /** Base URL of the API as operators reach it, for links on a run's page in the Web UI. */

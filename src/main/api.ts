@@ -13,7 +13,7 @@ async function main() {
   const endpoints = requireEndpoints(config);
   await applyMigrations(endpoints.databaseUrl);
   const api = await startApi(settings, endpoints, log, new Metrics());
-  stopOnSignals(() => api.stop(), log);
+  stopOnSignals(() => api.drainAndStop(), log);
 }
 
 main().catch((err) => {

@@ -111,7 +111,7 @@ export async function startApi(
   endpoints: Endpoints,
   log: Logger,
   metrics: Metrics,
-): Promise<Running & { server: ServerType; url: string }> {
+): Promise<Running & { server: ServerType; url: string; drainAndStop(): Promise<void> }> {
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const db: Db = createDb(endpoints.databaseUrl);
@@ -124,7 +124,9 @@ export async function startApi(
     namespace: config.temporal.namespace,
     security: endpoints.temporalSecurity,
   });
+  const shutdown = { draining: false };
   const { app } = assembleApi({
+    shutdown,
     db,
     client,
     taskQueue: config.temporal.taskQueue,
@@ -156,14 +158,29 @@ export async function startApi(
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   log.info({ url }, 'API listening');
+  const stop = async () => {
+    // close() waits for requests in flight; idle keep-alive connections would hold it open.
+    const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    await closed;
+    await client.connection.close();
+    await rateLimitPool.end();
+    await db.$disconnect();
+  };
   return {
     server,
     url,
-    async stop() {
-      await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-      await client.connection.close();
-      await rateLimitPool.end();
-      await db.$disconnect();
+    stop,
+    /**
+     * A deploy's SIGTERM: /readyz fails and new requests get 503 with Retry-After at once, so a
+     * load balancer stops sending; requests already in flight finish; after API_DRAIN_SECONDS
+     * the listener closes.
+     */
+    async drainAndStop() {
+      shutdown.draining = true;
+      log.info({ drainSeconds: config.apiDrainSeconds }, 'API draining: refusing new work');
+      await new Promise((resolve) => setTimeout(resolve, config.apiDrainSeconds * 1000));
+      await stop();
     },
   };
 }

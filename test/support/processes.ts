@@ -1,4 +1,4 @@
-/** Starting the real `worker` entry point as a child process, so a test can SIGKILL it. */
+/** Starting the real `worker` and `api` entry points as child processes, so a test can signal them. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { waitFor } from './harness';
@@ -12,9 +12,18 @@ export interface WorkerProcess {
 }
 
 export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  return spawnEntry('src/main/worker.ts', env, 'worker started');
+}
+
+/** The `api` entry point (src/main/api.ts); ready once it logs that it listens. */
+export async function spawnApi(env: Record<string, string>): Promise<WorkerProcess> {
+  return spawnEntry('src/main/api.ts', env, 'API listening');
+}
+
+async function spawnEntry(entry: string, env: Record<string, string>, readyText: string): Promise<WorkerProcess> {
   let output = '';
   // tsx as a loader, not its CLI: the CLI runs the script in a grandchild that a SIGKILL would miss.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main/worker.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -24,10 +33,10 @@ export async function spawnWorker(env: Record<string, string>): Promise<WorkerPr
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitFor(
     async () => {
-      if (child.exitCode !== null) throw new Error(`worker exited early:\n${output}`);
-      return output.includes('worker started') ? true : undefined;
+      if (child.exitCode !== null) throw new Error(`${entry} exited early:\n${output}`);
+      return output.includes(readyText) ? true : undefined;
     },
-    'the worker process to start',
+    `${entry} to start`,
     90000,
     200,
   );
