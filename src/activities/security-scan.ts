@@ -29,9 +29,10 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
   return async function securityScan(input: { evaluationId: string }): Promise<ScanOutcome> {
     const row = await deps.store.get(input.evaluationId);
     if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
+    const code = Buffer.from(row.code);
     let report: ScanReport;
     try {
-      report = await deps.scan(row.language, Buffer.from(row.code));
+      report = await deps.scan(row.language, code);
     } catch (err) {
       // A scan error caused by the input itself would fail the same way on every retry.
       if (err instanceof ScanError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, `ScanError.${err.code}`);
@@ -52,8 +53,8 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
       findings: report.findings.slice(0, FINDINGS_IN_HISTORY),
       findingCount: report.findings.length,
       findingsStored: true,
-      excerpts: excerptsFor(Buffer.from(row.code).toString('utf8'), report.findings),
-      ...(decision.action === 'review' ? { codeHead: codeHead(Buffer.from(row.code)) } : {}),
+      excerpts: excerptsFor(code.toString('utf8'), report.findings),
+      ...(decision.action === 'review' ? { codeHead: codeHead(code) } : {}),
       syntaxError: report.syntaxError,
       action: decision.action,
       reasons: decision.reasons,

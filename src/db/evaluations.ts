@@ -365,12 +365,17 @@ type Tx = Prisma.TransactionClient;
  * storing its outcome (which is how such a row gets its `failed` status).
  */
 async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): Promise<Evaluation> {
-  await tx.evaluation.updateMany({
-    where: { id: evaluationId, runId: null, status: 'queued', workflowId: run.workflowId },
-    data: { runId: run.runId },
-  });
-  const row = await tx.evaluation.findUnique({ where: { id: evaluationId } });
+  let row = await tx.evaluation.findUnique({ where: { id: evaluationId } });
   if (!row) throw new EvaluationNotFoundError(evaluationId);
+  // Only the first write of a run claims; every later write (the hot path) is this one read.
+  if (row.runId === null && row.status === 'queued' && row.workflowId === run.workflowId) {
+    await tx.evaluation.updateMany({
+      where: { id: evaluationId, runId: null, status: 'queued', workflowId: run.workflowId },
+      data: { runId: run.runId },
+    });
+    row = await tx.evaluation.findUnique({ where: { id: evaluationId } });
+    if (!row) throw new EvaluationNotFoundError(evaluationId);
+  }
   if (row.runId !== run.runId || row.workflowId !== run.workflowId) {
     throw new NotOwningRunError(evaluationId, run, { workflowId: row.workflowId, runId: row.runId, status: row.status });
   }

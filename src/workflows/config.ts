@@ -2,7 +2,7 @@
  * What the workflows, the activities and the callers must agree on, in one place: failure type
  * names and the activities' timeouts and retry policies. Bundle-safe (workflow code imports it).
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
 /** ApplicationFailure types that cross the workflow/activity boundary. */
 export const FailureType = {
@@ -44,3 +44,18 @@ export const SCAN_OPTIONS: ActivityOptions = {
 
 /** How many times `execute` is tried: each attempt after an infrastructure failure runs the code again. */
 export const EXECUTE_MAX_ATTEMPTS = 3;
+
+// The sandbox kills the program at its wall-time limit (300 s at most); the rest is margin.
+// Heartbeats let a dead worker's attempt be retried within seconds, and carry cancellation.
+export const EXECUTE_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '6 minutes',
+  heartbeatTimeout: '5 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    maximumAttempts: EXECUTE_MAX_ATTEMPTS,
+    nonRetryableErrorTypes: [FailureType.EvaluationNotFound],
+  },
+  summary: 'run the code in the sandbox under its limits',
+};

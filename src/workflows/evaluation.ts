@@ -9,7 +9,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  ActivityCancellationType,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -26,7 +25,7 @@ import type { EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInp
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
 import { EvaluationRuleIdsKey, EvaluationSeverityKey, EvaluationStatusKey, EvaluationVerdictKey } from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
-import { EXECUTE_MAX_ATTEMPTS, FailureType, PERSIST_OPTIONS, SCAN_OPTIONS, TRANSITION_OPTIONS } from './config';
+import { EXECUTE_OPTIONS, FailureType, PERSIST_OPTIONS, SCAN_OPTIONS, TRANSITION_OPTIONS } from './config';
 import { finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';
 import {
   approveSignal,
@@ -49,20 +48,7 @@ const { recordTransition } = proxyLocalActivities<EvaluationActivities>(TRANSITI
 
 const { securityScan } = proxyActivities<EvaluationActivities>(SCAN_OPTIONS);
 
-// The sandbox kills the program at its wall-time limit (300 s at most); the rest is margin.
-// Heartbeats let a dead worker's attempt be retried within seconds, and carry cancellation.
-const { execute } = proxyActivities<EvaluationActivities>({
-  startToCloseTimeout: '6 minutes',
-  heartbeatTimeout: '5 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '1 second',
-    maximumInterval: '10 seconds',
-    maximumAttempts: EXECUTE_MAX_ATTEMPTS,
-    nonRetryableErrorTypes: [FailureType.EvaluationNotFound],
-  },
-  summary: 'run the code in the sandbox under its limits',
-});
+const { execute } = proxyActivities<EvaluationActivities>(EXECUTE_OPTIONS);
 
 const { deliverWebhook } = proxyActivities<EvaluationActivities>({
   ...WEBHOOK_ACTIVITY_OPTIONS,

@@ -60,15 +60,21 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
   const db = createDb(options.databaseUrl ?? databaseUrl(), { maxConnections: 4 });
   const store = new EvaluationStore(db);
   const connection = await NativeConnection.connect({ address: temporalAddress() });
-  const client = new Client({ connection: await Connection.connect({ address: temporalAddress() }), namespace: 'default' });
-  const reconciler = new Reconciler({
-    store,
-    temporal: new TemporalGateway(client, options.taskQueue),
-    log: options.log ?? createLogger('silent'),
-    reviewTimeout: options.reviewTimeout ?? '1h',
-    quietForMs: 500,
-    strandedAfterMs: 3000,
-  });
+  // The reconciler acts on the whole database, so only workers that ask for it get one.
+  const reconciling = options.reconcileEverySeconds !== undefined;
+  const client = reconciling
+    ? new Client({ connection: await Connection.connect({ address: temporalAddress() }), namespace: 'default' })
+    : undefined;
+  const reconciler = client
+    ? new Reconciler({
+        store,
+        temporal: new TemporalGateway(client, options.taskQueue),
+        log: options.log ?? createLogger('silent'),
+        reviewTimeout: options.reviewTimeout ?? '1h',
+        quietForMs: 500,
+        strandedAfterMs: 3000,
+      })
+    : undefined;
   const worker = await createEvaluationWorker({
     connection,
     namespace: 'default',
@@ -88,16 +94,16 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
     }),
   });
   const running = worker.run();
-  if (options.reconcileEverySeconds !== undefined) await ensureReconcileSchedule(client, options.taskQueue, options.reconcileEverySeconds);
+  if (client) await ensureReconcileSchedule(client, options.taskQueue, options.reconcileEverySeconds!);
   return {
     worker,
     db,
     async stop() {
-      if (options.reconcileEverySeconds !== undefined) await client.schedule.getHandle(reconcileScheduleId(options.taskQueue)).delete();
+      if (client) await client.schedule.getHandle(reconcileScheduleId(options.taskQueue)).delete();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
-      await client.connection.close();
+      await client?.connection.close();
       await db.$disconnect();
     },
   };
