@@ -14,6 +14,7 @@
  */
 import type { Verdict } from './evaluation';
 import type { ExecutionFields, LimitHit } from './execution';
+import { checkOutput } from './checkers';
 
 /** The parts of a run that decide its verdict (a sandbox's RunResult has them). */
 export type VerdictInput = Pick<ExecutionFields, 'exitCode' | 'signal'> & { limitHit: LimitHit; stdout: Uint8Array };
@@ -41,28 +42,7 @@ export function computeVerdict(result: VerdictInput, expectedOutput?: Uint8Array
 
 /** True when the two outputs are equal once trailing whitespace is ignored (see above). */
 export function outputsMatch(actual: Uint8Array | string, expected: Uint8Array | string): boolean {
-  const a = normalizedLines(toBytes(actual));
-  const b = normalizedLines(toBytes(expected));
-  return a.length === b.length && a.every((line, index) => bytesEqual(line, b[index]));
-}
-
-const NEWLINE = 0x0a;
-/** space, \t, \r, \v, \f */
-const TRAILING_WHITESPACE = new Set([0x20, 0x09, 0x0d, 0x0b, 0x0c]);
-
-function normalizedLines(bytes: Uint8Array): Uint8Array[] {
-  const lines: Uint8Array[] = [];
-  let start = 0;
-  for (let index = 0; index <= bytes.length; index++) {
-    if (index === bytes.length || bytes[index] === NEWLINE) {
-      let end = index;
-      while (end > start && TRAILING_WHITESPACE.has(bytes[end - 1])) end--;
-      lines.push(bytes.subarray(start, end));
-      start = index + 1;
-    }
-  }
-  while (lines.length > 0 && lines[lines.length - 1].length === 0) lines.pop();
-  return lines;
+  return checkOutput(toBytes(actual), toBytes(expected), { kind: 'lines' }).accepted;
 }
 
 function toBytes(value: Uint8Array | string): Uint8Array {
@@ -73,12 +53,4 @@ function toBytes(value: Uint8Array | string): Uint8Array {
   const serialized = value as unknown as { type?: unknown; data?: unknown };
   if (serialized.type === 'Buffer' && Array.isArray(serialized.data)) return Uint8Array.from(serialized.data as number[]);
   throw new TypeError('output must be a string, a Uint8Array/Buffer, or a JSON-serialized Buffer');
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let index = 0; index < a.length; index++) {
-    if (a[index] !== b[index]) return false;
-  }
-  return true;
 }
