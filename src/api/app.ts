@@ -16,11 +16,14 @@ import { evaluationRoutes, type EvaluationRoutesDeps } from './routes/evaluation
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { introspectionRoutes } from './routes/introspection';
 import { batchRoutes } from './routes/batches';
+import { testSetRoutes } from './routes/test-sets';
+import type { TestSetStore } from '../db/test-sets';
 import type { ScanPolicy } from '../scanner/decide';
 import { MAX_BODY_BYTES } from '../contract/schemas';
 
 export interface AppDeps extends EvaluationRoutesDeps {
   readiness: ReadinessCheck[];
+  testSets: TestSetStore;
   log: Logger;
   metrics: Metrics;
   policy: ScanPolicy;
@@ -84,6 +87,7 @@ export function createApp(deps: AppDeps) {
   // Before the evaluation routes, so /batch is not taken for an evaluation id.
   app.route('/v1/evaluations', batchRoutes(deps));
   app.route('/v1/evaluations', evaluationRoutes(deps));
+  app.route('/v1/test-sets', testSetRoutes(deps));
   app.route('/v1', introspectionRoutes(deps.policy));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

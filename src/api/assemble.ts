@@ -7,6 +7,7 @@ import type { Pool } from 'pg';
 import { ApiKeyStore } from './auth/api-keys';
 import type { Db } from '../db/client';
 import { EvaluationStore } from '../db/evaluations';
+import { TestSetStore } from '../db/test-sets';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { ScanPolicy } from '../scanner/decide';
@@ -54,6 +55,7 @@ export function assembleApi(a: ApiAssembly) {
     temporal,
     keys,
     reconciler,
+    testSets: new TestSetStore(a.db),
     submissions: new Submissions({
       store,
       temporal,

@@ -1,9 +1,9 @@
 /** Opaque list cursors: the sort key (createdAt, id) of the last item on a page. */
 import { validate as isUuid } from 'uuid';
-import type { EvaluationRow } from '../db/evaluations';
 import { badRequest } from './errors';
 
-export function encodeCursor(row: EvaluationRow): string {
+/** Lists of evaluations and of test sets are both ordered by (createdAt, id), newest first. */
+export function encodeCursor(row: { createdAt: Date; id: string }): string {
   return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
 }
 

@@ -20,7 +20,7 @@ export const MAX_EXPECTED_OUTPUT_BYTES = 1024 * 1024;
 /** Room for the largest valid body, JSON escaping included; anything larger is cut off unread. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
-const byteBounded = (max: number, field: string) =>
+export const byteBounded = (max: number, field: string) =>
   z.string().refine((s) => Buffer.byteLength(s, 'utf8') <= max, {
     message: `${field} must be at most ${max} bytes (UTF-8)`,
     params: { tooLarge: true },

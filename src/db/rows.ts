@@ -7,7 +7,8 @@
  * built from the domain's constants, so there is one vocabulary.
  */
 import { z } from 'zod';
-import type { Evaluation, EvaluationEvent } from '../generated/prisma/client';
+import type { Evaluation, EvaluationEvent, TestSet, TestSetCase } from '../generated/prisma/client';
+import { isCheckerSpec, type CheckerSpec } from '../domain/checkers';
 import { EVENT_TYPES, LANGUAGES, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS, type Finding, type Limits } from '../domain/evaluation';
 
 const limitsSchema = z.object({
@@ -43,7 +44,17 @@ const eventColumns = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 
+/** The columns of `test_sets` and `test_set_cases` whose Prisma type is wider than the domain's. */
+const testSetColumns = z.object({
+  checker: z.custom<CheckerSpec>(isCheckerSpec, { message: 'not a known checker' }),
+});
+const testSetCaseColumns = z.object({ limits: limitsSchema.partial().strict().nullable() });
+
 type EvaluationColumns = z.infer<typeof evaluationColumns>;
+type TestSetColumns = z.infer<typeof testSetColumns>;
+type TestSetCaseColumns = z.infer<typeof testSetCaseColumns>;
+export type TestSetRow = Omit<TestSet, keyof TestSetColumns> & TestSetColumns;
+export type TestSetCaseRow = Omit<TestSetCase, keyof TestSetCaseColumns> & TestSetCaseColumns;
 type EventColumns = z.infer<typeof eventColumns>;
 
 /** An `evaluations` row as the rest of the service sees it. */
@@ -74,6 +85,14 @@ export function parseEvaluationRow(row: Evaluation): EvaluationRow {
 
 export function parseEventRow(row: EvaluationEvent): EventRow {
   return { ...row, ...parseEventColumns(row) };
+}
+
+export function parseTestSetRow(row: TestSet): TestSetRow {
+  return { ...row, ...parseColumns('test_sets', row.id, testSetColumns, row) };
+}
+
+export function parseTestSetCaseRow(row: TestSetCase): TestSetCaseRow {
+  return { ...row, ...parseColumns('test_set_cases', `${row.testSetId}#${row.position}`, testSetCaseColumns, row) };
 }
 
 /** For reads that select only some columns of an event (its id is needed to name it in an error). */

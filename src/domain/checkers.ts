@@ -156,3 +156,17 @@ function excerpt(bytes: Uint8Array): string {
   const characters = Array.from(text);
   return characters.length > DIFF_EXCERPT_CHARS ? `${characters.slice(0, DIFF_EXCERPT_CHARS).join('')}…` : text;
 }
+
+/** For values read back from storage: whether `value` is a checker this module knows. */
+export function isCheckerSpec(value: unknown): value is CheckerSpec {
+  if (typeof value !== 'object' || value === null) return false;
+  const { kind, ...rest } = value as Record<string, unknown>;
+  const keys = Object.keys(rest).sort().join(',');
+  if (kind === 'exact' || kind === 'lines' || kind === 'tokens') return keys === '';
+  if (kind !== 'float' || keys !== 'absolute,relative') return false;
+  return isTolerance(rest.absolute) && isTolerance(rest.relative);
+}
+
+function isTolerance(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}

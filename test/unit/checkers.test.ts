@@ -1,4 +1,4 @@
-import { checkOutput, DIFF_EXCERPT_CHARS, type CheckerSpec } from '../../src/domain/checkers';
+import { checkOutput, DIFF_EXCERPT_CHARS, isCheckerSpec, type CheckerSpec } from '../../src/domain/checkers';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const check = (actual: string, expected: string, checker: CheckerSpec) => checkOutput(bytes(actual), bytes(expected), checker);
@@ -109,4 +109,14 @@ test('difference excerpts are cut for display and survive invalid UTF-8', () => 
 
   const invalid = checkOutput(Uint8Array.from([0xff, 0x0a]), bytes('ok\n'), { kind: 'lines' });
   expect(invalid).toEqual({ accepted: false, difference: { unit: 'line', index: 1, expected: 'ok', actual: '\ufffd' } });
+});
+
+test('isCheckerSpec accepts exactly the checkers this module knows (for values read back from storage)', () => {
+  expect(isCheckerSpec({ kind: 'lines' })).toBe(true);
+  expect(isCheckerSpec({ kind: 'float', absolute: 0, relative: 1e-6 })).toBe(true);
+  expect(isCheckerSpec({ kind: 'lines', extra: 1 })).toBe(false);
+  expect(isCheckerSpec({ kind: 'float', absolute: -1, relative: 0 })).toBe(false);
+  expect(isCheckerSpec({ kind: 'float', absolute: 1 })).toBe(false);
+  expect(isCheckerSpec({ kind: 'regex' })).toBe(false);
+  expect(isCheckerSpec(null)).toBe(false);
 });

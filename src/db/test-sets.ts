@@ -1,0 +1,89 @@
+/**
+ * Stored test sets, per tenant. A set and its cases are written in one transaction and never
+ * changed afterwards (a changed set is a new set), so an evaluation that references one always
+ * runs the cases it was submitted with. Deleting hides a set from its tenant; the rows stay for
+ * evaluations that already reference it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CheckerSpec } from '../domain/checkers';
+import type { Limits } from '../domain/evaluation';
+import type { Db } from './client';
+import { parseTestSetCaseRow, parseTestSetRow, type TestSetCaseRow, type TestSetRow } from './rows';
+
+export interface NewTestCase {
+  name?: string;
+  stdin: Buffer;
+  expectedOutput: Buffer;
+  weight?: number;
+  limits?: Partial<Limits>;
+}
+
+export interface NewTestSet {
+  tenant: string;
+  name: string;
+  checker: CheckerSpec;
+  cases: NewTestCase[];
+}
+
+export interface TestSetWithCases {
+  set: TestSetRow;
+  cases: TestSetCaseRow[];
+}
+
+export class TestSetStore {
+  constructor(private readonly db: Db) {}
+
+  async create(input: NewTestSet): Promise<TestSetRow> {
+    const id = randomUUID();
+    const totalBytes = input.cases.reduce((sum, testCase) => sum + testCase.stdin.length + testCase.expectedOutput.length, 0);
+    const row = await this.db.$transaction(async (tx) => {
+      const set = await tx.testSet.create({
+        data: { id, tenant: input.tenant, name: input.name, checker: input.checker, caseCount: input.cases.length, totalBytes },
+      });
+      await tx.testSetCase.createMany({
+        data: input.cases.map((testCase, index) => ({
+          testSetId: id,
+          position: index + 1,
+          name: testCase.name ?? null,
+          stdin: new Uint8Array(testCase.stdin),
+          expectedOutput: new Uint8Array(testCase.expectedOutput),
+          weight: testCase.weight ?? 1,
+          limits: testCase.limits ?? undefined,
+        })),
+      });
+      return set;
+    });
+    return parseTestSetRow(row);
+  }
+
+  /** The tenant's sets, newest first, after `cursor` (the last item of the previous page). */
+  async list(tenant: string, limit: number, cursor?: { createdAt: Date; id: string }): Promise<TestSetRow[]> {
+    const rows = await this.db.testSet.findMany({
+      where: {
+        tenant,
+        deletedAt: null,
+        ...(cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit,
+    });
+    return rows.map(parseTestSetRow);
+  }
+
+  /** A set of the tenant's that is not deleted, with its cases in order; null otherwise. */
+  async get(id: string, tenant: string): Promise<TestSetWithCases | null> {
+    const row = await this.db.testSet.findFirst({
+      where: { id, tenant, deletedAt: null },
+      include: { cases: { orderBy: { position: 'asc' } } },
+    });
+    if (row === null) return null;
+    const { cases, ...set } = row;
+    return { set: parseTestSetRow(set), cases: cases.map(parseTestSetCaseRow) };
+  }
+
+  /** Hides the set from its tenant; false when there was no such set to delete. */
+  async delete(id: string, tenant: string, at = new Date()): Promise<boolean> {
+    const { count } = await this.db.testSet.updateMany({ where: { id, tenant, deletedAt: null }, data: { deletedAt: at } });
+    return count === 1;
+  }
+}
