@@ -1,10 +1,11 @@
-/** Every rule id either scanner can report, for validating policy files and documenting rules. */
+/** Every rule id any scanner can report, for validating policy files and documenting rules. */
 import { JAVASCRIPT_RULES } from './javascript/rules';
 import { PYTHON_RULES } from './python/rule-catalog';
+import { TREE_SITTER_RULES } from './tree-sitter/rules';
 import type { RuleDescriptor } from './types';
 
 export const ALL_RULES: ReadonlyMap<string, RuleDescriptor> = new Map(
-  [...PYTHON_RULES, ...JAVASCRIPT_RULES].map((rule) => [rule.ruleId, rule]),
+  [...PYTHON_RULES, ...JAVASCRIPT_RULES, ...TREE_SITTER_RULES].map((rule) => [rule.ruleId, rule]),
 );
 
 export function isKnownRuleId(ruleId: string): boolean {
