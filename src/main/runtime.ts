@@ -22,6 +22,7 @@ import { connectWorker, createEvaluationWorker } from '../temporal/worker';
 import { TemporalGateway } from '../temporal/gateway';
 import { ensureReconcileSchedule } from '../temporal/reconcile-schedule';
 import { Reconciler } from '../reconciler/reconciler';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 
 export interface Endpoints {
   databaseUrl: string;
@@ -71,6 +72,7 @@ export async function startWorker(
     reviewTimeout: config.reviewTimeout,
     publicUrl: config.publicUrl,
   });
+  const workflowBundle = prebuiltWorkflowBundle();
   const worker = await createEvaluationWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -87,11 +89,18 @@ export async function startWorker(
     }),
     maxConcurrentExecutions: config.workerConcurrency,
     shutdownGraceSeconds: config.workerShutdownGraceSeconds,
+    // From a production build: the bundle it made, so no webpack at start. From source: none.
+    workflowBundle,
   });
   const running = worker.run();
   await ensureReconcileSchedule(client, config.temporal.taskQueue, config.reconcileIntervalSeconds);
   log.info(
-    { taskQueue: config.temporal.taskQueue, engine: engine.name, reconcileEverySeconds: config.reconcileIntervalSeconds },
+    {
+      taskQueue: config.temporal.taskQueue,
+      engine: engine.name,
+      reconcileEverySeconds: config.reconcileIntervalSeconds,
+      workflowBundle: workflowBundle?.codePath ?? 'bundled from source at start',
+    },
     'worker started',
   );
   return {
