@@ -4,7 +4,7 @@
  * 2. every file under src/ that the code reads at run time and tsc does not emit (the Python
  *    scanner, its rule catalog) is copied next to the compiled code;
  * 3. the workflow code is bundled once (bundleWorkflowCode, the webpack step a worker otherwise
- *    runs at every start) into dist/workflow-bundle.js, with the tracing interceptors included.
+ *    runs at every start) into dist/workflow-bundle.js, with the workflow interceptors included (request context, tracing).
  *
  * `npx tsx scripts/build.ts [outDir]` (default dist/; the build test builds into a temporary
  * folder). Fails on the first error.
@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOW_BUNDLE_FILE } from '../src/main/workflow-bundle';
-import { tracingWorkflowModules } from '../src/tracing/workflow-modules';
+import { workflowInterceptorModules } from '../src/tracing/workflow-modules';
 
 const root = path.resolve(__dirname, '..');
 const src = path.join(root, 'src');
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const bundle = await bundleWorkflowCode({
     // From source: the same code tsc compiled, and resolvable wherever dist/ is written.
     workflowsPath: path.join(src, 'workflows'),
-    workflowInterceptorModules: tracingWorkflowModules(),
+    workflowInterceptorModules: workflowInterceptorModules(),
     logger: quietLogger,
   });
   fs.writeFileSync(path.join(dist, WORKFLOW_BUNDLE_FILE), bundle.code);

@@ -82,7 +82,7 @@ test('the build has the compiled entry points, the scanner script and the workfl
 });
 
 test('node dist/main/worker.js and dist/main/api.js start without TypeScript tooling and run an evaluation', async () => {
-  const [port, metricsPort] = await freePorts(2);
+  const [port, metricsPort, sdkMetricsPort] = await freePorts(3);
   const env = {
     NODE_ENV: 'production',
     DATABASE_URL: databaseUrl(),
@@ -91,6 +91,7 @@ test('node dist/main/worker.js and dist/main/api.js start without TypeScript too
     AUTH_DISABLED: 'true',
     PORT: String(port),
     WORKER_METRICS_PORT: String(metricsPort),
+    TEMPORAL_METRICS_BIND_ADDRESS: `127.0.0.1:${sdkMetricsPort}`,
   };
   // --preserve-symlinks: packages resolve their dependencies inside this folder, not the repository's.
   const node = (entry: string) => ['--preserve-symlinks', '--require', './no-typescript.js', `dist/main/${entry}`];
@@ -119,6 +120,14 @@ test('node dist/main/worker.js and dist/main/api.js start without TypeScript too
   );
   expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: '42\n' } });
   expect(worker.output()).not.toContain('TypeScript tooling loaded');
+
+  // The worker's own metrics, its liveness endpoint, and the Temporal SDK's metrics.
+  const own = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  expect(own).toMatch(/^crucible_execute_seconds_count\{language="python",verdict="accepted"\} 1$/m);
+  expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(200);
+  const sdk = await (await fetch(`http://127.0.0.1:${sdkMetricsPort}/metrics`)).text();
+  expect(sdk).toMatch(/^temporal_activity_schedule_to_start_latency_count\{.*\} [1-9]/m);
+  expect(sdk).toMatch(/^temporal_workflow_task_schedule_to_start_latency_count\{.*\} [1-9]/m);
   // The guard itself works: loading tooling through it fails.
   const guarded = spawnSync(process.execPath, ['--require', './no-typescript.js', '-e', "require('typescript')"], {
     cwd: folder,
