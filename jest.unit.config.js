@@ -20,5 +20,6 @@ module.exports = {
     '<rootDir>/test/sandbox/protocol.test.ts',
     '<rootDir>/test/sandbox/languages.test.ts',
     '<rootDir>/test/ratelimit/capacity.test.ts',
+    '<rootDir>/test/infra/dockerfile.test.ts',
   ],
 };

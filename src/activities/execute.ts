@@ -39,12 +39,18 @@ export function makeExecute(deps: ExecuteDeps) {
     let result;
     try {
       ctx.heartbeat();
+      const asked = performance.now();
       result = await deps.engine.run({
         language: row.language,
         code: Buffer.from(row.code),
         stdin: row.stdin ? Buffer.from(row.stdin) : undefined,
         limits: row.limits,
         signal: ctx.cancellationSignal,
+        onProgramStart: () =>
+          deps.metrics.sandboxStartSeconds.observe(
+            { engine: deps.engine.name, language: row.language },
+            (performance.now() - asked) / 1000,
+          ),
       });
     } finally {
       clearInterval(heartbeat);

@@ -20,6 +20,7 @@ import { testSetRoutes } from './routes/test-sets';
 import type { TestSetStore } from '../db/test-sets';
 import type { ScanPolicy } from '../scanner/decide';
 import { MAX_BODY_BYTES } from '../contract/schemas';
+import { requestContext } from './request-context';
 
 export interface AppDeps extends EvaluationRoutesDeps {
   readiness: ReadinessCheck[];
@@ -49,6 +50,8 @@ const ANSWERED_WHILE_DRAINING = new Set(['/healthz', '/readyz', '/metrics']);
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<{ Variables: AuthVariables }>();
 
+  // First, so the request id, the span and the access log cover everything after it.
+  app.use('*', requestContext(deps.log));
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();

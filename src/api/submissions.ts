@@ -1,6 +1,7 @@
 /**
- * Accepting an evaluation: the row is written first (so GET never answers 404 after a 202), then
- * the workflow is started; if Temporal refuses, the row is removed again and the caller gets 503.
+ * Accepting an evaluation: the row is written first (so GET never answers 404 after a 202), in
+ * one locked transaction with the in-flight caps' check (src/db/admission.ts); then the workflow
+ * is started; if Temporal refuses, the row is removed again and the caller gets 503.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
@@ -13,6 +14,7 @@ import { withDatabase } from './dependency-errors';
 import { ApiError, serviceUnavailable } from './errors';
 import { DestinationLookupError, validateCallbackUrl } from '../webhooks/ssrf-guard';
 import { checkCapacity } from './ratelimit';
+import { admissionGate } from '../db/admission';
 import type { CreateEvaluationRequest } from '../contract/schemas';
 
 export interface SubmissionDeps {
@@ -35,34 +37,29 @@ export class Submissions {
       if (existing) return sameRequestOrConflict(existing, requestHash!);
     }
 
-    const counts = await withDatabase(() => this.deps.store.countInFlight(tenant));
-    const full = checkCapacity({
-      tenantInFlight: counts.tenant,
-      totalInFlight: counts.total,
-      perTenantMax: this.deps.maxInFlight.perTenant,
-      totalMax: this.deps.maxInFlight.total,
-    });
-    if (full) throw full;
-
     const callbackUrl = request.callbackUrl !== undefined ? await this.vetCallbackUrl(request.callbackUrl) : undefined;
     const id = idempotencyKey ? idempotencyId(tenant, idempotencyKey) : randomUUID();
     const limits: Limits = { ...LIMIT_DEFAULTS, ...stripUndefined(request.limits ?? {}) };
     let row: EvaluationRow;
     try {
       row = await withDatabase(() =>
-        this.deps.store.create({
-          id,
-          tenant,
-          language: request.language,
-          code: Buffer.from(request.code, 'utf8'),
-          stdin: request.stdin !== undefined ? Buffer.from(request.stdin, 'utf8') : undefined,
-          expectedOutput: request.expectedOutput !== undefined ? Buffer.from(request.expectedOutput, 'utf8') : undefined,
-          limits,
-          metadata: request.metadata ?? {},
-          idempotencyKey,
-          requestHash,
-          callbackUrl,
-        }),
+        this.deps.store.create(
+          {
+            id,
+            tenant,
+            language: request.language,
+            code: Buffer.from(request.code, 'utf8'),
+            stdin: request.stdin !== undefined ? Buffer.from(request.stdin, 'utf8') : undefined,
+            expectedOutput: request.expectedOutput !== undefined ? Buffer.from(request.expectedOutput, 'utf8') : undefined,
+            limits,
+            metadata: request.metadata ?? {},
+            idempotencyKey,
+            requestHash,
+            callbackUrl,
+          },
+          undefined,
+          this.admission(tenant),
+        ),
       );
     } catch (err) {
       // Two requests with the same key raced; the loser answers with the winner's evaluation.
@@ -86,6 +83,22 @@ export class Submissions {
       throw err;
     }
     return row;
+  }
+
+  /**
+   * The in-flight caps, checked in the insert's transaction under a lock (src/db/admission.ts), so
+   * concurrent submissions, to any API process, never overshoot them.
+   */
+  private admission(tenant: string) {
+    return admissionGate(tenant, (counts) => {
+      const full = checkCapacity({
+        tenantInFlight: counts.tenant,
+        totalInFlight: counts.total,
+        perTenantMax: this.deps.maxInFlight.perTenant,
+        totalMax: this.deps.maxInFlight.total,
+      });
+      if (full) throw full;
+    });
   }
 
   /** Refuses a callback the worker could not or must not call (SSRF guard, after DNS resolution). */

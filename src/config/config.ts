@@ -94,6 +94,23 @@ export const ConfigEnv = z.object({
   WEBHOOK_TIMEOUT_MS: int(100, 25000).default(DEFAULT_WEBHOOK_TIMEOUT_MS).meta(doc('timeout of one delivery attempt')),
   CORS_ORIGINS: z.string().optional().meta(doc('comma-separated origins allowed to call the API from a browser', 'no CORS')),
   WORKER_METRICS_PORT: port.optional().meta(doc('a standalone worker serves `/metrics` on this port')),
+  TEMPORAL_METRICS_BIND_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'host:port')
+    .optional()
+    .meta(
+      doc(
+        "`host:port` where the worker serves the Temporal SDK's own Prometheus metrics (`/metrics`: schedule-to-start latency, slots, polls), e.g. `0.0.0.0:9464`",
+      ),
+    ),
+  OTEL_TRACES_EXPORTER: z
+    .enum(['none', 'otlp', 'console'])
+    .default('none')
+    .meta(
+      doc(
+        'OpenTelemetry traces from the API request through the workflow and its activities: `otlp` sends them to `OTEL_EXPORTER_OTLP_ENDPOINT` (OTLP/HTTP, the standard `OTEL_EXPORTER_OTLP_*` variables apply), `console` prints them',
+      ),
+    ),
   WORKER_CONCURRENCY: int(1, 256).default(8).meta(doc('activities one worker runs at once')),
   API_DRAIN_SECONDS: int(0, 300)
     .default(5)
@@ -162,6 +179,8 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   /** Base URL of the API as operators reach it, for links on a run's page in the Web UI. */
   publicUrl: c.PUBLIC_URL?.replace(/\/+$/, ''),
   workerMetricsPort: c.WORKER_METRICS_PORT,
+  temporalMetricsBindAddress: c.TEMPORAL_METRICS_BIND_ADDRESS,
+  tracesExporter: c.OTEL_TRACES_EXPORTER,
   corsOrigins: (c.CORS_ORIGINS ?? '')
     .split(',')
     .map((o) => o.trim())

@@ -87,9 +87,13 @@ const terminal: string[] = [...TERMINAL_STATUSES];
 export class EvaluationStore {
   constructor(readonly db: Db) {}
 
-  /** The row and its EVALUATION_QUEUED event, atomically: GET answers as soon as this returns. */
-  async create(input: NewEvaluation, at = new Date()): Promise<EvaluationRow> {
+  /**
+   * The row and its EVALUATION_QUEUED event, atomically: GET answers as soon as this returns.
+   * `admit` runs first in the same transaction and may refuse by throwing (see ./admission.ts).
+   */
+  async create(input: NewEvaluation, at = new Date(), admit?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<EvaluationRow> {
     return this.db.$transaction(async (tx) => {
+      if (admit) await admit(tx);
       const row = await tx.evaluation.create({
         data: {
           id: input.id,

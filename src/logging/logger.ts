@@ -1,9 +1,15 @@
 /** Structured JSON logs (pino): one line per event, machine-parseable, levels filterable. */
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { currentLogContext } from './log-context';
 
 export type { Logger };
 
-/** `level` comes from configuration (LOG_LEVEL), which owns its default. */
-export function createLogger(level: string, name = 'crucible'): Logger {
-  return pino({ name, level, base: { pid: process.pid, service: name } });
+/**
+ * `level` comes from configuration (LOG_LEVEL), which owns its default. Every line carries the
+ * fields of the current log context (see ./log-context.ts), such as the request id. Lines go to
+ * stdout unless a destination is given (tests read them from one).
+ */
+export function createLogger(level: string, name = 'crucible', destination?: DestinationStream): Logger {
+  const options = { name, level, base: { pid: process.pid, service: name }, mixin: () => ({ ...currentLogContext() }) };
+  return destination ? pino(options, destination) : pino(options);
 }

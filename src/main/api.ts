@@ -3,6 +3,7 @@ import { loadSettings } from './settings';
 import { applyMigrations } from '../db/migrate';
 import { createLogger } from '../logging/logger';
 import { Metrics } from '../metrics/metrics';
+import { startTracing } from '../tracing/tracing';
 import { requireEndpoints } from './endpoints';
 import { startApi, stopOnSignals } from './runtime';
 
@@ -12,8 +13,12 @@ async function main() {
   const log = createLogger(config.logLevel, 'crucible-api');
   const endpoints = requireEndpoints(config);
   await applyMigrations(endpoints.databaseUrl);
-  const api = await startApi(settings, endpoints, log, new Metrics());
-  stopOnSignals(() => api.drainAndStop(), log);
+  const tracing = startTracing('crucible-api', config.tracesExporter);
+  const api = await startApi(settings, endpoints, log, new Metrics(), tracing);
+  stopOnSignals(async () => {
+    await api.drainAndStop();
+    await tracing?.shutdown();
+  }, log);
 }
 
 main().catch((err) => {

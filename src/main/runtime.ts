@@ -22,6 +22,10 @@ import { connectWorker, createEvaluationWorker } from '../temporal/worker';
 import { TemporalGateway } from '../temporal/gateway';
 import { ensureReconcileSchedule } from '../temporal/reconcile-schedule';
 import { Reconciler } from '../reconciler/reconciler';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
+import { clientInterceptors, workerObservability } from '../tracing/interceptors';
+import type { Tracing } from '../tracing/tracing';
+import { backlogSource, inFlightSource } from './gauges';
 
 export interface Endpoints {
   databaseUrl: string;
@@ -45,8 +49,9 @@ export async function startWorker(
   endpoints: Endpoints,
   log: Logger,
   metrics: Metrics,
+  tracing?: Tracing,
 ): Promise<Running & { worker: Worker }> {
-  installTemporalRuntime(log);
+  installTemporalRuntime(log, undefined, config.temporalMetricsBindAddress);
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
   const engineCheck = await engine.check();
   if (!engineCheck.ok)
@@ -71,6 +76,7 @@ export async function startWorker(
     reviewTimeout: config.reviewTimeout,
     publicUrl: config.publicUrl,
   });
+  const workflowBundle = prebuiltWorkflowBundle();
   const worker = await createEvaluationWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -87,11 +93,19 @@ export async function startWorker(
     }),
     maxConcurrentExecutions: config.workerConcurrency,
     shutdownGraceSeconds: config.workerShutdownGraceSeconds,
+    // From a production build: the bundle it made, so no webpack at start. From source: none.
+    workflowBundle,
+    ...workerObservability(metrics, log, tracing, { prebuiltBundle: workflowBundle !== undefined }),
   });
   const running = worker.run();
   await ensureReconcileSchedule(client, config.temporal.taskQueue, config.reconcileIntervalSeconds);
   log.info(
-    { taskQueue: config.temporal.taskQueue, engine: engine.name, reconcileEverySeconds: config.reconcileIntervalSeconds },
+    {
+      taskQueue: config.temporal.taskQueue,
+      engine: engine.name,
+      reconcileEverySeconds: config.reconcileIntervalSeconds,
+      workflowBundle: workflowBundle?.codePath ?? 'bundled from source at start',
+    },
     'worker started',
   );
   return {
@@ -111,6 +125,7 @@ export async function startApi(
   endpoints: Endpoints,
   log: Logger,
   metrics: Metrics,
+  tracing?: Tracing,
 ): Promise<Running & { server: ServerType; url: string; drainAndStop(): Promise<void> }> {
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
   const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
@@ -123,6 +138,11 @@ export async function startApi(
     address: endpoints.temporalAddress,
     namespace: config.temporal.namespace,
     security: endpoints.temporalSecurity,
+    interceptors: clientInterceptors(tracing),
+  });
+  metrics.setGaugeSources({
+    inFlight: inFlightSource(db),
+    backlog: backlogSource(client, config.temporal.namespace, config.temporal.taskQueue),
   });
   const shutdown = { draining: false };
   const { app } = assembleApi({

@@ -15,6 +15,7 @@ import { startEmbeddedPostgres } from '../embedded/postgres';
 import { startEmbeddedTemporal } from '../embedded/temporal';
 import { createLogger } from '../logging/logger';
 import { Metrics } from '../metrics/metrics';
+import { startTracing } from '../tracing/tracing';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes';
 import { startApi, startWorker, stopOnSignals } from './runtime';
@@ -46,7 +47,7 @@ async function main() {
     if (!temporalAddress) {
       // The embedded server runs through the SDK's runtime, which must be ours (no signal handlers
       // of its own) before anything instantiates the default one.
-      installTemporalRuntime(log);
+      installTemporalRuntime(log, undefined, config.temporalMetricsBindAddress);
       const temporal = await startEmbeddedTemporal({
         dataDir: path.join(config.dataDir, 'temporal'),
         port: config.temporal.port,
@@ -64,9 +65,11 @@ async function main() {
     const temporalSecurity = config.temporal.address ? connectionSecurity(config.temporal.security) : undefined;
     const endpoints = { databaseUrl, temporalAddress, temporalSecurity };
     const metrics = new Metrics();
-    const worker = await startWorker(settings, endpoints, log, metrics);
+    const tracing = startTracing('crucible', config.tracesExporter);
+    if (tracing) stops.push(() => tracing.shutdown());
+    const worker = await startWorker(settings, endpoints, log, metrics, tracing);
     stops.push(() => worker.stop());
-    const api = await startApi(settings, endpoints, log, metrics);
+    const api = await startApi(settings, endpoints, log, metrics, tracing);
     stops.push(() => api.stop());
 
     const lines = [

@@ -3,6 +3,7 @@ import { loadSettings } from './settings';
 import { applyMigrations } from '../db/migrate';
 import { createLogger } from '../logging/logger';
 import { Metrics } from '../metrics/metrics';
+import { startTracing } from '../tracing/tracing';
 import { serveMetrics } from '../metrics/server';
 import { requireEndpoints } from './endpoints';
 import { startWorker, stopOnSignals } from './runtime';
@@ -14,13 +15,15 @@ async function main() {
   const endpoints = requireEndpoints(config);
   await applyMigrations(endpoints.databaseUrl);
   const metrics = new Metrics();
-  const worker = await startWorker(settings, endpoints, log, metrics);
+  const tracing = startTracing('crucible-worker', config.tracesExporter);
+  const worker = await startWorker(settings, endpoints, log, metrics, tracing);
   const metricsServer =
     config.workerMetricsPort !== undefined ? await serveMetrics(metrics, config.workerMetricsPort, config.host) : undefined;
   if (metricsServer) log.info({ url: metricsServer.url }, 'worker metrics listening');
   stopOnSignals(async () => {
     await worker.stop();
     await metricsServer?.close();
+    await tracing?.shutdown();
   }, log);
 }
 

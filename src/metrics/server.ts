@@ -1,10 +1,17 @@
-/** A bare /metrics endpoint for processes without the API (a standalone worker). */
+/**
+ * A bare /metrics endpoint for processes without the API (a standalone worker), with /healthz
+ * (the process is up and serving) for a liveness probe.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics';
 
 export async function serveMetrics(metrics: Metrics, port: number, host: string): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;

@@ -7,12 +7,24 @@ import type { Logger } from '../logging/logger';
 
 let installed = false;
 
-export function installTemporalRuntime(log: Logger, level: LogLevel = 'WARN'): void {
+/**
+ * `metricsBindAddress` (TEMPORAL_METRICS_BIND_ADDRESS): where the SDK serves its own Prometheus
+ * metrics (schedule-to-start latency, task slots, polls), in seconds and with `_total` counters
+ * like the service's own. The first call decides: the runtime is installed once per process.
+ */
+export function installTemporalRuntime(log: Logger, level: LogLevel = 'WARN', metricsBindAddress?: string): void {
   if (installed) return;
   installed = true;
   const sdkLog = log.child({ component: 'temporal-sdk' });
   Runtime.install({
     shutdownSignals: [],
+    ...(metricsBindAddress
+      ? {
+          telemetryOptions: {
+            metrics: { prometheus: { bindAddress: metricsBindAddress, useSecondsForDurations: true, countersTotalSuffix: true } },
+          },
+        }
+      : {}),
     logger: new DefaultLogger(level, (entry) => {
       const meta = entry.meta ?? {};
       if (entry.level === 'ERROR') sdkLog.error(meta, entry.message);

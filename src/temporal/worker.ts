@@ -16,6 +16,9 @@ export interface WorkerSetup {
   /** On shutdown, how long running activities may finish before they are cancelled (SDK default: none). */
   shutdownGraceSeconds?: number;
   taskQueue?: string;
+  /** Activity interceptors, workflow interceptor modules and sinks (request context, metrics, traces). */
+  interceptors?: WorkerOptions['interceptors'];
+  sinks?: WorkerOptions['sinks'];
 }
 
 export function workflowsPath(): string {
@@ -35,6 +38,8 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
     // (80% of the heartbeat timeout) would delay a cancel by up to 4 s.
     maxHeartbeatThrottleInterval: '500 milliseconds',
     ...(setup.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: setup.shutdownGraceSeconds * 1000 } : {}),
+    ...(setup.interceptors ? { interceptors: setup.interceptors } : {}),
+    ...(setup.sinks ? { sinks: setup.sinks } : {}),
   });
 }
 

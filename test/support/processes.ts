@@ -21,10 +21,25 @@ export async function spawnApi(env: Record<string, string>): Promise<WorkerProce
 }
 
 async function spawnEntry(entry: string, env: Record<string, string>, readyText: string): Promise<WorkerProcess> {
-  let output = '';
   // tsx as a loader, not its CLI: the CLI runs the script in a grandchild that a SIGKILL would miss.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], {
-    cwd: root,
+  return spawnNode(['--import', 'tsx', path.join(root, entry)], { cwd: root, env, readyText, what: entry });
+}
+
+export interface SpawnNodeOptions {
+  cwd: string;
+  env: Record<string, string>;
+  /** Printed once the process is up. */
+  readyText: string;
+  /** Names the process in errors. */
+  what: string;
+}
+
+/** `node <args>` as a child process, resolved once its output contains `readyText`. */
+export async function spawnNode(args: string[], options: SpawnNodeOptions): Promise<WorkerProcess> {
+  const { cwd, env, readyText, what: entry } = options;
+  let output = '';
+  const child = spawn(process.execPath, args, {
+    cwd,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

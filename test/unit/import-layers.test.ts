@@ -17,6 +17,7 @@ const LAYER: Record<string, number> = {
   config: 1,
   logging: 2,
   metrics: 2,
+  tracing: 3, // request context, metrics and traces through Temporal's interceptors
   db: 3,
   contract: 4, // the public JSON representation (API answers and webhook bodies)
   sandbox: 4,

@@ -1,6 +1,6 @@
 /**
  * The `npm run apikey` command line, as pure functions: parsing arguments into a command and
- * formatting listings. scripts/apikey.ts runs the commands against the database.
+ * formatting listings. src/main/apikey.ts runs the commands against the database.
  */
 import { parseArgs } from 'node:util';
 import { checkName, checkTenant, InvalidApiKeyInputError, isApiKeyId, type ApiKeySummary } from './api-keys';
