@@ -14,10 +14,10 @@
  */
 import { spawn } from 'node:child_process';
 import { LIMIT_DEFAULTS, type Language } from '../src/domain/evaluation';
-import { BwrapEngine } from '../src/sandbox/bwrap';
+import { BwrapEngine } from '../src/sandbox/engines/bwrap';
 import type { EngineName, SandboxEngine } from '../src/sandbox/engine';
-import { GvisorEngine } from '../src/sandbox/gvisor';
-import { ProcessEngine } from '../src/sandbox/process-engine';
+import { GvisorEngine } from '../src/sandbox/engines/gvisor';
+import { ProcessEngine } from '../src/sandbox/engines/process';
 
 const RUNS = Number(process.env.RUNS ?? 30);
 const ENGINES = (process.env.ENGINES ?? 'bwrap,gvisor,process').split(',') as EngineName[];

@@ -47,7 +47,7 @@ export async function startWorker(
   metrics: Metrics,
 ): Promise<Running & { worker: Worker }> {
   installTemporalRuntime(log);
-  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
+  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine, settings: config.sandbox });
   const engineCheck = await engine.check();
   if (!engineCheck.ok)
     log.warn(
@@ -113,7 +113,7 @@ export async function startApi(
   metrics: Metrics,
 ): Promise<Running & { server: ServerType; url: string; drainAndStop(): Promise<void> }> {
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
-  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
+  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine, settings: config.sandbox });
   const db: Db = createDb(endpoints.databaseUrl);
   // The rate limiter takes a plain `pg` pool; same database, so every API process shares the budgets.
   const rateLimitPool = createPool(endpoints.databaseUrl, {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { LIMIT_DEFAULTS, type Limits } from '../../src/domain/evaluation';
 import { createEngine } from '../../src/sandbox';
 import { SandboxInfrastructureError } from '../../src/sandbox/engine';
-import { GvisorEngine } from '../../src/sandbox/gvisor';
+import { GvisorEngine } from '../../src/sandbox/engines/gvisor';
 import { enginesUnderTest, processesWithMarker, text, waitUntil } from './engines';
 
 const skipReason = enginesUnderTest().find((subject) => subject.name === 'gvisor')?.skipReason ?? null;

@@ -6,14 +6,15 @@
  * each run we create one child group in each controller, below the group this service already
  * lives in (so a container's or systemd unit's own limits still apply above us).
  *
- * Only cgroup v1 controllers are used: on a pure cgroup v2 host, creating a child with controllers
- * needs a delegated subtree (the "no internal processes" rule), which this service cannot arrange
- * by itself. There the engine falls back to rlimits (see bwrap.ts) and says so in check().
+ * This is the v1 backend (cgroup-backend.ts): memory, pids and cpuacct hierarchies, each with one
+ * group per run. It is used only when all three are usable.
  */
 import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { SandboxInfrastructureError } from './engine';
+import { errorMessage as describe, SandboxInfrastructureError } from '../engine';
+import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';
+import { isAlive, isErrno, killIfAlive } from './processes';
 
 export type CgroupController = 'memory' | 'pids' | 'cpuacct';
 
@@ -122,35 +123,10 @@ async function removeStaleRunGroups(directory: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return !isErrno(error, 'ESRCH'); // EPERM: alive, just not ours to signal
-  }
-}
-
-export interface RunCgroupLimits {
-  memoryBytes: number;
-  maxTasks: number;
-}
-
-export interface RunCgroupUsage {
-  /** Total CPU time of every task that ran in the group, or null without cpuacct. */
-  cpuTimeMs: number | null;
-  /** Peak memory charged to the group (RSS, page cache, tmpfs), or null without memory. */
-  peakMemoryKb: number | null;
-  /** How many tasks the kernel's OOM killer killed in the group. */
-  oomKills: number;
-  /** How many times a fork or thread creation failed at the group's pids limit. */
-  pidsLimitHits: number;
-}
-
 let runCounter = 0;
 
-/** One run's groups. Create it, let the launcher join it, read usage, then destroy it. */
-export class RunCgroup {
+/** One run's groups, one per controller. */
+class V1RunCgroup implements RunCgroup {
   private constructor(private readonly directories: Partial<Record<CgroupController, string>>) {}
 
   /** Files the launcher writes its own pid into, before it execs the sandbox. */
@@ -158,13 +134,9 @@ export class RunCgroup {
     return Object.values(this.directories).map((directory) => path.posix.join(directory, 'cgroup.procs'));
   }
 
-  has(controller: CgroupController): boolean {
-    return this.directories[controller] !== undefined;
-  }
-
-  static async create(layout: CgroupV1Layout, limits: RunCgroupLimits): Promise<RunCgroup> {
+  static async create(layout: CgroupV1Layout, limits: RunCgroupLimits): Promise<V1RunCgroup> {
     const name = `crucible-${process.pid}-${++runCounter}-${Date.now().toString(36)}`;
-    const group = new RunCgroup({});
+    const group = new V1RunCgroup({});
     try {
       for (const controller of ['memory', 'pids', 'cpuacct'] as const) {
         const parent = layout[controller];
@@ -199,7 +171,6 @@ export class RunCgroup {
     if (pids !== undefined) await fs.writeFile(path.posix.join(pids, 'pids.max'), String(limits.maxTasks));
   }
 
-  /** Total CPU time so far, for polling during the run. */
   async cpuTimeMs(): Promise<number | null> {
     const cpuacct = this.directories.cpuacct;
     if (cpuacct === undefined) return null;
@@ -227,7 +198,7 @@ export class RunCgroup {
     return { cpuTimeMs: await this.cpuTimeMs(), peakMemoryKb, oomKills, pidsLimitHits };
   }
 
-  /** SIGKILLs every task still in the groups (a last sweep; normally the PID namespace is gone). */
+  /** A last sweep; normally the sandbox's PID namespace took its tasks with it. */
   async killAll(): Promise<number[]> {
     const pids = new Set<number>();
     for (const file of this.procsFiles) {
@@ -292,14 +263,6 @@ async function readPids(procsFile: string): Promise<number[]> {
     .map(Number);
 }
 
-function killIfAlive(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (error) {
-    if (!isErrno(error, 'ESRCH')) throw error; // already gone: that is the goal
-  }
-}
-
 async function exists(file: string): Promise<boolean> {
   try {
     await fs.access(file);
@@ -310,76 +273,24 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-export function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Discovers the layout once per engine (again after a failure); 'off' means rlimits only. */
-export class CgroupLayoutCache {
-  private layout: Promise<CgroupV1Layout> | null = null;
-
-  constructor(private readonly mode: 'auto' | 'off') {}
-
-  get(): Promise<CgroupV1Layout> {
-    if (this.mode === 'off') return Promise.resolve({ memory: null, pids: null, cpuacct: null });
-    this.layout ??= discoverCgroupV1Layout().catch((error: unknown) => {
-      this.layout = null; // not cached: the next run tries again
-      throw new SandboxInfrastructureError(`cannot inspect this host's cgroups: ${describe(error)}`, { cause: error });
-    });
-    return this.layout;
-  }
-}
-
 const CONTROLLERS = ['memory', 'pids', 'cpuacct'] as const;
 
-/** 'cgroups' when every controller is usable, 'rlimits' when none is, 'partial' otherwise. */
-export function layoutMode(layout: CgroupV1Layout): 'cgroups' | 'rlimits' | 'partial' {
-  const usable = CONTROLLERS.filter((controller) => layout[controller] !== null).length;
-  return usable === CONTROLLERS.length ? 'cgroups' : usable === 0 ? 'rlimits' : 'partial';
+/** Controllers of the layout that this process cannot use. */
+export function missingV1Controllers(layout: CgroupV1Layout): CgroupController[] {
+  return CONTROLLERS.filter((controller) => layout[controller] === null);
 }
 
-/** For check(): e.g. "mode=cgroups (cgroup v1: memory, pids, cpuacct)". */
-export function describeLayout(layout: CgroupV1Layout): string {
-  const usable = CONTROLLERS.filter((controller) => layout[controller] !== null);
-  const missing = CONTROLLERS.filter((controller) => layout[controller] === null);
-  const mode = layoutMode(layout);
-  if (mode === 'cgroups') return `mode=cgroups (cgroup v1: ${usable.join(', ')})`;
-  if (mode === 'rlimits') return 'mode=rlimits (no usable cgroup v1 controller: memory, processes and CPU are per-process rlimits)';
-  return `mode=partial (cgroup v1: ${usable.join(', ')}; rlimits only for: ${missing.join(', ')})`;
-}
-
-/**
- * Runs `body` with a fresh run cgroup (null when no controller is usable) and removes the cgroup
- * afterwards, whatever happened; a cgroup that cannot be removed (a task survived) is an
- * infrastructure error.
- */
-export async function withRunCgroup<T>(
-  layout: CgroupV1Layout,
-  limits: RunCgroupLimits,
-  body: (cgroup: RunCgroup | null) => Promise<T>,
-): Promise<T> {
-  if (layoutMode(layout) === 'rlimits') return body(null);
-  const cgroup = await RunCgroup.create(layout, limits);
-  let result: T;
-  try {
-    result = await body(cgroup);
-  } catch (error) {
-    await cgroup.destroy().catch((cleanupError: unknown) => {
-      throw new SandboxInfrastructureError(
-        `sandbox run failed (${describe(error)}), and so did removing its cgroup (${describe(cleanupError)})`,
-        { cause: new AggregateError([error, cleanupError]) },
-      );
-    });
-    throw error;
+export class V1CgroupBackend implements CgroupBackend {
+  readonly kind = 'v1' as const;
+  constructor(private readonly layout: CgroupV1Layout) {}
+  describe(): string {
+    return `cgroup v1: ${CONTROLLERS.join(', ')}`;
   }
-  await cgroup.destroy();
-  return result;
+  createRun(limits: RunCgroupLimits): Promise<RunCgroup> {
+    return V1RunCgroup.create(this.layout, limits);
+  }
 }
