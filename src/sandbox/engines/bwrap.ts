@@ -42,7 +42,7 @@ import {
 import { seccompFilterForThisMachine } from '../seccomp';
 import { SANDBOX_FDS } from '../run/channel';
 import type { LaunchContext, PreparedLaunch } from '../run/launch';
-import { PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';
+import { INIT_MEMORY_BYTES, PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';
 
 export interface BwrapEngineOptions extends CommonEngineOptions {
   bwrapPath?: string;
@@ -63,15 +63,11 @@ export interface BwrapEngineOptions extends CommonEngineOptions {
 
 /** Tasks of the sandbox machinery in the run's pids group: the bwrap monitor and the init. */
 const INFRASTRUCTURE_TASKS = 2;
-/** Memory of the machinery charged to the run's memory group (init ~9 MB, bwrap ~1 MB). */
-const INFRASTRUCTURE_MEMORY_BYTES = 16 * 1024 * 1024;
-const STARTUP_TIMEOUT_MS = 10_000;
 
 export class BwrapEngine extends PipelineEngine {
   readonly name = 'bwrap' as const;
   readonly initPlacement = { channel: 'fds' } as const;
   readonly rlimitFacts = { tasksFencedByCgroup: true, infrastructureTasks: INFRASTRUCTURE_TASKS };
-  readonly startupTimeoutMs = STARTUP_TIMEOUT_MS;
   private readonly bwrapPath: string;
   private readonly systemMounts: string[];
   private readonly seccompFilter: Buffer | null;
@@ -116,7 +112,7 @@ export class BwrapEngine extends PipelineEngine {
   }
 
   cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits {
-    return programPlusMachinery(limits, language, { memoryBytes: INFRASTRUCTURE_MEMORY_BYTES, tasks: INFRASTRUCTURE_TASKS });
+    return programPlusMachinery(limits, language, { memoryBytes: INIT_MEMORY_BYTES, tasks: INFRASTRUCTURE_TASKS });
   }
 
   fileSizeBytes(tmpfs: TmpfsSizes): number {

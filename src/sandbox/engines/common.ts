@@ -23,11 +23,15 @@ export interface CommonEngineOptions {
   cgroups?: CgroupMode;
 }
 
+/** Memory of the init (python, ~9 MB; bwrap ~1 MB more) charged to the run's memory group. */
+export const INIT_MEMORY_BYTES = 16 * 1024 * 1024;
+
 export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
   abstract readonly name: EngineName;
   abstract readonly initPlacement: InitPlacement;
   abstract readonly rlimitFacts: RlimitFacts;
-  abstract readonly startupTimeoutMs: number;
+  /** Start-up timeout; gVisor, slower to start, overrides it. */
+  readonly startupTimeoutMs: number = 10_000;
   protected readonly pipeline: RunPipeline;
 
   constructor(options: CommonEngineOptions, tmpfs?: Partial<TmpfsSizes>) {

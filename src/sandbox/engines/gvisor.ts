@@ -44,7 +44,8 @@ import type { Limits } from '../../domain/evaluation';
 import { DEFAULT_GVISOR_PLATFORM, DEFAULT_RUNSC_PATH, type GvisorPlatform } from '../../config/defaults';
 import { SandboxInfrastructureError } from '../engine';
 import type { RunCgroup, RunCgroupLimits } from '../host/cgroup-backend';
-import { isErrno, killIfAlive, processesMentioning } from '../host/processes';
+import { pathExists } from '../host/fs';
+import { killIfAlive, processesMentioning } from '../host/processes';
 import type { LanguageRuntime } from '../languages';
 import {
   GROUP,
@@ -102,7 +103,7 @@ export class GvisorEngine extends PipelineEngine {
   // RLIMIT_NPROC is the process limit inside gVisor (see the module comment); the init runs as
   // another uid and does not count.
   readonly rlimitFacts = { tasksFencedByCgroup: false, infrastructureTasks: 0 };
-  readonly startupTimeoutMs: number;
+  override readonly startupTimeoutMs: number;
   private readonly runscPath: string;
   private readonly platform: GvisorPlatform;
   private readonly runDirParent: string;
@@ -240,7 +241,7 @@ async function writeBundle(bundleDir: string, { request, language, tmpfs, init, 
   }
   for (const hostPath of language.hostPaths) mounts.push(readOnlyBind(hostPath, hostPath));
   for (const file of HOST_ETC_FILES) {
-    if (await exists(file)) mounts.push(readOnlyBind(file, file));
+    if (await pathExists(file)) mounts.push(readOnlyBind(file, file));
   }
   mounts.push(
     readOnlyBind(path.join(filesDir, 'passwd'), '/etc/passwd'),
@@ -301,16 +302,6 @@ function tmpfsMount(destination: string, sizeBytes: number, mode: string): OciMo
     source: 'tmpfs',
     options: ['nosuid', 'nodev', `mode=${mode}`, `size=${Math.max(1, Math.floor(sizeBytes / 1024))}k`],
   };
-}
-
-async function exists(hostPath: string): Promise<boolean> {
-  try {
-    await fs.lstat(hostPath);
-    return true;
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
-    throw error;
-  }
 }
 
 interface CommandResult {

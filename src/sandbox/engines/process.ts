@@ -29,7 +29,7 @@ import { killDescendants } from '../host/processes';
 import type { LanguageRuntime } from '../languages';
 import { DEFAULT_WORK_DIR_BYTES, SANDBOX_USER, sandboxEnvironment } from '../layout';
 import type { InitPlacement, LaunchContext, PreparedLaunch } from '../run/launch';
-import { PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';
+import { INIT_MEMORY_BYTES, PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';
 
 export interface ProcessEngineOptions extends CommonEngineOptions {
   /** Bytes a program may write to one file (RLIMIT_FSIZE). */
@@ -38,15 +38,11 @@ export interface ProcessEngineOptions extends CommonEngineOptions {
 
 /** The launcher/init counts against the run's pids cgroup (and RLIMIT_NPROC when it shares the uid). */
 const INFRASTRUCTURE_TASKS = 1;
-/** Memory of the init (python, ~9 MB) charged to the run's memory cgroup. */
-const INFRASTRUCTURE_MEMORY_BYTES = 16 * 1024 * 1024;
-const STARTUP_TIMEOUT_MS = 10_000;
 
 export class ProcessEngine extends PipelineEngine {
   readonly name = 'process' as const;
   readonly initPlacement: InitPlacement;
   readonly rlimitFacts: { tasksFencedByCgroup: boolean; infrastructureTasks: number };
-  readonly startupTimeoutMs = STARTUP_TIMEOUT_MS;
   /** Root: the program runs as 65534 under a privileged init it can neither signal nor trace. */
   private readonly privileged = process.getuid?.() === 0;
   private readonly maxFileBytes: number;
@@ -69,7 +65,7 @@ export class ProcessEngine extends PipelineEngine {
   }
 
   cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits {
-    return programPlusMachinery(limits, language, { memoryBytes: INFRASTRUCTURE_MEMORY_BYTES, tasks: INFRASTRUCTURE_TASKS });
+    return programPlusMachinery(limits, language, { memoryBytes: INIT_MEMORY_BYTES, tasks: INFRASTRUCTURE_TASKS });
   }
 
   fileSizeBytes(): number {

@@ -14,9 +14,11 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { errorMessage as describe, SandboxInfrastructureError } from '../engine';
 import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';
-import { isAlive, isErrno, killIfAlive } from './processes';
+import { isErrno, pathExists } from './fs';
+import { isAlive, killIfAlive } from './processes';
 
-export type CgroupController = 'memory' | 'pids' | 'cpuacct';
+const CONTROLLERS = ['memory', 'pids', 'cpuacct'] as const;
+export type CgroupController = (typeof CONTROLLERS)[number];
 
 /** Where this process's group is, for each usable controller. */
 export interface CgroupV1Layout {
@@ -138,13 +140,19 @@ class V1RunCgroup implements RunCgroup {
     const name = `crucible-${process.pid}-${++runCounter}-${Date.now().toString(36)}`;
     const group = new V1RunCgroup({});
     try {
-      for (const controller of ['memory', 'pids', 'cpuacct'] as const) {
-        const parent = layout[controller];
-        if (parent === null) continue;
-        const directory = path.posix.join(parent, name);
-        await fs.mkdir(directory);
-        group.directories[controller] = directory;
-      }
+      // In parallel (each is a round trip through libuv's thread pool); a group is recorded as
+      // soon as it exists, so that a failure of another one removes it again.
+      const created = await Promise.allSettled(
+        CONTROLLERS.map(async (controller) => {
+          const parent = layout[controller];
+          if (parent === null) return;
+          const directory = path.posix.join(parent, name);
+          await fs.mkdir(directory);
+          group.directories[controller] = directory;
+        }),
+      );
+      const failed = created.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       await group.applyLimits(limits);
     } catch (error) {
       await group.destroy().catch((cleanupError: unknown) => {
@@ -160,15 +168,19 @@ class V1RunCgroup implements RunCgroup {
 
   private async applyLimits(limits: RunCgroupLimits): Promise<void> {
     const memory = this.directories.memory;
-    if (memory !== undefined) {
-      await fs.writeFile(path.posix.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-      // With swap accounting, also forbid swapping past the limit (memsw must be >= the limit,
-      // so it is written second). Without swap accounting the file does not exist.
-      const memsw = path.posix.join(memory, 'memory.memsw.limit_in_bytes');
-      if (await exists(memsw)) await fs.writeFile(memsw, String(limits.memoryBytes));
-    }
     const pids = this.directories.pids;
-    if (pids !== undefined) await fs.writeFile(path.posix.join(pids, 'pids.max'), String(limits.maxTasks));
+    await Promise.all([
+      memory === undefined ? null : this.limitMemory(memory, limits.memoryBytes),
+      pids === undefined ? null : fs.writeFile(path.posix.join(pids, 'pids.max'), String(limits.maxTasks)),
+    ]);
+  }
+
+  private async limitMemory(memory: string, bytes: number): Promise<void> {
+    await fs.writeFile(path.posix.join(memory, 'memory.limit_in_bytes'), String(bytes));
+    // With swap accounting, also forbid swapping past the limit (memsw must be >= the limit,
+    // so it is written second). Without swap accounting the file does not exist.
+    const memsw = path.posix.join(memory, 'memory.memsw.limit_in_bytes');
+    if (await pathExists(memsw)) await fs.writeFile(memsw, String(bytes));
   }
 
   async cpuTimeMs(): Promise<number | null> {
@@ -179,32 +191,28 @@ class V1RunCgroup implements RunCgroup {
   }
 
   async usage(): Promise<RunCgroupUsage> {
-    const memory = this.directories.memory;
-    let peakMemoryKb: number | null = null;
-    let oomKills = 0;
-    if (memory !== undefined) {
-      const peakBytes = Number((await fs.readFile(path.posix.join(memory, 'memory.max_usage_in_bytes'), 'utf8')).trim());
-      peakMemoryKb = Math.round(peakBytes / 1024);
-      const oomControl = await fs.readFile(path.posix.join(memory, 'memory.oom_control'), 'utf8');
-      const match = /^oom_kill (\d+)$/m.exec(oomControl);
-      oomKills = match ? Number(match[1]) : 0;
-    }
-    let pidsLimitHits = 0;
-    const pids = this.directories.pids;
-    if (pids !== undefined) {
-      const events = await fs.readFile(path.posix.join(pids, 'pids.events'), 'utf8').catch(() => '');
-      pidsLimitHits = Number(/^max (\d+)$/m.exec(events)?.[1] ?? 0);
-    }
-    return { cpuTimeMs: await this.cpuTimeMs(), peakMemoryKb, oomKills, pidsLimitHits };
+    const { memory, pids } = this.directories;
+    const read = (directory: string | undefined, file: string) =>
+      directory === undefined ? Promise.resolve(null) : fs.readFile(path.posix.join(directory, file), 'utf8');
+    const [peak, oomControl, events, cpuTimeMs] = await Promise.all([
+      read(memory, 'memory.max_usage_in_bytes'),
+      read(memory, 'memory.oom_control'),
+      // Older kernels have no pids.events: no limit hits are known there.
+      read(pids, 'pids.events').catch(() => ''),
+      this.cpuTimeMs(),
+    ]);
+    return {
+      cpuTimeMs,
+      peakMemoryKb: peak === null ? null : Math.round(Number(peak.trim()) / 1024),
+      oomKills: Number(/^oom_kill (\d+)$/m.exec(oomControl ?? '')?.[1] ?? 0),
+      pidsLimitHits: Number(/^max (\d+)$/m.exec(events ?? '')?.[1] ?? 0),
+    };
   }
 
   /** A last sweep; normally the sandbox's PID namespace took its tasks with it. */
   async killAll(): Promise<number[]> {
-    const pids = new Set<number>();
-    for (const file of this.procsFiles) {
-      for (const pid of await readPids(file)) pids.add(pid);
-    }
-    for (const pid of pids) killIfAlive(pid);
+    const pids = new Set((await Promise.all(this.procsFiles.map(readPids))).flat());
+    pids.forEach(killIfAlive);
     return [...pids];
   }
 
@@ -228,7 +236,7 @@ class V1RunCgroup implements RunCgroup {
       }
       await backOff();
     }
-    for (const [controller, directory] of Object.entries(this.directories)) {
+    const remove = async ([controller, directory]: [string, string]) => {
       // A group whose last task just exited can still be busy for a moment.
       for (;;) {
         try {
@@ -245,7 +253,8 @@ class V1RunCgroup implements RunCgroup {
         }
       }
       delete this.directories[controller as CgroupController];
-    }
+    };
+    await Promise.all(Object.entries(this.directories).map(remove));
   }
 }
 
@@ -263,21 +272,9 @@ async function readPids(procsFile: string): Promise<number[]> {
     .map(Number);
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
-    throw error;
-  }
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-const CONTROLLERS = ['memory', 'pids', 'cpuacct'] as const;
 
 /** Controllers of the layout that this process cannot use. */
 export function missingV1Controllers(layout: CgroupV1Layout): CgroupController[] {

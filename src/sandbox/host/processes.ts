@@ -8,10 +8,9 @@
  * dir in their command lines; tests look for processes that outlived a run by a marker.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { isErrno } from './fs';
 
-export function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
-}
+export { isErrno };
 
 /**
  * SIGKILL to a pid, or to a process group when `target` is negative. A target that is already

@@ -10,12 +10,18 @@ them, and only then reports.
 It is run as `python3 -I -S -c <this file's text>` and imports only modules that load in a few
 milliseconds (no json, no signal module: `signal` pulls in enum).
 """
-import os, sys, time, resource, _signal, ctypes
+import os, sys, time, resource, _signal, _ctypes
+
+# prctl(2) through _ctypes alone: the ctypes package around it costs more start-up time than the
+# rest of the init. Arguments are C ints; the result is prctl's return value (errno is not kept).
+_PRCTL = _ctypes.dlsym(_ctypes.dlopen(None), 'prctl')
+
+def prctl(option, arg):
+    return _ctypes.call_function(_PRCTL, (option, arg, 0, 0, 0))
 
 def main():
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 4
-        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_DUMPABLE, 0) failed')
+    if prctl(4, 0) != 0:  # PR_SET_DUMPABLE = 4
+        raise OSError('prctl(PR_SET_DUMPABLE, 0) failed')
 
     args = sys.argv[1:]
     options = {}
@@ -34,8 +40,8 @@ def main():
     user = None
     if options.get('--user'):
         user = tuple(int(part) for part in options['--user'].split(':'))
-    if '--subreaper' in options and libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER) failed')
+    if '--subreaper' in options and prctl(36, 1) != 0:  # PR_SET_CHILD_SUBREAPER
+        raise OSError('prctl(PR_SET_CHILD_SUBREAPER) failed')
     am_pid1 = os.getpid() == 1
 
     mode, _, spec = options['--report'].partition(':')
@@ -75,13 +81,13 @@ def main():
             for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGCHLD):
                 _signal.signal(sig, _signal.SIG_DFL)
             # No privilege can be gained from here on: setuid/setcap files are plain files.
-            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-                raise OSError(ctypes.get_errno(), 'prctl(PR_SET_NO_NEW_PRIVS) failed')
+            if prctl(38, 1) != 0:  # PR_SET_NO_NEW_PRIVS
+                raise OSError('prctl(PR_SET_NO_NEW_PRIVS) failed')
             if user is not None:
                 # Empty the bounding set where the init may (CAP_SETPCAP), then drop to the user,
                 # which clears the permitted and effective sets.
                 for cap in range(64):
-                    libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP; EINVAL past the last cap
+                    prctl(24, cap)  # PR_CAPBSET_DROP; EINVAL past the last cap
                 os.setgroups([])
                 os.setgid(user[1])
                 os.setuid(user[0])
