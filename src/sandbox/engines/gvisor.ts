@@ -90,6 +90,38 @@ const GVISOR_TASKS = 1024;
 const GVISOR_TASKS_PER_SANDBOX_TASK = 4;
 /** What the init needs: switch to the sandbox user, empty the bounding set, kill leftovers. */
 const INIT_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_KILL'];
+const S_IFMT = 0o170000;
+const CLONE_NEWUSER = 0x10000000;
+const EPERM = 1;
+const ENOSYS = 38;
+/**
+ * What gVisor's kernel allows a process without capabilities that Linux (and so bwrap) does not:
+ * creating device nodes and nested user namespaces. An OCI seccomp filter, which runsc installs
+ * inside the sandbox (`--oci-seccomp`), refuses them with EPERM, as Linux would. FIFOs and
+ * sockets (mknod of other types) stay allowed; clone3, whose flags a filter cannot see, reports
+ * ENOSYS so that the C library falls back to clone.
+ */
+const SENTRY_SECCOMP = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  syscalls: [
+    ...(['mknod', 'mknodat'] as const).flatMap((name) =>
+      [0o020000, 0o060000].map((type) => ({
+        names: [name],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: EPERM,
+        // mknod(path, mode, dev), mknodat(dirfd, path, mode, dev): character and block devices.
+        args: [{ index: name === 'mknod' ? 1 : 2, value: S_IFMT, valueTwo: type, op: 'SCMP_CMP_MASKED_EQ' }],
+      })),
+    ),
+    ...(['unshare', 'clone'] as const).map((name) => ({
+      names: [name],
+      action: 'SCMP_ACT_ERRNO',
+      errnoRet: EPERM,
+      args: [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }],
+    })),
+    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
+  ],
+};
 /** How long `runsc kill` + `runsc delete` may take before the run is killed through its cgroup. */
 const HARD_KILL_DELAY_MS = 1000;
 /** How long runsc's processes may take to go away after `runsc delete --force`. */
@@ -165,6 +197,8 @@ export class GvisorEngine extends PipelineEngine {
         '--network=none',
         `--platform=${this.platform}`,
         '--ignore-cgroups',
+        // The bundle's seccomp filter (SENTRY_SECCOMP) is installed inside the sandbox.
+        '--oci-seccomp',
         'run',
         '--bundle',
         bundleDir,
@@ -279,6 +313,7 @@ async function writeBundle(bundleDir: string, { request, language, tmpfs, init, 
     mounts,
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      seccomp: SENTRY_SECCOMP,
     },
   };
   await fs.writeFile(path.join(bundleDir, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o444, flag: 'wx' });
