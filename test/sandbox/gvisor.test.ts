@@ -108,7 +108,7 @@ describeGvisor('GvisorEngine', () => {
     });
     expect(text(result).stdout).toBe('bundled\n');
     expect(runscCommand).toMatch(
-      /\/usr\/bin\/runsc --root \S+ --network=none --platform=ptrace --ignore-cgroups run --bundle \S+ crucible-/,
+      /\/usr\/bin\/runsc --root \S+ --network=none --platform=ptrace --ignore-cgroups --oci-seccomp run --bundle \S+ crucible-/,
     );
     expect(runscCommand).not.toMatch(/ do /);
     const spec = bundle as unknown as Record<string, any>;

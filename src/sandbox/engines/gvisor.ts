@@ -93,13 +93,14 @@ const INIT_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_KILL'
 const S_IFMT = 0o170000;
 const CLONE_NEWUSER = 0x10000000;
 const EPERM = 1;
-const ENOSYS = 38;
 /**
  * What gVisor's kernel allows a process without capabilities that Linux (and so bwrap) does not:
  * creating device nodes and nested user namespaces. An OCI seccomp filter, which runsc installs
  * inside the sandbox (`--oci-seccomp`), refuses them with EPERM, as Linux would. FIFOs and
- * sockets (mknod of other types) stay allowed; clone3, whose flags a filter cannot see, reports
- * ENOSYS so that the C library falls back to clone.
+ * sockets (mknod of other types) stay allowed. clone3, whose flags a filter cannot see, is not
+ * implemented by this machine's runsc (ENOSYS, so the C library uses clone); a rule of our own for
+ * clone3 (errno ENOSYS) broke node's thread creation under this runsc, so there is none, and a
+ * runsc that implements clone3 needs another way to refuse CLONE_NEWUSER there.
  */
 const SENTRY_SECCOMP = {
   defaultAction: 'SCMP_ACT_ALLOW',
@@ -119,7 +120,6 @@ const SENTRY_SECCOMP = {
       errnoRet: EPERM,
       args: [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: 'SCMP_CMP_MASKED_EQ' }],
     })),
-    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
   ],
 };
 /** How long `runsc kill` + `runsc delete` may take before the run is killed through its cgroup. */
