@@ -83,7 +83,7 @@ export const ConfigEnv = z.object({
   GVISOR_PLATFORM: z
     .enum(GVISOR_PLATFORMS)
     .default(DEFAULT_GVISOR_PLATFORM)
-    .meta(doc('gVisor platform: `ptrace` (works everywhere), `systrap` or `kvm` (needs `/dev/kvm`)')),
+    .meta(doc('gVisor platform: `ptrace` (works everywhere), `systrap` (runsc from 2023) or `kvm` (needs `/dev/kvm`)')),
   SCAN_POLICY: z.string().min(1).optional().meta(doc('path of a JSON scan policy', 'built-in policy')),
   SCANNER_PYTHON: z.string().min(1).default(DEFAULT_PYTHON_PATH).meta(doc('Python used to parse submissions for the scanner')),
   REVIEW_TIMEOUT: z
