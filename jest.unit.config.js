@@ -19,6 +19,7 @@ module.exports = {
     '<rootDir>/test/webhooks/deliver.test.ts',
     '<rootDir>/test/sandbox/protocol.test.ts',
     '<rootDir>/test/sandbox/languages.test.ts',
+    '<rootDir>/test/sandbox/run-state.test.ts',
     '<rootDir>/test/ratelimit/capacity.test.ts',
     '<rootDir>/test/infra/dockerfile.test.ts',
   ],

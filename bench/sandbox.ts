@@ -1,76 +1,136 @@
 /**
- * Overhead of each sandbox engine: median wall time and peak memory of a trivial Python and
- * JavaScript program, run through the engine and as a plain process, over RUNS runs each.
+ * Start-up cost of the sandbox, layer by layer: median wall time of a trivial program ("print 1")
+ * over RUNS runs, each layer adding one piece of what the engine does, all measured in the same
+ * run and interleaved (layer 1, 2, ..., 1, 2, ...) so that every layer sees the same machine load.
  *
  *   npm run bench:sandbox                (RUNS=30 by default; e.g. RUNS=100 npm run bench:sandbox)
- *   ENGINES=bwrap,gvisor npm run bench:sandbox
+ *   ENGINES=bwrap,gvisor npm run bench:sandbox      LANGUAGES=python npm run bench:sandbox
  *
- * "engine" is the wall time of engine.run() as the execute activity sees it (cgroup set-up,
- * launcher, sandbox set-up, init, the program, teardown); "plain" is spawning the interpreter
- * directly from Node (`python3 -c pass`, `node -e 0`), measured in the same run, interleaved with
- * the engine's runs so that both see the same machine load. Peak memory is the program's own
- * peak RSS (ru_maxrss) in both cases (inside gVisor, as gVisor's kernel accounts it). An engine
- * that cannot work on this machine is listed with the reason and skipped.
+ * Layers (bwrap):
+ *   plain       the interpreter spawned from Node, no sandbox
+ *   bwrap       bare bwrap (namespaces, read-only system dirs, /proc, /dev) around the interpreter: the floor
+ *   +launcher   the same, started by the /bin/sh launcher that joins a fresh run cgroup (created and removed per run)
+ *   +setpriv    the same, bwrap started as uid 65534 through setpriv (what the engine does as root)
+ *   +init       the same, with the init (run/init.py) as PID 1 running the program and reporting on fds 3-5
+ *   engine      engine.run(), as the execute activity sees it (everything: full bwrap argv, seccomp, supervisor, verdict)
+ * Other engines: plain and engine only. The ratio column is against the floor (bwrap; plain for
+ * the others). An engine that cannot work on this machine is listed with the reason and skipped.
  */
 import { spawn } from 'node:child_process';
 import { LIMIT_DEFAULTS, type Language } from '../src/domain/evaluation';
-import { BwrapEngine } from '../src/sandbox/bwrap';
 import type { EngineName, SandboxEngine } from '../src/sandbox/engine';
-import { GvisorEngine } from '../src/sandbox/gvisor';
-import { ProcessEngine } from '../src/sandbox/process-engine';
+import { BwrapEngine } from '../src/sandbox/engines/bwrap';
+import { GvisorEngine } from '../src/sandbox/engines/gvisor';
+import { ProcessEngine } from '../src/sandbox/engines/process';
+import { selectCgroupBackend, type CgroupBackend } from '../src/sandbox/host/cgroup-backend';
+import { launchInCgroup } from '../src/sandbox/host/launcher';
+import { createLanguageRegistry } from '../src/sandbox/languages';
+import { SANDBOX_GID, SANDBOX_UID, hostSystemDirectories } from '../src/sandbox/layout';
+import { SANDBOX_FDS } from '../src/sandbox/run/channel';
+import { initArgv } from '../src/sandbox/run/init';
+import { DEFAULT_BWRAP_PATH, DEFAULT_PYTHON_PATH, DEFAULT_SETPRIV_PATH } from '../src/config/defaults';
 
 const RUNS = Number(process.env.RUNS ?? 30);
 const ENGINES = (process.env.ENGINES ?? 'bwrap,gvisor,process').split(',') as EngineName[];
+const LANGUAGES = (process.env.LANGUAGES ?? 'python,javascript').split(',') as Language[];
 
-interface Sample {
-  wallMs: number;
-  peakKb: number;
-}
-
-const programs: Record<Language, { code: string; plain: [string, string[]] }> = {
-  python: { code: 'pass\n', plain: ['/usr/bin/python3', ['-c', 'pass']] },
-  javascript: { code: '0\n', plain: [process.execPath, ['-e', '0']] },
+const languages = createLanguageRegistry();
+const programs: Record<Language, { code: string; argv: string[] }> = {
+  python: { code: 'print(1)\n', argv: [DEFAULT_PYTHON_PATH, '-I', '-c', 'print(1)'] },
+  javascript: { code: 'console.log(1)\n', argv: [process.execPath, '-e', 'console.log(1)'] },
 };
 
-async function engineSample(engine: SandboxEngine, language: Language): Promise<Sample> {
+interface Command {
+  argv: string[];
+  /** Extra pipes at fds 3.. (the init's channel). */
+  extraFds?: number;
+}
+
+/** Wall time of spawning `argv` from Node until it exits (output drained), in ms. */
+function timeCommand({ argv, extraFds = 0 }: Command): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')];
+    // The same empty environment as in the sandbox (tsx would otherwise pass its loader options on).
+    const child = spawn(argv[0], argv.slice(1), { stdio, env: {} });
+    let output = '';
+    for (const stream of child.stdio.slice(1)) stream?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`${argv.join(' ')} exited ${code}: ${output}`)),
+    );
+  });
+}
+
+function bareBwrap(command: string[], extraHostPaths: readonly string[], asPid1 = false): string[] {
+  return [
+    DEFAULT_BWRAP_PATH,
+    '--unshare-all',
+    '--unshare-user',
+    '--die-with-parent',
+    ...hostSystemDirectories().flatMap((d) =>
+      d.symlinkTarget === null ? ['--ro-bind', d.path, d.path] : ['--symlink', d.symlinkTarget, d.path],
+    ),
+    ...extraHostPaths.flatMap((hostPath) => ['--ro-bind', hostPath, hostPath]),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    ...(asPid1 ? ['--as-pid-1'] : []),
+    '--',
+    ...command,
+  ];
+}
+
+type Layer = { name: string; sample: () => Promise<number> };
+
+function bwrapLayers(language: Language, backend: CgroupBackend, engine: SandboxEngine): Layer[] {
+  const program = programs[language].argv;
+  const hostPaths = languages[language].hostPaths;
+  const inCgroup = async (argv: string[], extraFds?: number) => {
+    const cgroup = await backend.createRun({ memoryBytes: 512 * 1024 * 1024, maxTasks: 64 });
+    try {
+      const launch = launchInCgroup('/bin/sh', cgroup, argv[0], argv.slice(1));
+      return await timeCommand({ argv: [launch.executable, ...launch.args], extraFds });
+    } finally {
+      await cgroup?.destroy();
+    }
+  };
+  const setpriv = (argv: string[]) => [
+    DEFAULT_SETPRIV_PATH,
+    '--reuid',
+    String(SANDBOX_UID),
+    '--regid',
+    String(SANDBOX_GID),
+    '--clear-groups',
+    '--',
+    ...argv,
+  ];
+  const init = initArgv({
+    python: DEFAULT_PYTHON_PATH,
+    channel: { kind: 'fds', statusFd: SANDBOX_FDS.status, stdoutFd: SANDBOX_FDS.stdout, stderrFd: SANDBOX_FDS.stderr },
+    rlimits: [],
+    command: program,
+  });
+  const root = process.getuid?.() === 0;
+  return [
+    { name: 'plain', sample: () => timeCommand({ argv: program }) },
+    { name: 'bwrap', sample: () => timeCommand({ argv: bareBwrap(program, hostPaths) }) },
+    { name: '+launcher', sample: () => inCgroup(bareBwrap(program, hostPaths)) },
+    ...(root ? [{ name: '+setpriv', sample: () => inCgroup(setpriv(bareBwrap(program, hostPaths))) }] : []),
+    { name: '+init', sample: () => inCgroup((root ? setpriv : (argv: string[]) => argv)(bareBwrap(init, hostPaths, true)), 3) },
+    { name: 'engine', sample: () => engineSample(engine, language) },
+  ];
+}
+
+async function engineSample(engine: SandboxEngine, language: Language): Promise<number> {
   const started = performance.now();
   const result = await engine.run({ language, code: Buffer.from(programs[language].code), limits: LIMIT_DEFAULTS });
   const wallMs = performance.now() - started;
-  if (result.exitCode !== 0) throw new Error(`trivial ${language} run in ${engine.name} failed: ${result.stderr.toString()}`);
-  return { wallMs, peakKb: result.memoryKb };
-}
-
-/** Wall time of spawning the interpreter directly from Node, until it exits. */
-function plainWall(language: Language): Promise<number> {
-  const [command, args] = programs[language].plain;
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    // The same empty environment as in the sandbox (tsx would otherwise pass its loader options on).
-    const child = spawn(command, args, { stdio: 'ignore', env: {} });
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${command} exited ${code}`))));
-  });
-}
-
-/**
- * Peak RSS of the plain interpreter, from wait4()'s rusage (as the sandbox's init reports it), via
- * a small python wrapper, since /usr/bin/time is not assumed to be installed. Measured in a run of
- * its own so that the wrapper does not distort the wall time above.
- */
-function plainPeakKb(language: Language): Promise<number> {
-  const [command, args] = programs[language].plain;
-  const measure =
-    'import os, sys\npid = os.fork()\nif pid == 0:\n    os.execv(sys.argv[1], sys.argv[1:])\n_, _, usage = os.wait4(pid, 0)\nprint(usage.ru_maxrss)';
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const child = spawn('/usr/bin/python3', ['-I', '-S', '-c', measure, command, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {},
-    });
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(Number(output.trim())) : reject(new Error(`measuring ${command} failed`))));
-  });
+  if (result.exitCode !== 0 || result.stdout.toString() !== '1\n') {
+    throw new Error(`trivial ${language} run in ${engine.name} failed: ${result.stderr.toString()}`);
+  }
+  return wallMs;
 }
 
 function median(values: number[]): number {
@@ -91,53 +151,45 @@ function createEngine(name: EngineName): SandboxEngine {
 }
 
 async function main(): Promise<void> {
-  console.log(`runs per measurement: ${RUNS} (sequential, after 3 warm-up runs; engine and plain runs interleaved)\n`);
-  const rows: string[][] = [
-    ['engine', 'language', 'engine median ms', 'plain median ms', 'ratio', 'engine peak KB', 'plain peak KB', 'ratio'],
-  ];
+  console.log(`runs per layer: ${RUNS} (after 3 warm-up rounds; layers interleaved)\n`);
+  const backend = await selectCgroupBackend('auto');
+  const rows: string[][] = [['engine', 'language', 'layer', 'median ms', 'adds ms', 'x floor']];
   for (const name of ENGINES) {
     const engine = createEngine(name);
     const check = await engine.check();
-    console.log(`${check.detail}`);
+    console.log(check.detail);
     if (!check.ok) {
-      rows.push([name, '-', 'skipped: cannot work on this machine (see its check above)', '', '', '', '', '']);
+      rows.push([name, '-', 'skipped: cannot work on this machine (see its check above)', '', '', '']);
       continue;
     }
-    for (const language of ['python', 'javascript'] as const) {
-      for (let i = 0; i < 3; i++) {
-        await engineSample(engine, language);
-        await plainWall(language);
+    for (const language of LANGUAGES) {
+      const layers: Layer[] =
+        name === 'bwrap'
+          ? bwrapLayers(language, backend, engine)
+          : [
+              { name: 'plain', sample: () => timeCommand({ argv: programs[language].argv }) },
+              { name: 'engine', sample: () => engineSample(engine, language) },
+            ];
+      const samples = layers.map(() => [] as number[]);
+      for (let round = 0; round < RUNS + 3; round++) {
+        for (const [index, layer] of layers.entries()) {
+          const ms = await layer.sample();
+          if (round >= 3) samples[index].push(ms);
+        }
       }
-      const engineSamples: Sample[] = [];
-      const plainWalls: number[] = [];
-      const plainPeaks: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        engineSamples.push(await engineSample(engine, language));
-        plainWalls.push(await plainWall(language));
-        plainPeaks.push(await plainPeakKb(language));
-      }
-      const engineMs = median(engineSamples.map((s) => s.wallMs));
-      const plainMs = median(plainWalls);
-      const enginePeak = median(engineSamples.map((s) => s.peakKb));
-      const plainPeak = median(plainPeaks);
-      rows.push([
-        name,
-        language,
-        engineMs.toFixed(1),
-        plainMs.toFixed(1),
-        `${(engineMs / plainMs).toFixed(2)}x`,
-        String(enginePeak),
-        String(plainPeak),
-        `${(enginePeak / plainPeak).toFixed(2)}x`,
-      ]);
+      const medians = samples.map(median);
+      const floor = medians[name === 'bwrap' ? 1 : 0];
+      layers.forEach((layer, index) => {
+        const adds = index === 0 ? '' : (medians[index] - medians[index - 1]).toFixed(1);
+        rows.push([name, language, layer.name, medians[index].toFixed(1), adds, `${(medians[index] / floor).toFixed(2)}x`]);
+      });
     }
   }
   console.log('');
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
-  console.log(`\npeak KB: median of the program's own peak RSS (ru_maxrss), in the engine and plain.`);
-  console.log(`plain commands: /usr/bin/python3 -c pass; ${process.execPath} -e 0`);
-  console.log(`reproduce: RUNS=${RUNS} ENGINES=${ENGINES.join(',')} npm run bench:sandbox`);
+  console.log(`\nprograms: ${programs.python.argv.join(' ')}; ${programs.javascript.argv.join(' ')}`);
+  console.log(`reproduce: RUNS=${RUNS} ENGINES=${ENGINES.join(',')} LANGUAGES=${LANGUAGES.join(',')} npm run bench:sandbox`);
 }
 
 main().catch((error: unknown) => {

@@ -10,7 +10,14 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { LIMIT_MAXIMA, TASK_QUEUE } from '../domain/evaluation';
-import { DEFAULT_PYTHON_PATH, DEFAULT_WEBHOOK_TIMEOUT_MS } from './defaults';
+import {
+  DEFAULT_BWRAP_PATH,
+  DEFAULT_GVISOR_PLATFORM,
+  DEFAULT_PYTHON_PATH,
+  DEFAULT_RUNSC_PATH,
+  DEFAULT_WEBHOOK_TIMEOUT_MS,
+  GVISOR_PLATFORMS,
+} from './defaults';
 import { ConfigError } from './errors';
 
 export { ConfigError };
@@ -65,6 +72,18 @@ export const ConfigEnv = z.object({
   DATA_DIR: z.string().min(1).default('./.data').meta(doc('embedded PostgreSQL and Temporal data')),
   EVAL_ENGINE: z.enum(['bwrap', 'gvisor', 'process']).default('bwrap').meta(doc('sandbox engine: `bwrap`, `gvisor` or `process`')),
   ALLOW_PROCESS_ENGINE: booleanFlag.default(false).meta(doc('the `process` engine has no isolation; it is refused unless this is `true`')),
+  SANDBOX_PYTHON: z
+    .string()
+    .min(1)
+    .default(DEFAULT_PYTHON_PATH)
+    .meta(doc("Python that runs the sandbox's init and Python submissions (inside `/usr` it needs no extra bind)")),
+  SANDBOX_NODE: z.string().min(1).optional().meta(doc('Node.js that runs JavaScript submissions', 'the node running the service')),
+  SANDBOX_BWRAP: z.string().min(1).default(DEFAULT_BWRAP_PATH).meta(doc('bubblewrap binary of the `bwrap` engine')),
+  SANDBOX_RUNSC: z.string().min(1).default(DEFAULT_RUNSC_PATH).meta(doc('runsc binary of the `gvisor` engine')),
+  GVISOR_PLATFORM: z
+    .enum(GVISOR_PLATFORMS)
+    .default(DEFAULT_GVISOR_PLATFORM)
+    .meta(doc('gVisor platform: `ptrace` (works everywhere), `systrap` (runsc from 2023) or `kvm` (needs `/dev/kvm`)')),
   SCAN_POLICY: z.string().min(1).optional().meta(doc('path of a JSON scan policy', 'built-in policy')),
   SCANNER_PYTHON: z.string().min(1).default(DEFAULT_PYTHON_PATH).meta(doc('Python used to parse submissions for the scanner')),
   REVIEW_TIMEOUT: z
@@ -168,6 +187,14 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   dataDir: path.resolve(c.DATA_DIR),
   engine: c.EVAL_ENGINE,
   allowProcessEngine: c.ALLOW_PROCESS_ENGINE,
+  /** The engines' binaries and gVisor's platform (createEngine's `settings`). */
+  sandbox: {
+    pythonPath: c.SANDBOX_PYTHON,
+    nodePath: c.SANDBOX_NODE,
+    bwrapPath: c.SANDBOX_BWRAP,
+    runscPath: c.SANDBOX_RUNSC,
+    gvisorPlatform: c.GVISOR_PLATFORM,
+  },
   scanPolicyPath: c.SCAN_POLICY,
   scannerPython: c.SCANNER_PYTHON,
   reviewTimeout: c.REVIEW_TIMEOUT,

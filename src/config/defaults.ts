@@ -13,3 +13,11 @@ export const DEFAULT_PYTHON_PATH = '/usr/bin/python3';
 
 /** Timeout of one webhook delivery attempt. */
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** The sandbox engines' binaries and gVisor's platform (configurable: see config.ts). */
+export const DEFAULT_BWRAP_PATH = '/usr/bin/bwrap';
+export const DEFAULT_RUNSC_PATH = '/usr/bin/runsc';
+export const DEFAULT_SETPRIV_PATH = '/usr/bin/setpriv';
+export const GVISOR_PLATFORMS = ['ptrace', 'systrap', 'kvm'] as const;
+export type GvisorPlatform = (typeof GVISOR_PLATFORMS)[number];
+export const DEFAULT_GVISOR_PLATFORM: GvisorPlatform = 'ptrace';

@@ -52,7 +52,7 @@ export async function startWorker(
   tracing?: Tracing,
 ): Promise<Running & { worker: Worker }> {
   installTemporalRuntime(log, undefined, config.temporalMetricsBindAddress);
-  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
+  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine, settings: config.sandbox });
   const engineCheck = await engine.check();
   if (!engineCheck.ok)
     log.warn(
@@ -128,7 +128,7 @@ export async function startApi(
   tracing?: Tracing,
 ): Promise<Running & { server: ServerType; url: string; drainAndStop(): Promise<void> }> {
   // The API runs no code, but /readyz says whether the configured engine works on this machine.
-  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine });
+  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine, settings: config.sandbox });
   const db: Db = createDb(endpoints.databaseUrl);
   // The rate limiter takes a plain `pg` pool; same database, so every API process shares the budgets.
   const rateLimitPool = createPool(endpoints.databaseUrl, {

@@ -40,8 +40,8 @@ export interface EngineCheck {
   ok: boolean;
   detail: string;
   engine?: EngineName;
-  /** How memory, processes and CPU are fenced: per-run cgroups, rlimits only, or a mix. */
-  mode?: 'cgroups' | 'rlimits' | 'partial';
+  /** How memory, processes and CPU are fenced: per-run cgroups, or per-process rlimits only. */
+  mode?: 'cgroups' | 'rlimits';
 }
 
 export interface SandboxEngine {
@@ -53,4 +53,9 @@ export interface SandboxEngine {
 
 export class SandboxInfrastructureError extends Error {
   override readonly name = 'SandboxInfrastructureError';
+}
+
+/** The message of anything thrown, for an error that wraps it. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

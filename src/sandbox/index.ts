@@ -1,15 +1,30 @@
 /**
- * Engine choice is configuration: the caller names an engine and gets a SandboxEngine.
+ * Engine choice is configuration: the caller names an engine and its settings (binaries, gVisor's
+ * platform; see config.ts) and gets a SandboxEngine.
  */
-import { BwrapEngine, type BwrapEngineOptions } from './bwrap';
+import type { GvisorPlatform } from '../config/defaults';
 import type { EngineName, SandboxEngine } from './engine';
-import { GvisorEngine, type GvisorEngineOptions } from './gvisor';
-import { ProcessEngine, type ProcessEngineOptions } from './process-engine';
+import { BwrapEngine, type BwrapEngineOptions } from './engines/bwrap';
+import { GvisorEngine, type GvisorEngineOptions } from './engines/gvisor';
+import { ProcessEngine, type ProcessEngineOptions } from './engines/process';
+import { createLanguageRegistry } from './languages';
+
+/** What configuration says about the engines (every field optional: the defaults suit Debian). */
+export interface SandboxSettings {
+  /** Runs the init and Python submissions. */
+  pythonPath?: string;
+  /** Runs JavaScript submissions; default the node running this service. */
+  nodePath?: string;
+  bwrapPath?: string;
+  runscPath?: string;
+  gvisorPlatform?: GvisorPlatform;
+}
 
 export interface CreateEngineOptions {
   engine: EngineName;
   /** The `process` engine has no isolation at all; it is refused unless this is true. */
   allowProcessEngine?: boolean;
+  settings?: SandboxSettings;
   bwrap?: BwrapEngineOptions;
   gvisor?: GvisorEngineOptions;
   process?: ProcessEngineOptions;
@@ -20,29 +35,34 @@ export class EngineNotAvailableError extends Error {
 }
 
 export function createEngine(options: CreateEngineOptions): SandboxEngine {
+  const settings = options.settings ?? {};
+  const common = {
+    initPythonPath: settings.pythonPath,
+    languages: createLanguageRegistry({ pythonPath: settings.pythonPath, nodePath: settings.nodePath }),
+  };
   switch (options.engine) {
     case 'bwrap':
-      return new BwrapEngine(options.bwrap);
+      return new BwrapEngine({ ...common, bwrapPath: settings.bwrapPath, ...options.bwrap });
     case 'process':
       if (!options.allowProcessEngine) {
         throw new EngineNotAvailableError(
           "the 'process' engine runs code without any isolation; it must be explicitly allowed (development only)",
         );
       }
-      return new ProcessEngine(options.process);
+      return new ProcessEngine({ ...common, ...options.process });
     case 'gvisor':
-      return new GvisorEngine(options.gvisor);
+      return new GvisorEngine({ ...common, runscPath: settings.runscPath, platform: settings.gvisorPlatform, ...options.gvisor });
     default:
       throw new EngineNotAvailableError(`unknown sandbox engine ${JSON.stringify(options.engine)}`);
   }
 }
 
-export { BwrapEngine } from './bwrap';
-export type { BwrapEngineOptions } from './bwrap';
-export { GvisorEngine } from './gvisor';
-export type { GvisorEngineOptions } from './gvisor';
-export { ProcessEngine } from './process-engine';
-export type { ProcessEngineOptions } from './process-engine';
+export { BwrapEngine } from './engines/bwrap';
+export type { BwrapEngineOptions } from './engines/bwrap';
+export { GvisorEngine } from './engines/gvisor';
+export type { GvisorEngineOptions } from './engines/gvisor';
+export { ProcessEngine } from './engines/process';
+export type { ProcessEngineOptions } from './engines/process';
 export { createLanguageRegistry } from './languages';
 export type { LanguageRuntime, LanguageRegistry } from './languages';
 export * from './engine';

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Language, Limits } from '../domain/evaluation';
 import { SandboxInfrastructureError } from './engine';
 import { DEFAULT_PYTHON_PATH } from '../config/defaults';
+import { SYSTEM_DIRECTORIES } from './layout';
 
 export interface LanguageRuntime {
   readonly language: Language;
@@ -48,9 +49,6 @@ export interface LanguageRegistryOptions {
 }
 
 export { DEFAULT_PYTHON_PATH };
-
-/** Directories that the sandbox engines always bind read-only (see bwrap.ts). */
-export const SYSTEM_DIRECTORIES = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'] as const;
 
 export function createLanguageRegistry(options: LanguageRegistryOptions = {}): LanguageRegistry {
   const pythonPath = resolveBinary(options.pythonPath ?? DEFAULT_PYTHON_PATH);

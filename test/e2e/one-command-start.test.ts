@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from '../support/free-port';
 import { waitFor } from '../support/harness';
-import { hostProcessesWhere } from '../../src/sandbox/host-processes';
+import { hostProcessesWhere } from '../../src/sandbox/host/processes';
 
 const root = path.resolve(__dirname, '../..');
 let dataDir: string;

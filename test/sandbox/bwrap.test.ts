@@ -8,11 +8,11 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LIMIT_DEFAULTS, type Language, type Limits } from '../../src/domain/evaluation';
-import { BwrapEngine } from '../../src/sandbox/bwrap';
+import { BwrapEngine } from '../../src/sandbox/engines/bwrap';
 import { SandboxInfrastructureError, type RunResult } from '../../src/sandbox/engine';
 import { createEngine } from '../../src/sandbox';
 import { createLanguageRegistry } from '../../src/sandbox/languages';
-import { processesMentioning as processesWithMarker } from '../../src/sandbox/host-processes';
+import { processesMentioning as processesWithMarker } from '../../src/sandbox/host/processes';
 
 jest.setTimeout(30_000);
 

@@ -8,11 +8,11 @@ import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LIMIT_DEFAULTS, type Language, type Limits } from '../../src/domain/evaluation';
-import { BwrapEngine } from '../../src/sandbox/bwrap';
+import { BwrapEngine } from '../../src/sandbox/engines/bwrap';
 import type { EngineName, RunResult, SandboxEngine } from '../../src/sandbox/engine';
-import { GvisorEngine } from '../../src/sandbox/gvisor';
-import { ProcessEngine } from '../../src/sandbox/process-engine';
-import { processesMentioning } from '../../src/sandbox/host-processes';
+import { GvisorEngine } from '../../src/sandbox/engines/gvisor';
+import { ProcessEngine } from '../../src/sandbox/engines/process';
+import { processesMentioning } from '../../src/sandbox/host/processes';
 
 export const FAST_LIMITS: Limits = { ...LIMIT_DEFAULTS, cpuTimeMs: 2000, wallTimeMs: 5000 };
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { LIMIT_DEFAULTS, type Limits } from '../../src/domain/evaluation';
 import { createEngine } from '../../src/sandbox';
 import { SandboxInfrastructureError } from '../../src/sandbox/engine';
-import { GvisorEngine } from '../../src/sandbox/gvisor';
+import { GvisorEngine } from '../../src/sandbox/engines/gvisor';
 import { enginesUnderTest, processesWithMarker, text, waitUntil } from './engines';
 
 const skipReason = enginesUnderTest().find((subject) => subject.name === 'gvisor')?.skipReason ?? null;
@@ -108,7 +108,7 @@ describeGvisor('GvisorEngine', () => {
     });
     expect(text(result).stdout).toBe('bundled\n');
     expect(runscCommand).toMatch(
-      /\/usr\/bin\/runsc --root \S+ --network=none --platform=ptrace --ignore-cgroups run --bundle \S+ crucible-/,
+      /\/usr\/bin\/runsc --root \S+ --network=none --platform=ptrace --ignore-cgroups --oci-seccomp run --bundle \S+ crucible-/,
     );
     expect(runscCommand).not.toMatch(/ do /);
     const spec = bundle as unknown as Record<string, any>;

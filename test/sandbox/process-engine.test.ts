@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LIMIT_DEFAULTS, type Language, type Limits } from '../../src/domain/evaluation';
 import { createEngine } from '../../src/sandbox';
-import { ProcessEngine } from '../../src/sandbox/process-engine';
-import { processesMentioning as processesWithMarker } from '../../src/sandbox/host-processes';
+import { ProcessEngine } from '../../src/sandbox/engines/process';
+import { processesMentioning as processesWithMarker } from '../../src/sandbox/host/processes';
 
 jest.setTimeout(30_000);
 

@@ -2,8 +2,8 @@
  * The init's reporting protocol, as the supervisor reads it: status lines, and the frames of the
  * 'framed' channel (gVisor), split however the pipe happens to deliver them.
  */
-import { FrameDecoder, FRAME_REPORT, FRAME_STDERR, FRAME_STDOUT, StatusLines } from '../../src/sandbox/supervisor';
-import { initArgv, parseInitLine, parseInitReport } from '../../src/sandbox/sandbox-init';
+import { FrameDecoder, FRAME_REPORT, FRAME_STDERR, FRAME_STDOUT, StatusLines } from '../../src/sandbox/run/channel';
+import { initArgv, parseInitLine, parseInitReport } from '../../src/sandbox/run/init';
 
 function frame(type: number, payload: Buffer | string): Buffer {
   const body = Buffer.from(payload);

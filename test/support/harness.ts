@@ -16,7 +16,7 @@ import { EvaluationStore } from '../../src/db/evaluations';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { createEngine } from '../../src/sandbox';
-import { hostProcessesWhere } from '../../src/sandbox/host-processes';
+import { hostProcessesWhere } from '../../src/sandbox/host/processes';
 import type { SandboxEngine } from '../../src/sandbox/engine';
 import { scanCode } from '../../src/scanner';
 import type { ScanPolicy } from '../../src/scanner/decide';

@@ -1,48 +1,27 @@
-/**
- * The init process that runs the user's program inside every engine.
- *
- * Why it exists: bubblewrap's own PID-1 reaper reports a signal death as exit code 128+n, and
- * `runsc run` does the same, so a program that calls exit(139) and one killed by SIGSEGV would
- * look the same. This small init forks the user's program, waits for it with wait4() (exact exit
- * status and rusage), and reports on a channel that only the engine reads:
- *
- *   {"event":"started"}                     once the program's exec() succeeded
- *   {"exitCode":..,"signal":..,...}         when it ended (or {"execError": ...})
- *
- * Nothing outlives the program: when the program's main process ends, the init kills every
- * process that is left (kill(-1) as PID 1 of a PID namespace; as a child subreaper outside one,
- * each orphan that was reparented to it), reaps them, and only then reports. A program that
- * daemonized (double fork + setsid) or ignores signals is gone before the result exists.
- *
- * Two ways to report (`--report`):
- * - `fds:STATUS,OUT,ERR` (bwrap, process): the program's stdout and stderr are the given fds,
- *   the report lines go to STATUS.
- * - `framed:FD` (gVisor, where `runsc run` passes only stdin/stdout/stderr into the sandbox):
- *   the program writes into pipes that the init relays, in frames, to FD, together with the
- *   report lines. A frame is one type byte ('o' stdout, 'e' stderr, 'r' report line), a 4-byte
- *   big-endian length and the payload. Only the init holds FD, so the program cannot forge a frame.
- *
- * It is careful about the program it supervises:
- * - it makes itself non-dumpable, so a program with the same uid cannot ptrace it or read its fds
- *   or environment through /proc/<init>/...;
- * - with `--user=UID:GID` (the engine started it privileged: gVisor, the process engine run as
- *   root), the program runs as that unprivileged user and cannot signal or trace the init at all;
- * - as PID 1 of a namespace it only receives signals it has a handler for (bwrap);
- * - the report fd and the exec-error pipe are close-on-exec, so the program never holds them.
- * Resource limits (rlimits) are applied in the child only, so they bind the program, not init.
- *
- * It is written for Debian's /usr/bin/python3 run with -I -S, and imports only modules that load
- * in a few milliseconds (no json, no signal module: `signal` pulls in enum).
- */
+"""The init that runs the user's program inside every sandbox engine (see init.ts for the protocol).
 
-/** Python source of the init; passed to `python3 -I -S -c`. */
-export const SANDBOX_INIT_SOURCE = String.raw`
-import os, sys, time, resource, _signal, ctypes
+Why it exists: bubblewrap's own PID-1 reaper reports a signal death as exit code 128+n, and
+`runsc run` does the same, so a program that calls exit(139) and one killed by SIGSEGV would look
+the same. This init forks the program, waits for it with wait4() (exact exit status and rusage),
+and reports on a channel that only the engine reads. When the program's main process ends it
+kills every process that is left (kill(-1) as PID 1; as a child subreaper, each orphan), reaps
+them, and only then reports.
+
+It is run as `python3 -I -S -c <this file's text>` and imports only modules that load in a few
+milliseconds (no json, no signal module: `signal` pulls in enum).
+"""
+import os, sys, time, resource, _signal, _ctypes
+
+# prctl(2) through _ctypes alone: the ctypes package around it costs more start-up time than the
+# rest of the init. Arguments are C ints; the result is prctl's return value (errno is not kept).
+_PRCTL = _ctypes.dlsym(_ctypes.dlopen(None), 'prctl')
+
+def prctl(option, arg):
+    return _ctypes.call_function(_PRCTL, (option, arg, 0, 0, 0))
 
 def main():
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 4
-        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_DUMPABLE, 0) failed')
+    if prctl(4, 0) != 0:  # PR_SET_DUMPABLE = 4
+        raise OSError('prctl(PR_SET_DUMPABLE, 0) failed')
 
     args = sys.argv[1:]
     options = {}
@@ -61,8 +40,8 @@ def main():
     user = None
     if options.get('--user'):
         user = tuple(int(part) for part in options['--user'].split(':'))
-    if '--subreaper' in options and libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER) failed')
+    if '--subreaper' in options and prctl(36, 1) != 0:  # PR_SET_CHILD_SUBREAPER
+        raise OSError('prctl(PR_SET_CHILD_SUBREAPER) failed')
     am_pid1 = os.getpid() == 1
 
     mode, _, spec = options['--report'].partition(':')
@@ -102,13 +81,13 @@ def main():
             for sig in (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGCHLD):
                 _signal.signal(sig, _signal.SIG_DFL)
             # No privilege can be gained from here on: setuid/setcap files are plain files.
-            if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-                raise OSError(ctypes.get_errno(), 'prctl(PR_SET_NO_NEW_PRIVS) failed')
+            if prctl(38, 1) != 0:  # PR_SET_NO_NEW_PRIVS
+                raise OSError('prctl(PR_SET_NO_NEW_PRIVS) failed')
             if user is not None:
                 # Empty the bounding set where the init may (CAP_SETPCAP), then drop to the user,
                 # which clears the permitted and effective sets.
                 for cap in range(64):
-                    libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP; EINVAL past the last cap
+                    prctl(24, cap)  # PR_CAPBSET_DROP; EINVAL past the last cap
                 os.setgroups([])
                 os.setgid(user[1])
                 os.setuid(user[0])
@@ -280,98 +259,3 @@ def quote(text):
     return ''.join(out)
 
 main()
-`;
-
-/** A resource limit for the program, named like Python's resource.RLIMIT_<name>. */
-export interface ProgramRlimit {
-  name: 'CPU' | 'FSIZE' | 'NOFILE' | 'CORE' | 'AS' | 'NPROC' | 'STACK';
-  soft: number;
-  hard: number;
-}
-
-/** How the init reports: see the module comment. */
-export type InitChannel = { kind: 'fds'; statusFd: number; stdoutFd: number; stderrFd: number } | { kind: 'framed'; fd: number };
-
-export interface InitInvocation {
-  python: string;
-  channel: InitChannel;
-  rlimits: readonly ProgramRlimit[];
-  /** Run the program as this user (the init must be privileged to switch). */
-  user?: { uid: number; gid: number };
-  /** Become a child subreaper, to find and kill orphans when not PID 1 of a namespace. */
-  subreaper?: boolean;
-  command: readonly string[];
-}
-
-/** argv that starts the init (inside whatever sandbox the caller builds). */
-export function initArgv(invocation: InitInvocation): string[] {
-  const limits = invocation.rlimits.map((limit) => `${limit.name}:${limit.soft}:${limit.hard}`).join(',');
-  const { channel } = invocation;
-  const report = channel.kind === 'fds' ? `fds:${channel.statusFd},${channel.stdoutFd},${channel.stderrFd}` : `framed:${channel.fd}`;
-  const options = [`--report=${report}`, `--rlimits=${limits}`];
-  if (invocation.user) options.push(`--user=${invocation.user.uid}:${invocation.user.gid}`);
-  if (invocation.subreaper) options.push('--subreaper');
-  return [invocation.python, '-I', '-S', '-c', SANDBOX_INIT_SOURCE, ...options, '--', ...invocation.command];
-}
-
-/** What the init reported about the program. */
-export type InitReport =
-  | {
-      kind: 'finished';
-      exitCode: number | null;
-      signalNumber: number | null;
-      cpuTimeMs: number;
-      maxRssKb: number;
-      wallTimeMs: number;
-      /** Processes still alive when the main process ended, killed by the init. */
-      leftovers: number;
-    }
-  | { kind: 'exec_failed'; message: string };
-
-export type InitLine = InitReport | { kind: 'started' };
-
-export class InitReportParseError extends Error {
-  override readonly name = 'InitReportParseError';
-}
-
-/** Parses one line of the init; throws InitReportParseError when it is malformed. */
-export function parseInitLine(line: string): InitLine {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    throw new InitReportParseError(`sandbox init wrote an unparseable status line: ${JSON.stringify(line)}`, {
-      cause: error,
-    });
-  }
-  if (typeof value !== 'object' || value === null) {
-    throw new InitReportParseError(`sandbox init wrote a non-object status: ${JSON.stringify(line)}`);
-  }
-  const record = value as Record<string, unknown>;
-  if (record.event === 'started') return { kind: 'started' };
-  if (typeof record.execError === 'string') return { kind: 'exec_failed', message: record.execError };
-  const exitCode = record.exitCode;
-  const signal = record.signal;
-  const numbers = [record.userUs, record.systemUs, record.maxRssKb, record.wallUs];
-  const validNullableInt = (v: unknown) => v === null || Number.isInteger(v);
-  if (!validNullableInt(exitCode) || !validNullableInt(signal) || !numbers.every((n) => Number.isInteger(n))) {
-    throw new InitReportParseError(`sandbox init wrote an invalid status: ${JSON.stringify(line)}`);
-  }
-  const [userUs, systemUs, maxRssKb, wallUs] = numbers as number[];
-  return {
-    kind: 'finished',
-    exitCode: exitCode as number | null,
-    signalNumber: signal as number | null,
-    cpuTimeMs: Math.round((userUs + systemUs) / 1000),
-    maxRssKb,
-    wallTimeMs: Math.round(wallUs / 1000),
-    leftovers: Number.isInteger(record.leftovers) ? (record.leftovers as number) : 0,
-  };
-}
-
-/** Parses the init's final status line; throws InitReportParseError when it is malformed. */
-export function parseInitReport(line: string): InitReport {
-  const parsed = parseInitLine(line);
-  if (parsed.kind === 'started') throw new InitReportParseError(`not a final status line: ${JSON.stringify(line)}`);
-  return parsed;
-}

@@ -1,21 +1,22 @@
 /**
- * The engines' check() for /readyz: one line that says which engine, in which mode (cgroups or
- * rlimits), and what is wrong if anything is, after running a trivial program for real.
+ * The engines' check() for /readyz: one line that says which engine, how runs are fenced (which
+ * cgroup backend, and why), and what is wrong if anything is, after running a trivial program
+ * for real.
  *
- *   engine=bwrap mode=cgroups (cgroup v1: memory, pids, cpuacct); seccomp on; python ok in 41 ms
- *   engine=gvisor ...; problem: /usr/bin/runsc is not executable: ENOENT ...
+ *   engine=bwrap; mode=cgroups (cgroup v1: memory, pids, cpuacct); seccomp on; ...; python ok in 41 ms
+ *   engine=gvisor; ...; problem: /usr/bin/runsc is not executable: ENOENT ...
  */
 import { promises as fs, constants as fsConstants } from 'node:fs';
-import type { EngineCheck, EngineName, RunRequest, RunResult } from './engine';
-import type { CgroupLayoutCache } from './cgroups';
-import { describeLayout, layoutMode } from './cgroups';
-import type { LanguageRegistry } from './languages';
+import type { EngineCheck, EngineName, RunRequest, RunResult } from '../engine';
+import { errorMessage } from '../engine';
+import type { CgroupBackendCache } from '../host/cgroup-backend';
+import type { LanguageRegistry } from '../languages';
 
 const CHECK_LIMITS = { cpuTimeMs: 2000, wallTimeMs: 5000, memoryMb: 64, maxProcesses: 8, maxOutputBytes: 1024 };
 
 export interface SelfCheckInput {
   engine: EngineName;
-  layouts: CgroupLayoutCache;
+  cgroups: CgroupBackendCache;
   /** Binaries the engine needs (beyond the interpreters), checked for being executable. */
   binaries: readonly string[];
   languages: LanguageRegistry;
@@ -29,11 +30,11 @@ export async function selfCheck(input: SelfCheckInput): Promise<EngineCheck> {
   const problems: string[] = [];
   let mode: EngineCheck['mode'];
   try {
-    const layout = await input.layouts.get();
-    mode = layoutMode(layout);
-    parts.push(describeLayout(layout));
+    const backend = await input.cgroups.get();
+    mode = backend.kind === 'rlimits' ? 'rlimits' : 'cgroups';
+    parts.push(`mode=${mode} (${backend.describe()})`);
   } catch (error) {
-    problems.push((error as Error).message);
+    problems.push(errorMessage(error));
   }
   parts.push(...input.facts);
   const interpreters = Object.values(input.languages).map((runtime) => runtime.command(CHECK_LIMITS)[0]);
@@ -41,7 +42,7 @@ export async function selfCheck(input: SelfCheckInput): Promise<EngineCheck> {
     try {
       await fs.access(binary, fsConstants.X_OK);
     } catch (error) {
-      problems.push(`${binary} is not executable: ${(error as Error).message}`);
+      problems.push(`${binary} is not executable: ${errorMessage(error)}`);
     }
   }
   if (problems.length === 0) {
@@ -55,7 +56,7 @@ export async function selfCheck(input: SelfCheckInput): Promise<EngineCheck> {
         );
       }
     } catch (error) {
-      problems.push((error as Error).message);
+      problems.push(errorMessage(error));
     }
   }
   if (problems.length > 0) parts.push(`problem: ${problems.join('; ')}`);

@@ -6,16 +6,19 @@
  * each run we create one child group in each controller, below the group this service already
  * lives in (so a container's or systemd unit's own limits still apply above us).
  *
- * Only cgroup v1 controllers are used: on a pure cgroup v2 host, creating a child with controllers
- * needs a delegated subtree (the "no internal processes" rule), which this service cannot arrange
- * by itself. There the engine falls back to rlimits (see bwrap.ts) and says so in check().
+ * This is the v1 backend (cgroup-backend.ts): memory, pids and cpuacct hierarchies, each with one
+ * group per run. It is used only when all three are usable.
  */
 import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { SandboxInfrastructureError } from './engine';
+import { errorMessage as describe, SandboxInfrastructureError } from '../engine';
+import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';
+import { isErrno, pathExists } from './fs';
+import { isAlive, killIfAlive } from './processes';
 
-export type CgroupController = 'memory' | 'pids' | 'cpuacct';
+const CONTROLLERS = ['memory', 'pids', 'cpuacct'] as const;
+export type CgroupController = (typeof CONTROLLERS)[number];
 
 /** Where this process's group is, for each usable controller. */
 export interface CgroupV1Layout {
@@ -122,35 +125,10 @@ async function removeStaleRunGroups(directory: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return !isErrno(error, 'ESRCH'); // EPERM: alive, just not ours to signal
-  }
-}
-
-export interface RunCgroupLimits {
-  memoryBytes: number;
-  maxTasks: number;
-}
-
-export interface RunCgroupUsage {
-  /** Total CPU time of every task that ran in the group, or null without cpuacct. */
-  cpuTimeMs: number | null;
-  /** Peak memory charged to the group (RSS, page cache, tmpfs), or null without memory. */
-  peakMemoryKb: number | null;
-  /** How many tasks the kernel's OOM killer killed in the group. */
-  oomKills: number;
-  /** How many times a fork or thread creation failed at the group's pids limit. */
-  pidsLimitHits: number;
-}
-
 let runCounter = 0;
 
-/** One run's groups. Create it, let the launcher join it, read usage, then destroy it. */
-export class RunCgroup {
+/** One run's groups, one per controller. */
+class V1RunCgroup implements RunCgroup {
   private constructor(private readonly directories: Partial<Record<CgroupController, string>>) {}
 
   /** Files the launcher writes its own pid into, before it execs the sandbox. */
@@ -158,21 +136,23 @@ export class RunCgroup {
     return Object.values(this.directories).map((directory) => path.posix.join(directory, 'cgroup.procs'));
   }
 
-  has(controller: CgroupController): boolean {
-    return this.directories[controller] !== undefined;
-  }
-
-  static async create(layout: CgroupV1Layout, limits: RunCgroupLimits): Promise<RunCgroup> {
+  static async create(layout: CgroupV1Layout, limits: RunCgroupLimits): Promise<V1RunCgroup> {
     const name = `crucible-${process.pid}-${++runCounter}-${Date.now().toString(36)}`;
-    const group = new RunCgroup({});
+    const group = new V1RunCgroup({});
     try {
-      for (const controller of ['memory', 'pids', 'cpuacct'] as const) {
-        const parent = layout[controller];
-        if (parent === null) continue;
-        const directory = path.posix.join(parent, name);
-        await fs.mkdir(directory);
-        group.directories[controller] = directory;
-      }
+      // In parallel (each is a round trip through libuv's thread pool); a group is recorded as
+      // soon as it exists, so that a failure of another one removes it again.
+      const created = await Promise.allSettled(
+        CONTROLLERS.map(async (controller) => {
+          const parent = layout[controller];
+          if (parent === null) return;
+          const directory = path.posix.join(parent, name);
+          await fs.mkdir(directory);
+          group.directories[controller] = directory;
+        }),
+      );
+      const failed = created.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       await group.applyLimits(limits);
     } catch (error) {
       await group.destroy().catch((cleanupError: unknown) => {
@@ -188,18 +168,21 @@ export class RunCgroup {
 
   private async applyLimits(limits: RunCgroupLimits): Promise<void> {
     const memory = this.directories.memory;
-    if (memory !== undefined) {
-      await fs.writeFile(path.posix.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-      // With swap accounting, also forbid swapping past the limit (memsw must be >= the limit,
-      // so it is written second). Without swap accounting the file does not exist.
-      const memsw = path.posix.join(memory, 'memory.memsw.limit_in_bytes');
-      if (await exists(memsw)) await fs.writeFile(memsw, String(limits.memoryBytes));
-    }
     const pids = this.directories.pids;
-    if (pids !== undefined) await fs.writeFile(path.posix.join(pids, 'pids.max'), String(limits.maxTasks));
+    await Promise.all([
+      memory === undefined ? null : this.limitMemory(memory, limits.memoryBytes),
+      pids === undefined ? null : fs.writeFile(path.posix.join(pids, 'pids.max'), String(limits.maxTasks)),
+    ]);
   }
 
-  /** Total CPU time so far, for polling during the run. */
+  private async limitMemory(memory: string, bytes: number): Promise<void> {
+    await fs.writeFile(path.posix.join(memory, 'memory.limit_in_bytes'), String(bytes));
+    // With swap accounting, also forbid swapping past the limit (memsw must be >= the limit,
+    // so it is written second). Without swap accounting the file does not exist.
+    const memsw = path.posix.join(memory, 'memory.memsw.limit_in_bytes');
+    if (await pathExists(memsw)) await fs.writeFile(memsw, String(bytes));
+  }
+
   async cpuTimeMs(): Promise<number | null> {
     const cpuacct = this.directories.cpuacct;
     if (cpuacct === undefined) return null;
@@ -208,32 +191,28 @@ export class RunCgroup {
   }
 
   async usage(): Promise<RunCgroupUsage> {
-    const memory = this.directories.memory;
-    let peakMemoryKb: number | null = null;
-    let oomKills = 0;
-    if (memory !== undefined) {
-      const peakBytes = Number((await fs.readFile(path.posix.join(memory, 'memory.max_usage_in_bytes'), 'utf8')).trim());
-      peakMemoryKb = Math.round(peakBytes / 1024);
-      const oomControl = await fs.readFile(path.posix.join(memory, 'memory.oom_control'), 'utf8');
-      const match = /^oom_kill (\d+)$/m.exec(oomControl);
-      oomKills = match ? Number(match[1]) : 0;
-    }
-    let pidsLimitHits = 0;
-    const pids = this.directories.pids;
-    if (pids !== undefined) {
-      const events = await fs.readFile(path.posix.join(pids, 'pids.events'), 'utf8').catch(() => '');
-      pidsLimitHits = Number(/^max (\d+)$/m.exec(events)?.[1] ?? 0);
-    }
-    return { cpuTimeMs: await this.cpuTimeMs(), peakMemoryKb, oomKills, pidsLimitHits };
+    const { memory, pids } = this.directories;
+    const read = (directory: string | undefined, file: string) =>
+      directory === undefined ? Promise.resolve(null) : fs.readFile(path.posix.join(directory, file), 'utf8');
+    const [peak, oomControl, events, cpuTimeMs] = await Promise.all([
+      read(memory, 'memory.max_usage_in_bytes'),
+      read(memory, 'memory.oom_control'),
+      // Older kernels have no pids.events: no limit hits are known there.
+      read(pids, 'pids.events').catch(() => ''),
+      this.cpuTimeMs(),
+    ]);
+    return {
+      cpuTimeMs,
+      peakMemoryKb: peak === null ? null : Math.round(Number(peak.trim()) / 1024),
+      oomKills: Number(/^oom_kill (\d+)$/m.exec(oomControl ?? '')?.[1] ?? 0),
+      pidsLimitHits: Number(/^max (\d+)$/m.exec(events ?? '')?.[1] ?? 0),
+    };
   }
 
-  /** SIGKILLs every task still in the groups (a last sweep; normally the PID namespace is gone). */
+  /** A last sweep; normally the sandbox's PID namespace took its tasks with it. */
   async killAll(): Promise<number[]> {
-    const pids = new Set<number>();
-    for (const file of this.procsFiles) {
-      for (const pid of await readPids(file)) pids.add(pid);
-    }
-    for (const pid of pids) killIfAlive(pid);
+    const pids = new Set((await Promise.all(this.procsFiles.map(readPids))).flat());
+    pids.forEach(killIfAlive);
     return [...pids];
   }
 
@@ -257,7 +236,7 @@ export class RunCgroup {
       }
       await backOff();
     }
-    for (const [controller, directory] of Object.entries(this.directories)) {
+    const remove = async ([controller, directory]: [string, string]) => {
       // A group whose last task just exited can still be busy for a moment.
       for (;;) {
         try {
@@ -274,7 +253,8 @@ export class RunCgroup {
         }
       }
       delete this.directories[controller as CgroupController];
-    }
+    };
+    await Promise.all(Object.entries(this.directories).map(remove));
   }
 }
 
@@ -292,94 +272,22 @@ async function readPids(procsFile: string): Promise<number[]> {
     .map(Number);
 }
 
-function killIfAlive(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (error) {
-    if (!isErrno(error, 'ESRCH')) throw error; // already gone: that is the goal
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
-    throw error;
-  }
-}
-
-export function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Discovers the layout once per engine (again after a failure); 'off' means rlimits only. */
-export class CgroupLayoutCache {
-  private layout: Promise<CgroupV1Layout> | null = null;
+/** Controllers of the layout that this process cannot use. */
+export function missingV1Controllers(layout: CgroupV1Layout): CgroupController[] {
+  return CONTROLLERS.filter((controller) => layout[controller] === null);
+}
 
-  constructor(private readonly mode: 'auto' | 'off') {}
-
-  get(): Promise<CgroupV1Layout> {
-    if (this.mode === 'off') return Promise.resolve({ memory: null, pids: null, cpuacct: null });
-    this.layout ??= discoverCgroupV1Layout().catch((error: unknown) => {
-      this.layout = null; // not cached: the next run tries again
-      throw new SandboxInfrastructureError(`cannot inspect this host's cgroups: ${describe(error)}`, { cause: error });
-    });
-    return this.layout;
+export class V1CgroupBackend implements CgroupBackend {
+  readonly kind = 'v1' as const;
+  constructor(private readonly layout: CgroupV1Layout) {}
+  describe(): string {
+    return `cgroup v1: ${CONTROLLERS.join(', ')}`;
   }
-}
-
-const CONTROLLERS = ['memory', 'pids', 'cpuacct'] as const;
-
-/** 'cgroups' when every controller is usable, 'rlimits' when none is, 'partial' otherwise. */
-export function layoutMode(layout: CgroupV1Layout): 'cgroups' | 'rlimits' | 'partial' {
-  const usable = CONTROLLERS.filter((controller) => layout[controller] !== null).length;
-  return usable === CONTROLLERS.length ? 'cgroups' : usable === 0 ? 'rlimits' : 'partial';
-}
-
-/** For check(): e.g. "mode=cgroups (cgroup v1: memory, pids, cpuacct)". */
-export function describeLayout(layout: CgroupV1Layout): string {
-  const usable = CONTROLLERS.filter((controller) => layout[controller] !== null);
-  const missing = CONTROLLERS.filter((controller) => layout[controller] === null);
-  const mode = layoutMode(layout);
-  if (mode === 'cgroups') return `mode=cgroups (cgroup v1: ${usable.join(', ')})`;
-  if (mode === 'rlimits') return 'mode=rlimits (no usable cgroup v1 controller: memory, processes and CPU are per-process rlimits)';
-  return `mode=partial (cgroup v1: ${usable.join(', ')}; rlimits only for: ${missing.join(', ')})`;
-}
-
-/**
- * Runs `body` with a fresh run cgroup (null when no controller is usable) and removes the cgroup
- * afterwards, whatever happened; a cgroup that cannot be removed (a task survived) is an
- * infrastructure error.
- */
-export async function withRunCgroup<T>(
-  layout: CgroupV1Layout,
-  limits: RunCgroupLimits,
-  body: (cgroup: RunCgroup | null) => Promise<T>,
-): Promise<T> {
-  if (layoutMode(layout) === 'rlimits') return body(null);
-  const cgroup = await RunCgroup.create(layout, limits);
-  let result: T;
-  try {
-    result = await body(cgroup);
-  } catch (error) {
-    await cgroup.destroy().catch((cleanupError: unknown) => {
-      throw new SandboxInfrastructureError(
-        `sandbox run failed (${describe(error)}), and so did removing its cgroup (${describe(cleanupError)})`,
-        { cause: new AggregateError([error, cleanupError]) },
-      );
-    });
-    throw error;
+  createRun(limits: RunCgroupLimits): Promise<RunCgroup> {
+    return V1RunCgroup.create(this.layout, limits);
   }
-  await cgroup.destroy();
-  return result;
 }

@@ -3,9 +3,9 @@
  * exec, so they bind the program (and what it starts), never the init; being lowered hard limits,
  * the program cannot raise them again.
  */
-import type { Limits } from '../domain/evaluation';
-import type { LanguageRuntime } from './languages';
-import type { ProgramRlimit } from './sandbox-init';
+import type { Limits } from '../../domain/evaluation';
+import type { LanguageRuntime } from '../languages';
+import type { ProgramRlimit } from './init';
 
 const OPEN_FILES_LIMIT = 512;
 

@@ -5,7 +5,7 @@
  * its first instruction: nothing of it can be outside the memory, pids and CPU fences, and the
  * cgroup can find and kill every one of its processes, whatever they do (setsid, double fork).
  */
-import type { RunCgroup } from './cgroups';
+import type { RunCgroup } from './cgroup-backend';
 
 /** sh -c script: join each cgroup given as "$2".."$((1+$1))", then exec the rest of argv. */
 const JOIN_CGROUPS_AND_EXEC = [

@@ -1,0 +1,82 @@
+/**
+ * What every engine is built from: the run pipeline (language registry, cgroup backend chosen
+ * once per engine, the init's python, the launcher's shell) and check(). An engine adds only its
+ * EngineDriver part: how to launch, and what its machinery costs.
+ */
+import type { Limits } from '../../domain/evaluation';
+import { DEFAULT_PYTHON_PATH } from '../../config/defaults';
+import type { EngineCheck, EngineName, RunRequest, RunResult, SandboxEngine } from '../engine';
+import { CgroupBackendCache, type CgroupMode, type RunCgroupLimits } from '../host/cgroup-backend';
+import { createLanguageRegistry, type LanguageRegistry, type LanguageRuntime } from '../languages';
+import type { TmpfsSizes } from '../layout';
+import type { EngineDriver, InitPlacement, LaunchContext, PreparedLaunch, RlimitFacts } from '../run/launch';
+import { runPipeline, type RunPipeline } from '../run/pipeline';
+import { selfCheck } from '../run/self-check';
+
+export interface CommonEngineOptions {
+  /** The python that runs the sandbox's init; it must be inside a bound system directory. */
+  initPythonPath?: string;
+  /** Shell used by the cgroup-joining launcher. */
+  shellPath?: string;
+  languages?: LanguageRegistry;
+  /** 'auto': per-run cgroups where this process may create them; 'off': rlimits only. */
+  cgroups?: CgroupMode;
+}
+
+/** Memory of the init (python, ~9 MB; bwrap ~1 MB more) charged to the run's memory group. */
+export const INIT_MEMORY_BYTES = 16 * 1024 * 1024;
+
+export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
+  abstract readonly name: EngineName;
+  abstract readonly initPlacement: InitPlacement;
+  abstract readonly rlimitFacts: RlimitFacts;
+  /** Start-up timeout; gVisor, slower to start, overrides it. */
+  readonly startupTimeoutMs: number = 10_000;
+  protected readonly pipeline: RunPipeline;
+
+  constructor(options: CommonEngineOptions, tmpfs?: Partial<TmpfsSizes>) {
+    this.pipeline = {
+      driver: this,
+      languages: options.languages ?? createLanguageRegistry(),
+      cgroups: new CgroupBackendCache(options.cgroups ?? 'auto'),
+      initPythonPath: options.initPythonPath ?? DEFAULT_PYTHON_PATH,
+      shellPath: options.shellPath ?? '/bin/sh',
+      tmpfs,
+    };
+  }
+
+  abstract cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits;
+  abstract fileSizeBytes(tmpfs: TmpfsSizes): number;
+  abstract prepare(context: LaunchContext): Promise<PreparedLaunch>;
+  /** Binaries the engine needs besides the init's python and the interpreters. */
+  protected abstract checkedBinaries(): string[];
+  /** Facts for check()'s line ("seccomp on", "platform=ptrace"). */
+  protected abstract checkFacts(): string[];
+
+  run(request: RunRequest): Promise<RunResult> {
+    return runPipeline(this.pipeline, request);
+  }
+
+  check(): Promise<EngineCheck> {
+    return selfCheck({
+      engine: this.name,
+      cgroups: this.pipeline.cgroups,
+      binaries: [...this.checkedBinaries(), this.pipeline.initPythonPath],
+      languages: this.pipeline.languages,
+      facts: this.checkFacts(),
+      run: (request) => this.run(request),
+    });
+  }
+}
+
+/** The run's cgroup limits when the machinery (init, bwrap) simply adds to what the program may use. */
+export function programPlusMachinery(
+  limits: Limits,
+  language: LanguageRuntime,
+  machinery: { memoryBytes: number; tasks: number },
+): RunCgroupLimits {
+  return {
+    memoryBytes: limits.memoryMb * 1024 * 1024 + machinery.memoryBytes,
+    maxTasks: limits.maxProcesses + language.runtimeTasks + machinery.tasks,
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * The init's protocol, on the TypeScript side: how it is started (initArgv) and what it reports
+ * (parseInitLine). The init itself is init.py, next to this file.
+ *
+ * Why it exists: bubblewrap's own PID-1 reaper reports a signal death as exit code 128+n, and
+ * `runsc run` does the same, so a program that calls exit(139) and one killed by SIGSEGV would
+ * look the same. This small init forks the user's program, waits for it with wait4() (exact exit
+ * status and rusage), and reports on a channel that only the engine reads:
+ *
+ *   {"event":"started"}                     once the program's exec() succeeded
+ *   {"exitCode":..,"signal":..,...}         when it ended (or {"execError": ...})
+ *
+ * Nothing outlives the program: when the program's main process ends, the init kills every
+ * process that is left (kill(-1) as PID 1 of a PID namespace; as a child subreaper outside one,
+ * each orphan that was reparented to it), reaps them, and only then reports. A program that
+ * daemonized (double fork + setsid) or ignores signals is gone before the result exists.
+ *
+ * Two ways to report (`--report`):
+ * - `fds:STATUS,OUT,ERR` (bwrap, process): the program's stdout and stderr are the given fds,
+ *   the report lines go to STATUS.
+ * - `framed:FD` (gVisor, where `runsc run` passes only stdin/stdout/stderr into the sandbox):
+ *   the program writes into pipes that the init relays, in frames, to FD, together with the
+ *   report lines. A frame is one type byte ('o' stdout, 'e' stderr, 'r' report line), a 4-byte
+ *   big-endian length and the payload. Only the init holds FD, so the program cannot forge a frame.
+ *
+ * It is careful about the program it supervises:
+ * - it makes itself non-dumpable, so a program with the same uid cannot ptrace it or read its fds
+ *   or environment through /proc/<init>/...;
+ * - with `--user=UID:GID` (the engine started it privileged: gVisor, the process engine run as
+ *   root), the program runs as that unprivileged user and cannot signal or trace the init at all;
+ * - as PID 1 of a namespace it only receives signals it has a handler for (bwrap);
+ * - the report fd and the exec-error pipe are close-on-exec, so the program never holds them.
+ * Resource limits (rlimits) are applied in the child only, so they bind the program, not init.
+ *
+ * It is written for Debian's python3 run with -I -S, and imports only modules that load in a few
+ * milliseconds (no json, no signal module: `signal` pulls in enum).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Python source of the init (init.py), passed to `python3 -I -S -c`: nothing has to be bound into
+ * the sandbox for it, and the host never creates a file the sandbox could see. Read once.
+ */
+export const SANDBOX_INIT_SOURCE = readFileSync(initSourcePath(), 'utf8');
+
+/** init.py sits next to this module, in src/ and in a build (which copies every non-TypeScript file). */
+function initSourcePath(): string {
+  const file = path.join(__dirname, 'init.py');
+  if (!existsSync(file)) throw new Error(`the sandbox init is missing: ${file}`);
+  return file;
+}
+
+/** A resource limit for the program, named like Python's resource.RLIMIT_<name>. */
+export interface ProgramRlimit {
+  name: 'CPU' | 'FSIZE' | 'NOFILE' | 'CORE' | 'AS' | 'NPROC' | 'STACK';
+  soft: number;
+  hard: number;
+}
+
+/** How the init reports: see the module comment. */
+export type InitChannel = { kind: 'fds'; statusFd: number; stdoutFd: number; stderrFd: number } | { kind: 'framed'; fd: number };
+
+export interface InitInvocation {
+  python: string;
+  channel: InitChannel;
+  rlimits: readonly ProgramRlimit[];
+  /** Run the program as this user (the init must be privileged to switch). */
+  user?: { uid: number; gid: number };
+  /** Become a child subreaper, to find and kill orphans when not PID 1 of a namespace. */
+  subreaper?: boolean;
+  command: readonly string[];
+}
+
+/** argv that starts the init (inside whatever sandbox the caller builds). */
+export function initArgv(invocation: InitInvocation): string[] {
+  const limits = invocation.rlimits.map((limit) => `${limit.name}:${limit.soft}:${limit.hard}`).join(',');
+  const { channel } = invocation;
+  const report = channel.kind === 'fds' ? `fds:${channel.statusFd},${channel.stdoutFd},${channel.stderrFd}` : `framed:${channel.fd}`;
+  const options = [`--report=${report}`, `--rlimits=${limits}`];
+  if (invocation.user) options.push(`--user=${invocation.user.uid}:${invocation.user.gid}`);
+  if (invocation.subreaper) options.push('--subreaper');
+  return [invocation.python, '-I', '-S', '-c', SANDBOX_INIT_SOURCE, ...options, '--', ...invocation.command];
+}
+
+/** What the init reported about the program. */
+export type InitReport =
+  | {
+      kind: 'finished';
+      exitCode: number | null;
+      signalNumber: number | null;
+      cpuTimeMs: number;
+      maxRssKb: number;
+      wallTimeMs: number;
+      /** Processes still alive when the main process ended, killed by the init. */
+      leftovers: number;
+    }
+  | { kind: 'exec_failed'; message: string };
+
+export type InitLine = InitReport | { kind: 'started' };
+
+export class InitReportParseError extends Error {
+  override readonly name = 'InitReportParseError';
+}
+
+/** Parses one line of the init; throws InitReportParseError when it is malformed. */
+export function parseInitLine(line: string): InitLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new InitReportParseError(`sandbox init wrote an unparseable status line: ${JSON.stringify(line)}`, {
+      cause: error,
+    });
+  }
+  if (typeof value !== 'object' || value === null) {
+    throw new InitReportParseError(`sandbox init wrote a non-object status: ${JSON.stringify(line)}`);
+  }
+  const record = value as Record<string, unknown>;
+  if (record.event === 'started') return { kind: 'started' };
+  if (typeof record.execError === 'string') return { kind: 'exec_failed', message: record.execError };
+  const exitCode = record.exitCode;
+  const signal = record.signal;
+  const numbers = [record.userUs, record.systemUs, record.maxRssKb, record.wallUs];
+  const validNullableInt = (v: unknown) => v === null || Number.isInteger(v);
+  if (!validNullableInt(exitCode) || !validNullableInt(signal) || !numbers.every((n) => Number.isInteger(n))) {
+    throw new InitReportParseError(`sandbox init wrote an invalid status: ${JSON.stringify(line)}`);
+  }
+  const [userUs, systemUs, maxRssKb, wallUs] = numbers as number[];
+  return {
+    kind: 'finished',
+    exitCode: exitCode as number | null,
+    signalNumber: signal as number | null,
+    cpuTimeMs: Math.round((userUs + systemUs) / 1000),
+    maxRssKb,
+    wallTimeMs: Math.round(wallUs / 1000),
+    leftovers: Number.isInteger(record.leftovers) ? (record.leftovers as number) : 0,
+  };
+}
+
+/** Parses the init's final status line; throws InitReportParseError when it is malformed. */
+export function parseInitReport(line: string): InitReport {
+  const parsed = parseInitLine(line);
+  if (parsed.kind === 'started') throw new InitReportParseError(`not a final status line: ${JSON.stringify(line)}`);
+  return parsed;
+}
