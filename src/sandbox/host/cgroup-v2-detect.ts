@@ -90,7 +90,7 @@ export async function detectCgroupV2(files: CgroupFiles, paths: CgroupV2Paths = 
   if (boundToV1.length > 0) {
     return {
       state: 'absent',
-      reason: `a hybrid host: ${boundToV1.join(', ')} ${boundToV1.length > 1 ? 'are' : 'is'} a cgroup v1 controller`,
+      reason: `a hybrid host: ${boundToV1.join(', ')} ${boundToV1.length > 1 ? 'are cgroup v1 controllers' : 'is a cgroup v1 controller'}`,
     };
   }
   const mount: Cgroup2Mount = { mountPoint: unified.mountPoint, root: unified.root };

@@ -65,7 +65,7 @@ describe('cgroup v2 detection', () => {
     host.setOwnGroup(SERVICE);
     const backend = await open(host);
     expect(backend.kind).toBe('rlimits');
-    expect(backend.describe()).toBe('no cgroup v2 controllers (a hybrid host: memory, pids are a cgroup v1 controller); rlimits only');
+    expect(backend.describe()).toBe('no cgroup v2 controllers (a hybrid host: memory, pids are cgroup v1 controllers); rlimits only');
   });
 
   test('systemd Delegate=yes: the service moves into its leaf, then the controllers are enabled, then the runs parent is made', async () => {
