@@ -36,7 +36,7 @@ describe('generated seccomp filters', () => {
     if (probe.status !== 0) throw new Error(`${PYTHON} cannot import seccomp: apt-get install python3-seccomp (${probe.stderr.trim()})`);
     const out = mkdtempSync(path.join(tmpdir(), 'crucible-seccomp-'));
     try {
-      const generated = spawnSync(PYTHON, ['scripts/seccomp/generate.py', '--out', out], { encoding: 'utf8' });
+      const generated = spawnSync(PYTHON, [path.join(__dirname, '../../scripts/seccomp/generate.py'), '--out', out], { encoding: 'utf8' });
       expect(generated.stderr).toBe('');
       expect(generated.status).toBe(0);
       for (const file of ['manifest.json', ...ARCHITECTURES.map((arch) => `${arch}.bpf`)]) {
