@@ -1,0 +1,58 @@
+/**
+ * The file operations the cgroup v2 backend performs, behind an interface so that the unit tests
+ * can run the backend against a fake cgroupfs (a temp dir plus the few kernel rules that matter:
+ * interface files appear on mkdir, moving a pid through cgroup.procs, the no-internal-processes
+ * rule, EBUSY on rmdir of a populated group). Production uses the real files.
+ */
+import { promises as fs } from 'node:fs';
+
+export interface CgroupFiles {
+  read(file: string): Promise<string>;
+  write(file: string, content: string): Promise<void>;
+  exists(file: string): Promise<boolean>;
+  mkdir(directory: string): Promise<void>;
+  rmdir(directory: string): Promise<void>;
+  /** Names of the subdirectories (child groups) of a directory. */
+  subdirectories(directory: string): Promise<string[]>;
+}
+
+export const hostCgroupFiles: CgroupFiles = {
+  read: (file) => fs.readFile(file, 'utf8'),
+  // One write(2) per call: cgroupfs acts on each write, so content must not be split.
+  write: (file, content) => fs.writeFile(file, content),
+  exists: async (file) => {
+    try {
+      await fs.access(file);
+      return true;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return false;
+      throw error;
+    }
+  },
+  mkdir: (directory) => fs.mkdir(directory),
+  rmdir: (directory) => fs.rmdir(directory),
+  subdirectories: async (directory) =>
+    (await fs.readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name),
+};
+
+export function isErrno(error: unknown, ...codes: string[]): boolean {
+  return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}
+
+/** A "flat keyed" cgroup file ("key value" per line: memory.events, pids.events, cpu.stat). */
+export function parseFlatKeyed(text: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined && /^\d+$/.test(value)) values.set(key, Number(value));
+  }
+  return values;
+}
+
+/** cgroup.procs: one pid per line. */
+export function parsePids(text: string): number[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map(Number);
+}
