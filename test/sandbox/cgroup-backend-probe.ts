@@ -7,12 +7,13 @@
  * runner included) into their leaf, as the service itself would at start; the test then finds the
  * prepared subtree and uses it.
  */
-import { describeLayout, discoverCgroupV1Layout, layoutMode } from '../../src/sandbox/cgroups';
+import { discoverCgroupV1Layout, missingV1Controllers } from '../../src/sandbox/host/cgroup-v1';
 import { openCgroupV2Backend } from '../../src/sandbox/host/cgroup-v2';
 
 async function main(): Promise<void> {
   const layout = await discoverCgroupV1Layout();
-  const v1 = layoutMode(layout) === 'cgroups' ? null : `cgroup v1 backend unavailable here: ${describeLayout(layout)}`;
+  const missing = missingV1Controllers(layout);
+  const v1 = missing.length === 0 ? null : `cgroup v1 backend unavailable here: no usable ${missing.join(', ')} controller`;
   const backend = await openCgroupV2Backend();
   const v2 = backend.kind === 'v2' ? null : `cgroup v2 backend unavailable here: ${backend.describe()}`;
   process.stdout.write(JSON.stringify({ v1, v2 }));

@@ -10,8 +10,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { discoverCgroupV1Layout, RunCgroup as CgroupV1RunGroup } from '../../src/sandbox/cgroups';
-import { openCgroupV2Backend, type RunCgroup, type RunCgroupLimits } from '../../src/sandbox/host/cgroup-v2';
+import type { CgroupBackend, RunCgroup, RunCgroupLimits } from '../../src/sandbox/host/cgroup-backend';
+import { discoverCgroupV1Layout, V1CgroupBackend } from '../../src/sandbox/host/cgroup-v1';
+import { openCgroupV2Backend } from '../../src/sandbox/host/cgroup-v2';
 
 jest.setTimeout(60_000);
 
@@ -39,19 +40,20 @@ const BACKENDS: BackendRow[] = [
   {
     name: 'v1',
     skipReason: available.v1,
-    createRun: async (limits) => CgroupV1RunGroup.create(await discoverCgroupV1Layout(), limits),
+    createRun: async (limits) => createRunOf(new V1CgroupBackend(await discoverCgroupV1Layout()), limits),
   },
   {
     name: 'v2',
     skipReason: available.v2,
-    createRun: async (limits) => {
-      const backend = await openCgroupV2Backend();
-      const group = await backend.createRun(limits);
-      if (group === null) throw new Error(`the v2 backend was available to the probe but not here: ${backend.describe()}`);
-      return group;
-    },
+    createRun: async (limits) => createRunOf(await openCgroupV2Backend(), limits),
   },
 ];
+
+async function createRunOf(backend: CgroupBackend, limits: RunCgroupLimits): Promise<RunCgroup> {
+  const group = await backend.createRun(limits);
+  if (group === null) throw new Error(`the backend was available to the probe but not here: ${backend.describe()}`);
+  return group;
+}
 
 interface Ended {
   code: number | null;

@@ -1,7 +1,7 @@
 /**
  * The libseccomp-generated filter (src/sandbox/host/seccomp-filter.ts): the committed programs
- * are what the generator makes from policy.json, they decide exactly as the hand-assembled filter
- * of seccomp.ts did for every syscall number, and loaded by real bwrap they make the denied calls
+ * are what the generator makes from policy.json (whose numbers matched the hand-assembled filter
+ * it replaced, for every syscall number), and loaded by real bwrap they make the denied calls
  * fail with EPERM while Python runs, and kill a process that uses a foreign ABI.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,7 +18,6 @@ import {
   seccompPolicy,
   type SeccompArchitecture,
 } from '../../src/sandbox/host/seccomp-filter';
-import { buildSeccompFilter } from '../../src/sandbox/seccomp';
 
 jest.setTimeout(30_000);
 
@@ -84,13 +83,6 @@ describe('generated seccomp filters', () => {
         expect(x32).toEqual([]);
       }
     });
-
-    test('decides exactly as the hand-assembled filter of seccomp.ts', () => {
-      const handmade = buildSeccompFilter({ arch: arch === 'x86_64' ? 'x64' : 'arm64' });
-      const inputs = numbers.flatMap((nr) => [nr, nr | X32_SYSCALL_BIT]);
-      const differences = inputs.filter((nr) => runFilter(program, AUDIT_ARCH[arch], nr) !== runFilter(handmade, AUDIT_ARCH[arch], nr));
-      expect(differences).toEqual([]);
-    });
   });
 });
 
@@ -118,15 +110,13 @@ function probeProgram(calls: Array<[string, number]>): string {
   const denied = Object.entries(numbers);
   const getppid = arch === 'x86_64' ? 110 : 173;
 
-  test('every denied call fails with EPERM, ordinary calls work, as with the hand-assembled filter', async () => {
+  test('every denied call fails with EPERM, ordinary calls work', async () => {
     const code = probeProgram([...denied, ['getppid', getppid]]);
     const generated = await inBwrap(seccompFilterForThisMachine(), ['-I', '-c', code]);
     expect(generated.stderr).toBe('');
     expect(generated.status).toBe(0);
     const expected = [...denied.map(([name]) => `${name} -1 1`), 'getppid 1 0'].join('\n') + '\n';
     expect(generated.stdout).toBe(expected);
-    const handmade = await inBwrap(buildSeccompFilter({ arch: process.arch === 'x64' ? 'x64' : 'arm64' }), ['-I', '-c', code]);
-    expect(handmade.stdout).toBe(generated.stdout);
   });
 
   test('without the filter the same calls behave differently (the probe can tell)', async () => {

@@ -39,7 +39,7 @@ import {
   sandboxEnvironment,
   type TmpfsSizes,
 } from '../layout';
-import { seccompFilterForThisMachine } from '../seccomp';
+import { seccompFilterForThisMachine } from '../host/seccomp-filter';
 import { SANDBOX_FDS } from '../run/channel';
 import type { LaunchContext, PreparedLaunch } from '../run/launch';
 import { INIT_MEMORY_BYTES, PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';

@@ -10,6 +10,12 @@
  */
 import { errorMessage, SandboxInfrastructureError } from '../engine';
 import { discoverCgroupV1Layout, missingV1Controllers, V1CgroupBackend } from './cgroup-v1';
+import { openCgroupV2Backend } from './cgroup-v2';
+import { detectCgroupV2 } from './cgroup-v2-detect';
+import { hostCgroupFiles } from './cgroup-v2-files';
+import { RlimitsOnlyBackend } from './rlimits-only';
+
+export { RlimitsOnlyBackend };
 
 export interface RunCgroupLimits {
   /** Everything the run may hold: the program's memory, its tmpfs pages, the sandbox machinery's. */
@@ -50,18 +56,6 @@ export interface CgroupBackend {
   createRun(limits: RunCgroupLimits): Promise<RunCgroup | null>;
 }
 
-/** No per-run groups: rlimits fence each process. `why` says what made it so. */
-export class RlimitsOnlyBackend implements CgroupBackend {
-  readonly kind = 'rlimits' as const;
-  constructor(private readonly why: string) {}
-  describe(): string {
-    return `no per-run cgroups (${this.why}): memory, processes and CPU are per-process rlimits`;
-  }
-  createRun(): Promise<null> {
-    return Promise.resolve(null);
-  }
-}
-
 export type CgroupMode = 'auto' | 'off';
 
 /**
@@ -71,14 +65,15 @@ export type CgroupMode = 'auto' | 'off';
  */
 export async function selectCgroupBackend(mode: CgroupMode): Promise<CgroupBackend> {
   if (mode === 'off') return new RlimitsOnlyBackend('cgroups turned off by configuration');
-  // cgroup v2 goes here, tried first: a delegated subtree (or one created under the service's own
-  // group when it may) with memory.max, pids.max, cpu.stat and cgroup.kill (host/cgroup-v2.ts).
+  // cgroup v2 first: on a v2 host the v1 controllers are absent, and on a hybrid host they are
+  // where memory and pids live. A v2 host that is not delegated to us says why, and runs on rlimits.
+  if ((await detectCgroupV2(hostCgroupFiles)).state !== 'absent') return openCgroupV2Backend();
   const layout = await discoverCgroupV1Layout();
   const missing = missingV1Controllers(layout);
   if (missing.length === 0) return new V1CgroupBackend(layout);
   return new RlimitsOnlyBackend(
     missing.length === 3
-      ? 'no cgroup v1 controller this process may use (a cgroup v2 host, or not root)'
+      ? 'no cgroup v1 controller this process may use (not root?)'
       : `cgroup v1 without a usable ${missing.join(', ')} controller`,
   );
 }

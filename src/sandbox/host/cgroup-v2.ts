@@ -36,33 +36,10 @@
  */
 import path from 'node:path';
 import { SandboxInfrastructureError } from '../engine';
+import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';
+import { RlimitsOnlyBackend } from './rlimits-only';
 import { detectCgroupV2, HOST_PATHS, RUNS_PARENT, SERVICE_LEAF, type CgroupV2Detection, type CgroupV2Paths } from './cgroup-v2-detect';
 import { hostCgroupFiles, isErrno, parseFlatKeyed, parsePids, type CgroupFiles } from './cgroup-v2-files';
-
-// TODO(merge): replace these four declarations with
-// `import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';`
-export interface RunCgroupLimits {
-  memoryBytes: number;
-  maxTasks: number;
-}
-export interface RunCgroupUsage {
-  cpuTimeMs: number | null;
-  peakMemoryKb: number | null;
-  oomKills: number;
-  pidsLimitHits: number;
-}
-export interface RunCgroup {
-  readonly procsFiles: string[];
-  cpuTimeMs(): Promise<number | null>;
-  usage(): Promise<RunCgroupUsage>;
-  killAll(): Promise<number[]>;
-  destroy(deadlineMs?: number): Promise<void>;
-}
-export interface CgroupBackend {
-  readonly kind: 'v1' | 'v2' | 'rlimits';
-  describe(): string;
-  createRun(limits: RunCgroupLimits): Promise<RunCgroup | null>;
-}
 
 export interface CgroupV2Options {
   paths?: CgroupV2Paths;
@@ -86,11 +63,10 @@ export async function openCgroupV2Backend(options: CgroupV2Options = {}): Promis
   let detection: CgroupV2Detection;
   try {
     detection = await detectCgroupV2(files, paths);
-    if (detection.state === 'absent') return new RlimitsOnly(`no cgroup v2 controllers (${detection.reason}); rlimits only`);
-    if (detection.state === 'not-delegated')
-      return new RlimitsOnly(`cgroup v2 present but not delegated: ${detection.reason}; rlimits only`);
+    if (detection.state === 'absent') return new RlimitsOnlyBackend(`no cgroup v2 controllers: ${detection.reason}`);
+    if (detection.state === 'not-delegated') return new RlimitsOnlyBackend(`cgroup v2 present but not delegated: ${detection.reason}`);
     const runsDir = await prepareRunsParent(files, detection);
-    if (typeof runsDir !== 'string') return new RlimitsOnly(`cgroup v2 present but not delegated: ${runsDir.refused}; rlimits only`);
+    if (typeof runsDir !== 'string') return new RlimitsOnlyBackend(`cgroup v2 present but not delegated: ${runsDir.refused}`);
     await removeStaleRunGroups(files, runsDir);
     return new CgroupV2Backend(files, runsDir, detection.controllers);
   } catch (error) {
@@ -175,17 +151,6 @@ function isAlive(pid: number): boolean {
 }
 
 /** A v2 host where runs cannot have groups: describe() says why. */
-class RlimitsOnly implements CgroupBackend {
-  readonly kind = 'rlimits';
-  constructor(private readonly reason: string) {}
-  describe(): string {
-    return this.reason;
-  }
-  async createRun(): Promise<null> {
-    return null;
-  }
-}
-
 let runCounter = 0;
 
 export class CgroupV2Backend implements CgroupBackend {

@@ -56,7 +56,9 @@ describe('cgroup v2 detection', () => {
     });
     const backend = await open(host);
     expect(backend.kind).toBe('rlimits');
-    expect(backend.describe()).toBe('no cgroup v2 controllers (no cgroup2 filesystem is mounted (a cgroup v1 host)); rlimits only');
+    expect(backend.describe()).toBe(
+      'no per-run cgroups (no cgroup v2 controllers: no cgroup2 filesystem is mounted (a cgroup v1 host)): memory, processes and CPU are per-process rlimits',
+    );
     expect(await backend.createRun(LIMITS)).toBeNull();
   });
 
@@ -65,7 +67,9 @@ describe('cgroup v2 detection', () => {
     host.setOwnGroup(SERVICE);
     const backend = await open(host);
     expect(backend.kind).toBe('rlimits');
-    expect(backend.describe()).toBe('no cgroup v2 controllers (a hybrid host: memory, pids are cgroup v1 controllers); rlimits only');
+    expect(backend.describe()).toBe(
+      'no per-run cgroups (no cgroup v2 controllers: a hybrid host: memory, pids are cgroup v1 controllers): memory, processes and CPU are per-process rlimits',
+    );
   });
 
   test('systemd Delegate=yes: the service moves into its leaf, then the controllers are enabled, then the runs parent is made', async () => {
@@ -131,7 +135,7 @@ describe('cgroup v2 detection', () => {
     const backend = await open(host);
     expect(backend.kind).toBe('rlimits');
     expect(backend.describe()).toBe(
-      `cgroup v2 present but not delegated: pids not delegated to ${serviceDir} (its cgroup.controllers: cpu memory); rlimits only`,
+      `no per-run cgroups (cgroup v2 present but not delegated: pids not delegated to ${serviceDir} (its cgroup.controllers: cpu memory)): memory, processes and CPU are per-process rlimits`,
     );
     expect(host.writes).toEqual([]);
   });
@@ -145,7 +149,9 @@ describe('cgroup v2 detection', () => {
     const backend = await open(host);
     expect(backend.kind).toBe('rlimits');
     expect(backend.describe()).toMatch(
-      new RegExp(`^cgroup v2 present but not delegated: ${code}: mkdir .*crucible-service; rlimits only$`),
+      new RegExp(
+        `^no per-run cgroups \\(cgroup v2 present but not delegated: ${code}: mkdir .*crucible-service\\): memory, processes and CPU are per-process rlimits$`,
+      ),
     );
     expect(host.procs(serviceDir)).toEqual([4242, 4243]);
   });
@@ -155,7 +161,7 @@ describe('cgroup v2 detection', () => {
     host.setOwnGroup(SERVICE);
     host.addGroup(SERVICE, { controllers: 'cpu memory pids', procs: [4242], type: 'threaded' });
     expect((await open(host)).describe()).toMatch(
-      /^cgroup v2 present but not delegated: .* is a threaded group, not a domain; rlimits only$/,
+      /^no per-run cgroups \(cgroup v2 present but not delegated: .* is a threaded group, not a domain\): memory, processes and CPU are per-process rlimits$/,
     );
   });
 
