@@ -12,6 +12,7 @@
 import { promises as fs } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { failSetup } from './cgroup-setup';
 import { errorMessage as describe, SandboxInfrastructureError } from '../engine';
 import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';
 import { isErrno, pathExists } from './fs';
@@ -155,13 +156,7 @@ class V1RunCgroup implements RunCgroup {
       if (failed !== undefined) throw failed.reason;
       await group.applyLimits(limits);
     } catch (error) {
-      await group.destroy().catch((cleanupError: unknown) => {
-        throw new SandboxInfrastructureError(
-          `cannot set up the run's cgroups (${describe(error)}), and cleaning up failed too (${describe(cleanupError)})`,
-          { cause: error },
-        );
-      });
-      throw new SandboxInfrastructureError(`cannot set up the run's cgroups: ${describe(error)}`, { cause: error });
+      return failSetup(group, error);
     }
     return group;
   }

@@ -5,6 +5,7 @@
  * rule, EBUSY on rmdir of a populated group). Production uses the real files.
  */
 import { promises as fs } from 'node:fs';
+import { isErrno, pathExists } from './fs';
 
 export interface CgroupFiles {
   read(file: string): Promise<string>;
@@ -20,24 +21,14 @@ export const hostCgroupFiles: CgroupFiles = {
   read: (file) => fs.readFile(file, 'utf8'),
   // One write(2) per call: cgroupfs acts on each write, so content must not be split.
   write: (file, content) => fs.writeFile(file, content),
-  exists: async (file) => {
-    try {
-      await fs.access(file);
-      return true;
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return false;
-      throw error;
-    }
-  },
+  exists: pathExists,
   mkdir: (directory) => fs.mkdir(directory),
   rmdir: (directory) => fs.rmdir(directory),
   subdirectories: async (directory) =>
     (await fs.readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name),
 };
 
-export function isErrno(error: unknown, ...codes: string[]): boolean {
-  return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
-}
+export { isErrno };
 
 /** A "flat keyed" cgroup file ("key value" per line: memory.events, pids.events, cpu.stat). */
 export function parseFlatKeyed(text: string): Map<string, number> {

@@ -35,7 +35,8 @@
  * cgroup.procs, repeated until the group is empty.
  */
 import path from 'node:path';
-import { SandboxInfrastructureError } from '../engine';
+import { failSetup } from './cgroup-setup';
+import { errorMessage as describe, SandboxInfrastructureError } from '../engine';
 import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';
 import { RlimitsOnlyBackend } from './rlimits-only';
 import { detectCgroupV2, HOST_PATHS, RUNS_PARENT, SERVICE_LEAF, type CgroupV2Detection, type CgroupV2Paths } from './cgroup-v2-detect';
@@ -179,13 +180,7 @@ export class CgroupV2Backend implements CgroupBackend {
     try {
       await group.applyLimits(limits);
     } catch (error) {
-      await group.destroy().catch((cleanupError: unknown) => {
-        throw new SandboxInfrastructureError(
-          `cannot set up the run's cgroup (${describe(error)}), and removing it failed too (${describe(cleanupError)})`,
-          { cause: error },
-        );
-      });
-      throw new SandboxInfrastructureError(`cannot set up the run's cgroup: ${describe(error)}`, { cause: error });
+      return failSetup(group, error);
     }
     return group;
   }
@@ -312,8 +307,4 @@ function killIfAlive(pid: number): void {
   } catch (error) {
     if (!isErrno(error, 'ESRCH')) throw error; // already gone: that is the goal
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

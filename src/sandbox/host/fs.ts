@@ -1,8 +1,9 @@
 /** Small file-system helpers shared by the host modules and the engines. */
 import { promises as fs } from 'node:fs';
 
-export function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
+/** Whether `error` is a system error with one of these codes (ENOENT, ESRCH, ...). */
+export function isErrno(error: unknown, ...codes: string[]): boolean {
+  return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
 }
 
 /** Whether `hostPath` exists (a dangling symlink counts); errors other than ENOENT are thrown. */
