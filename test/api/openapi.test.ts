@@ -482,3 +482,15 @@ test('health, readiness and introspection responses conform to their documented 
   await expectDocumented(await call('GET', '/v1/limits'), 'GET', '/v1/limits');
   await expectDocumented(await call('GET', '/v1/policy'), 'GET', '/v1/policy');
 });
+
+test('/v1/limits says, per engine, where a limit does not mean what it means in bwrap', async () => {
+  const body: any = await expectDocumented(await call('GET', '/v1/limits'), 'GET', '/v1/limits');
+  expect(body.engines.bwrap.differences).toEqual([]);
+  expect(body.engines.gvisor.differences.map((difference: any) => [difference.id, difference.limit])).toEqual([
+    ['forks', 'cpuTimeMs'],
+    ['worker_threads', 'maxProcesses'],
+    ['tmpfs', 'memoryMb'],
+    ['oom_score_adj', 'privileges'],
+  ]);
+  expect(body.engines.process.differences[0].description).toMatch(/no isolation/);
+});

@@ -4,29 +4,19 @@
  * machine is a skipped test that says why, never a pass.
  */
 import { computeVerdict } from '../../src/domain/verdict';
+import { engineDifference } from '../../src/sandbox/engine-differences';
 import { describeEachEngine, limiter, runner, text } from './engines';
 
 const TIMEOUT = 60_000;
 
-/**
- * Known gaps of an engine on this machine, by test: the test is skipped for that engine with the
- * reason in its name (never counted as passed). The sandbox README lists them per engine.
- */
-const KNOWN_GAPS: Partial<Record<string, Record<string, string>>> = {
-  gvisor: {
-    oom_score_adj: 'gVisor emulates it without a capability check; the host OOM score of the Sentry is not reachable',
-    worker_threads:
-      "not yet the same: RLIMIT_NPROC inside gVisor counts every thread, and CPU is the host cgroup's, the Sentry's bookkeeping included",
-    forks: "not yet the same: CPU is the host cgroup's counter, which charges the Sentry's work for each fork to the program",
-    tmpfs: "not yet the same: gVisor's tmpfs lives in the Sentry's memory, whose host cgroup allows the limit plus 96 MiB for the Sentry",
-  },
-};
-
 describeEachEngine('fidelity', (subject) => {
   const run = runner(subject, limiter(1));
-  /** A test of an isolating engine, skipped with the reason where the engine has a known gap. */
+  /**
+   * A test of an isolating engine, skipped only where the engine has a difference documented in
+   * the API (src/sandbox/engine-differences.ts), with its text as the reason.
+   */
   const isolatedTest = (gap: string, name: string, body: () => Promise<void>, timeout: number) => {
-    const reason = KNOWN_GAPS[subject.name]?.[gap];
+    const reason = engineDifference(subject.name, gap)?.description;
     if (!subject.isolated) test.skip(name, body, timeout);
     else if (reason !== undefined) test.skip(`${name} (skipped: ${reason})`, body, timeout);
     else test(name, body, timeout);

@@ -6,6 +6,7 @@ import { requireScope } from '../auth/middleware';
 import type { ScanPolicy } from '../../scanner/decide';
 import { scanPolicySchema } from '../../scanner/policy';
 import { Limits } from '../../contract/schemas';
+import { ENGINE_DIFFERENCES } from '../../sandbox/engine-differences';
 
 const LANGUAGE_INFO: Record<(typeof LANGUAGES)[number], { name: string; fileName: string }> = {
   python: { name: 'Python 3', fileName: 'main.py' },
@@ -35,6 +36,21 @@ const languagesRoute = createRoute({
   },
 });
 
+const EngineDifference = z.object({
+  id: z.string(),
+  limit: z.enum(['cpuTimeMs', 'memoryMb', 'maxProcesses', 'privileges']),
+  description: z.string(),
+});
+
+const LimitsInfo = z.object({
+  defaults: Limits,
+  maxima: Limits,
+  engines: z.record(z.enum(['bwrap', 'gvisor', 'process']), z.object({ differences: z.array(EngineDifference) })).openapi({
+    description:
+      'Per sandbox engine, where a limit or privilege does not mean what it means in bwrap (the reference): none for bwrap. The engine a deployment uses is its ENGINE setting.',
+  }),
+});
+
 const limitsRoute = createRoute({
   middleware: [requireScope('read')] as const,
   security: [{ bearerAuth: [] }],
@@ -42,7 +58,7 @@ const limitsRoute = createRoute({
   path: '/limits',
   summary: 'Default and maximum execution limits',
   responses: {
-    200: { description: 'Limits', content: { 'application/json': { schema: z.object({ defaults: Limits, maxima: Limits }) } } },
+    200: { description: 'Limits', content: { 'application/json': { schema: LimitsInfo } } },
   },
 });
 
@@ -58,7 +74,12 @@ const policyRoute = createRoute({
 export function introspectionRoutes(policy: ScanPolicy) {
   const app = new OpenAPIHono<{ Variables: AuthVariables }>();
   app.openapi(languagesRoute, (c) => c.json({ items: LANGUAGES.map((id) => ({ id, ...LANGUAGE_INFO[id] })) }, 200));
-  app.openapi(limitsRoute, (c) => c.json({ defaults: LIMIT_DEFAULTS, maxima: LIMIT_MAXIMA }, 200));
+  app.openapi(limitsRoute, (c) => {
+    const engines = Object.fromEntries(
+      Object.entries(ENGINE_DIFFERENCES).map(([engine, differences]) => [engine, { differences: [...differences] }]),
+    ) as z.infer<typeof LimitsInfo>['engines'];
+    return c.json({ defaults: LIMIT_DEFAULTS, maxima: LIMIT_MAXIMA, engines }, 200);
+  });
   app.openapi(policyRoute, (c) => c.json({ severity: { ...policy.severity }, rules: { ...(policy.rules ?? {}) } }, 200));
   return app;
 }
