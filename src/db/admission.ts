@@ -6,9 +6,11 @@
  * takes a PostgreSQL transaction-scoped advisory lock: the next admission's count starts only
  * after this one's insert is committed (or rolled back), whichever API process makes it. The
  * lock is one for the whole service, because the total cap counts every tenant; it is held for
- * two indexed counts and one insert, a few milliseconds.
+ * one count over a partial index of the unfinished rows and two inserts, a few milliseconds.
+ * Submissions queue for it: ADMISSION_WAIT_MS bounds how long one waits before the API answers
+ * 503 with Retry-After.
  */
-import type { Prisma } from '../generated/prisma/client';
+import { Prisma } from '../generated/prisma/client';
 import { TERMINAL_STATUSES } from '../domain/evaluation';
 
 /** Unfinished evaluations, not counting the one being admitted. */
@@ -26,15 +28,17 @@ export type AdmissionDecision = (counts: InFlightCounts) => void;
  */
 export const ADMISSION_LOCK_KEY = 0x6372756369626c65n;
 
+/** How long a submission may wait for a connection and the lock, and hold them, in all. */
+export const ADMISSION_WAIT_MS = 10_000;
+
 /** Runs inside the insert's transaction, before the insert: lock, count, decide. */
 export function admissionGate(tenant: string, decide: AdmissionDecision) {
   return async (tx: Prisma.TransactionClient): Promise<void> => {
     await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${ADMISSION_LOCK_KEY})`;
-    const unfinished = { status: { notIn: [...TERMINAL_STATUSES] } };
-    const [tenantCount, total] = await Promise.all([
-      tx.evaluation.count({ where: { ...unfinished, tenant } }),
-      tx.evaluation.count({ where: unfinished }),
-    ]);
-    decide({ tenant: tenantCount, total });
+    // One statement, written so that it matches evaluations_unfinished_tenant_idx's predicate.
+    const [counts] = await tx.$queryRaw<Array<{ tenant: number; total: number }>>`
+      SELECT count(*) FILTER (WHERE tenant = ${tenant})::int AS tenant, count(*)::int AS total
+        FROM evaluations WHERE status NOT IN (${Prisma.join([...TERMINAL_STATUSES])})`;
+    decide({ tenant: counts?.tenant ?? 0, total: counts?.total ?? 0 });
   };
 }

@@ -16,3 +16,15 @@ export function isConnectionError(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Prisma's "no connection or transaction in time" (P2024: pool timeout; P2028: a transaction did
+ * not start or finish in time, e.g. behind the admission lock): PostgreSQL answers, but not soon
+ * enough under this load; a retry shortly after succeeds.
+ */
+const BUSY_CODES = new Set(['P2024', 'P2028']);
+
+export function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && BUSY_CODES.has(code);
+}

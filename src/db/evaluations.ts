@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './client';
 import { Prisma, type Evaluation } from '../generated/prisma/client';
 import { InvalidRowError, parseEvaluationRow, parseEventColumns, parseEventRow, type EvaluationRow, type EventRow } from './rows';
+import { ADMISSION_WAIT_MS } from './admission';
 import type { ExecutionFields, OutputPreview, StoredOutput } from '../domain/execution';
 import {
   TERMINAL_STATUSES,
@@ -92,32 +93,35 @@ export class EvaluationStore {
    * `admit` runs first in the same transaction and may refuse by throwing (see ./admission.ts).
    */
   async create(input: NewEvaluation, at = new Date(), admit?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<EvaluationRow> {
-    return this.db.$transaction(async (tx) => {
-      if (admit) await admit(tx);
-      const row = await tx.evaluation.create({
-        data: {
-          id: input.id,
-          workflowId: workflowIdFor(input.id),
-          tenant: input.tenant,
-          status: 'queued',
-          language: input.language,
-          code: bytes(input.code),
-          stdin: input.stdin ? bytes(input.stdin) : null,
-          expectedOutput: input.expectedOutput ? bytes(input.expectedOutput) : null,
-          limits: { ...input.limits },
-          metadata: input.metadata,
-          idempotencyKey: input.idempotencyKey ?? null,
-          requestHash: input.requestHash ?? null,
-          callbackUrl: input.callbackUrl ?? null,
-          createdAt: at,
-        },
-      });
-      await tx.evaluationEvent.create({
-        data: { evaluationId: input.id, type: 'EVALUATION_QUEUED', dedupeKey: 'queued', createdAt: at, data: {} },
-      });
-      // Inside the transaction: a row this service could not read back is not committed.
-      return parseEvaluationRow(row);
-    });
+    return this.db.$transaction(
+      async (tx) => {
+        if (admit) await admit(tx);
+        const row = await tx.evaluation.create({
+          data: {
+            id: input.id,
+            workflowId: workflowIdFor(input.id),
+            tenant: input.tenant,
+            status: 'queued',
+            language: input.language,
+            code: bytes(input.code),
+            stdin: input.stdin ? bytes(input.stdin) : null,
+            expectedOutput: input.expectedOutput ? bytes(input.expectedOutput) : null,
+            limits: { ...input.limits },
+            metadata: input.metadata,
+            idempotencyKey: input.idempotencyKey ?? null,
+            requestHash: input.requestHash ?? null,
+            callbackUrl: input.callbackUrl ?? null,
+            createdAt: at,
+          },
+        });
+        await tx.evaluationEvent.create({
+          data: { evaluationId: input.id, type: 'EVALUATION_QUEUED', dedupeKey: 'queued', createdAt: at, data: {} },
+        });
+        // Inside the transaction: a row this service could not read back is not committed.
+        return parseEvaluationRow(row);
+      },
+      admit ? { maxWait: ADMISSION_WAIT_MS, timeout: ADMISSION_WAIT_MS } : undefined,
+    );
   }
 
   /** Undo of `create` when the workflow could not be started: nothing half-created is left. */

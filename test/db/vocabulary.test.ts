@@ -8,7 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { createDb, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
-import { EVENT_TYPES, LANGUAGES, LIMIT_DEFAULTS, REVIEW_DECISIONS, STATUSES, VERDICTS } from '../../src/domain/evaluation';
+import {
+  EVENT_TYPES,
+  LANGUAGES,
+  LIMIT_DEFAULTS,
+  REVIEW_DECISIONS,
+  STATUSES,
+  TERMINAL_STATUSES,
+  VERDICTS,
+} from '../../src/domain/evaluation';
 import { databaseUrl } from '../support/harness';
 
 let db: Db;
@@ -118,4 +126,24 @@ test.each([
   expect(rows).toHaveLength(1);
   const allowed = [...rows[0]!.definition.matchAll(/'((?:[^']|'')*)'::text/g)].map((m) => m[1]!.replace(/''/g, "'"));
   expect(allowed.sort()).toEqual([...constant].sort());
+});
+
+test("the in-flight counts' partial index holds exactly the unfinished statuses, and admission's count uses it", async () => {
+  const { rows } = await pg.query<{ indexdef: string }>(
+    "SELECT indexdef FROM pg_indexes WHERE tablename = 'evaluations' AND indexname = 'evaluations_unfinished_tenant_idx'",
+  );
+  expect(rows).toHaveLength(1);
+  const excluded = [...rows[0]!.indexdef.matchAll(/'([a-z_]+)'::text/g)].map((match) => match[1]).sort();
+  expect(excluded).toEqual([...TERMINAL_STATUSES].sort());
+  // With few rows the planner may prefer a table scan; with scans off, the index must serve the count.
+  await pg.query('SET enable_seqscan = off');
+  try {
+    const plan = await pg.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT count(*) FILTER (WHERE tenant = 'x')::int, count(*)::int FROM evaluations
+        WHERE status NOT IN (${TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ')})`,
+    );
+    expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).toContain('evaluations_unfinished_tenant_idx');
+  } finally {
+    await pg.query('SET enable_seqscan = on');
+  }
 });
