@@ -8,9 +8,12 @@
  * - 500 evaluations submitted through both APIs all complete exactly once: one row each, one
  *   completion event each, one owning run each, the output each program printed, and every
  *   worker took part.
+ * - An API key's rate limit is one budget across two API processes.
  */
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
+import { ApiKeyStore } from '../../src/api/auth/api-keys';
+import { createDb } from '../../src/db/client';
 import { freePorts } from '../support/free-port';
 import { createTestDatabase, temporalAddress, uniqueQueue, waitFor } from '../support/harness';
 import { spawnApi, spawnWorker, type WorkerProcess } from '../support/processes';
@@ -144,4 +147,39 @@ test(`${EVALUATIONS} evaluations through two APIs and three workers all complete
   );
   expect(executed.every((count) => count > 0)).toBe(true);
   expect(executed.reduce((sum, count) => sum + count, 0)).toBeGreaterThanOrEqual(EVALUATIONS);
+});
+
+describe('a per-key rate limit across two API processes', () => {
+  const PER_MINUTE = 10;
+  const limited: WorkerProcess[] = [];
+  let bases: string[] = [];
+
+  beforeAll(async () => {
+    const ports = await freePorts(2);
+    const env = {
+      DATABASE_URL: database.url,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      TEMPORAL_TASK_QUEUE: queue,
+      RATE_LIMIT_PER_MINUTE: String(PER_MINUTE),
+    };
+    limited.push(...(await Promise.all(ports.map((port) => spawnApi({ ...env, PORT: String(port) })))));
+    bases = ports.map((port) => `http://127.0.0.1:${port}`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(limited.map((process) => process.kill('SIGTERM')));
+  });
+
+  test('holds as one budget, however the requests are spread', async () => {
+    const db = createDb(database.url, { maxConnections: 1 });
+    const { key } = await new ApiKeyStore(db).create({ tenant: `limited-${randomUUID().slice(0, 8)}`, scopes: ['read'] });
+    await db.$disconnect();
+    const answers = await Promise.all(
+      Array.from({ length: 14 }, (_, index) =>
+        fetch(`${bases[index % 2]}/v1/limits`, { headers: { authorization: `Bearer ${key}` } }).then((response) => response.status),
+      ),
+    );
+    expect(answers.filter((status) => status === 200)).toHaveLength(PER_MINUTE);
+    expect(answers.filter((status) => status === 429)).toHaveLength(14 - PER_MINUTE);
+  });
 });
