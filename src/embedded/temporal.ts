@@ -58,6 +58,21 @@ const UI_POLL_INTERVAL_MS = 200;
 /** Below "warn" the dev server prints routine notices (e.g. about its cluster id) on every fresh start. */
 const SERVER_LOG = { format: 'pretty', level: 'error' };
 
+/**
+ * One partition per task queue. The dev server defaults to four: a task lands in one partition
+ * and a poller waits on another, and the server forwards between them only after a delay, so after
+ * the first few runs every workflow and activity task waited tens of milliseconds (about 45 ms per
+ * activity on this kind of machine) before a worker got it. One process polling one server gains
+ * nothing from partitions. A production cluster sets these per task queue (dynamic config); see
+ * the README's "Speed" section.
+ */
+export const SINGLE_PARTITION_ARGS = [
+  '--dynamic-config-value',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
+];
+
 export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): Promise<EmbeddedTemporal> {
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -89,6 +104,7 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): P
       namespace,
       searchAttributes: options.searchAttributes,
       log: SERVER_LOG,
+      extraArgs: SINGLE_PARTITION_ARGS,
     };
     try {
       environment = await TestWorkflowEnvironment.createLocal({ server });

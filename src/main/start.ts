@@ -18,7 +18,8 @@ import { Metrics } from '../metrics/metrics';
 import { startTracing } from '../tracing/tracing';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes';
-import { startApi, startWorker, stopOnSignals } from './runtime';
+import { startApi, stopOnSignals } from './runtime';
+import { startWorkerProcess } from './worker-process';
 
 async function main() {
   const settings = loadSettings();
@@ -64,12 +65,14 @@ async function main() {
     // A configured cluster may be secured; the embedded dev server is plain loopback.
     const temporalSecurity = config.temporal.address ? connectionSecurity(config.temporal.security) : undefined;
     const endpoints = { databaseUrl, temporalAddress, temporalSecurity };
-    const metrics = new Metrics();
     const tracing = startTracing('crucible', config.tracesExporter);
     if (tracing) stops.push(() => tracing.shutdown());
-    const worker = await startWorker(settings, endpoints, log, metrics, tracing);
+    // The worker in its own process at a lower priority, so the API stays responsive while
+    // sandboxes and scans saturate the machine (see worker-process.ts). Its metrics are served
+    // on WORKER_METRICS_PORT when set; the API's /metrics has the API's.
+    const worker = await startWorkerProcess({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress }, log);
     stops.push(() => worker.stop());
-    const api = await startApi(settings, endpoints, log, metrics, tracing);
+    const api = await startApi(settings, endpoints, log, new Metrics(), tracing);
     stops.push(() => api.stop());
 
     const lines = [

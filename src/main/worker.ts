@@ -7,11 +7,14 @@ import { startTracing } from '../tracing/tracing';
 import { serveMetrics } from '../metrics/server';
 import { requireEndpoints } from './endpoints';
 import { startWorker, stopOnSignals } from './runtime';
+import { lowerWorkerPriority, WORKER_READY } from './worker-process';
 
 async function main() {
   const settings = loadSettings();
   const { config } = settings;
   const log = createLogger(config.logLevel, 'crucible-worker');
+  // First, so the threads, scan servers and sandboxes started from here on inherit it.
+  lowerWorkerPriority(log);
   const endpoints = requireEndpoints(config);
   await applyMigrations(endpoints.databaseUrl);
   const metrics = new Metrics();
@@ -25,6 +28,14 @@ async function main() {
     await metricsServer?.close();
     await tracing?.shutdown();
   }, log);
+  // Started by `npm start`: say so, and end with the parent (its embedded Temporal server goes with it).
+  if (process.send) {
+    process.send(WORKER_READY);
+    process.once('disconnect', () => {
+      log.warn('the npm start process went away; the worker stops (Temporal retries what it was running)');
+      process.exit(1);
+    });
+  }
 }
 
 main().catch((err) => {

@@ -24,6 +24,8 @@ export interface BoundedChildResult {
   stdoutOverflow: boolean;
   /** Writing the input failed (usually EPIPE: the child exited before reading it all). */
   inputError: string | null;
+  /** The process that scanned (a fresh one every time). */
+  pid?: number;
 }
 
 class CappedBuffer {
@@ -106,6 +108,7 @@ export function runBoundedChild(
         timedOut,
         stdoutOverflow: stdout.overflowed,
         inputError,
+        pid: child.pid,
       });
     });
   });

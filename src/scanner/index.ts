@@ -16,6 +16,8 @@ export interface ScanOptions {
   pythonPath?: string;
   /** Wall-clock deadline for helper processes; default 10 s. */
   timeoutMs?: number;
+  /** Python: a new interpreter per scan instead of a fork of the warm scan server. */
+  oneShot?: boolean;
 }
 
 export async function scanCode(language: Language, code: Buffer, options: ScanOptions = {}): Promise<ScanReport> {
@@ -40,6 +42,6 @@ export { loadPolicy, parsePolicy, PolicyError } from './policy';
 export { ALL_RULES } from './rule-catalog';
 export { ScanError, MAX_SCAN_INPUT_BYTES, MAX_REPORTED_FINDINGS, DEFAULT_SCAN_TIMEOUT_MS } from './types';
 export type { ScanErrorCode, ScanReport, SyntaxErrorReport, RuleDescriptor } from './types';
-export { PYTHON_SCANNER_SCRIPT } from './python-scanner';
+export { PYTHON_SCANNER_SCRIPT, closePythonScanServers } from './python-scanner';
 // The sandbox's interpreter, so that code parses here as it will run there.
 export { DEFAULT_PYTHON_PATH } from '../sandbox/languages';

@@ -96,6 +96,7 @@ describe('hostile Python input', () => {
   });
 });
 
+// How a one-shot scan reads its child's fate (the warm fork server's own failures are in python-fork-server.test.ts).
 describe('a misbehaving Python interpreter', () => {
   let dir: string;
   const fakes: Record<string, string> = {
@@ -119,7 +120,7 @@ describe('a misbehaving Python interpreter', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const scanWith = (pythonPath: string, timeoutMs?: number) =>
-    scanCode('python', Buffer.from('print(1)\n'), { pythonPath, ...(timeoutMs ? { timeoutMs } : {}) });
+    scanCode('python', Buffer.from('print(1)\n'), { pythonPath, oneShot: true, ...(timeoutMs ? { timeoutMs } : {}) });
 
   it('is killed at the wall-clock deadline: scan_timeout (retryable)', async () => {
     const started = Date.now();

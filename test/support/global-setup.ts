@@ -5,6 +5,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client as PgClient } from 'pg';
 import { applyMigrations } from '../../src/db/migrate';
+import { SINGLE_PARTITION_ARGS } from '../../src/embedded/temporal';
 import { locateTemporalCli } from '../../src/temporal/cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts } from './free-port';
@@ -32,7 +33,14 @@ export default async function globalSetup(): Promise<void> {
   // With its Web UI, which the browser tests drive as an operator would.
   const [uiPort] = await freePorts(1);
   const temporal = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, searchAttributes: SEARCH_ATTRIBUTE_KEYS, ui: true, uiPort },
+    server: {
+      executable: { type: 'existing-path', path: cli },
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+      ui: true,
+      uiPort,
+      // As the embedded server runs: no waits between task queue partitions.
+      extraArgs: SINGLE_PARTITION_ARGS,
+    },
   });
   process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
   process.env.TEST_TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;

@@ -8,7 +8,10 @@ Reads the submission's source bytes on stdin, parses them with Python's own `ast
 
 Lines and columns are 1-based; columns count characters (not bytes).
 
-Usage: scan.py [--max-findings N] [--cpu-seconds S] [--memory-mb M] | --list-rules
+Usage: scan.py [--serve] [--max-findings N] [--cpu-seconds S] [--memory-mb M] | --list-rules
+
+With --serve it is a warm fork server (see `serve` below): started once, it forks a fresh child
+per scan, and the child sets the same resource limits before it parses anything.
 
 The Node side (python-scanner.ts) runs this file as `python3 -I -S -B scan.py` with an empty
 environment and a wall-clock timeout. Everything the *input* can cause (syntax errors,
@@ -34,13 +37,14 @@ def parse_arguments(argv):
         'cpu_seconds': DEFAULT_CPU_SECONDS,
         'memory_mb': DEFAULT_MEMORY_MB,
         'list_rules': False,
+        'serve': False,
     }
     numeric = {'--max-findings': 'max_findings', '--cpu-seconds': 'cpu_seconds', '--memory-mb': 'memory_mb'}
     position = 0
     while position < len(argv):
         flag = argv[position]
-        if flag == '--list-rules':
-            options['list_rules'] = True
+        if flag in ('--list-rules', '--serve'):
+            options[flag[2:].replace('-', '_')] = True
             position += 1
         elif flag in numeric and position + 1 < len(argv):
             value = int(argv[position + 1])
@@ -69,7 +73,10 @@ def apply_resource_limits(cpu_seconds, memory_mb):
 
 
 OPTIONS = parse_arguments(sys.argv[1:])
-apply_resource_limits(OPTIONS['cpu_seconds'], OPTIONS['memory_mb'])
+# The fork server reads inputs but never parses them: each of its children lowers the limits
+# itself, first thing after the fork (a CPU limit here would count every scan's fork against it).
+if not OPTIONS['serve']:
+    apply_resource_limits(OPTIONS['cpu_seconds'], OPTIONS['memory_mb'])
 
 # Startup time is most of a scan's cost, so only C modules are imported eagerly: `_ast` holds
 # the same node classes as `ast` (which adds ~15 ms of pure-Python imports), `_json` the same
@@ -727,7 +734,111 @@ def main():
     sys.stdout.flush()
 
 
+MAX_STDOUT_BYTES = 1024 * 1024
+MAX_STDERR_BYTES = 16 * 1024
+
+
+def serve():
+    """Fork server: one scan per request, each in a fresh child, one at a time.
+
+    Request on stdin:  b'<length>\\n' + <length> bytes of source.
+    Answers on stdout: b'started <pid>\\n' as soon as the child exists (the caller kills that pid
+    at its deadline), then b'done <status> <overflow> <stdout length> <stderr length>\\n' + the
+    child's stdout + its stderr. <status> is the exit status, or minus the signal that killed it;
+    <overflow> is 1 when stdout passed MAX_STDOUT_BYTES and the child was killed for it.
+    The server exits when stdin closes (its parent went away).
+    """
+    import selectors
+    import signal
+    import tokenize  # noqa: F401  (warm: imported by inputs with a coding cookie)
+    import re  # noqa: F401  (warm)
+
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = requests.readline()
+        if not header:
+            os._exit(0)
+        length = int(header)
+        if length > MAX_INPUT_BYTES:
+            raise SystemExit('scan.py: input larger than %d bytes' % MAX_INPUT_BYTES)
+        source = requests.read(length)
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            scan_in_child(source, out_write, err_write)
+        os.close(out_write)
+        os.close(err_write)
+        answers.write(b'started %d\n' % pid)
+        answers.flush()
+        out, err, overflow = collect(selectors, out_read, err_read)
+        if overflow:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        answers.write(b'done %d %d %d %d\n' % (os.waitstatus_to_exitcode(status), overflow, len(out), len(err)) + out + err)
+        answers.flush()
+
+
+def scan_in_child(source, out_write, err_write):
+    """In the forked child: no way back to the server's pipes, the limits, then the one scan."""
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_write, 1)
+        os.dup2(err_write, 2)
+        for fd in (null, out_write, err_write):
+            os.close(fd)
+        os.closerange(3, 256)
+        apply_resource_limits(OPTIONS['cpu_seconds'], OPTIONS['memory_mb'])
+        data = (to_json(scan_guarded(source, OPTIONS['max_findings'])) + '\n').encode('ascii')
+        while data:
+            data = data[os.write(1, data):]
+        os._exit(0)
+    except BaseException as error:  # noqa: B902  (a child must never return into the server's loop)
+        try:
+            os.write(2, ('scan child failed: %s: %s\n' % (type(error).__name__, error)).encode('utf-8', 'replace'))
+        finally:
+            os._exit(70)
+
+
+def collect(selectors, out_read, err_read):
+    """Reads both pipes to EOF (both, so a child filling one cannot block on the other), capped."""
+    chunks = {out_read: [], err_read: []}
+    sizes = {out_read: 0, err_read: 0}
+    caps = {out_read: MAX_STDOUT_BYTES, err_read: MAX_STDERR_BYTES}
+    overflow = 0
+    selector = selectors.DefaultSelector()
+    for fd in chunks:
+        selector.register(fd, selectors.EVENT_READ)
+    open_fds = 2
+    while open_fds:
+        for key, _ in selector.select():
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                open_fds -= 1
+                continue
+            room = caps[key.fd] - sizes[key.fd]
+            if len(chunk) > room and key.fd == out_read:
+                overflow = 1
+            chunks[key.fd].append(chunk[:max(0, room)])
+            sizes[key.fd] += min(len(chunk), max(0, room))
+        if overflow:
+            break
+    selector.close()
+    for fd in list(chunks):
+        if overflow:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    return b''.join(chunks[out_read]), b''.join(chunks[err_read]), overflow
+
+
 if __name__ == '__main__':
+    if OPTIONS['serve']:
+        serve()
     main()
     # Skip interpreter teardown: freeing a huge or deeply nested tree is slow and pointless.
     os._exit(0)

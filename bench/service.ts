@@ -1,0 +1,210 @@
+/**
+ * The service under test: started here the way `npm start` starts it (its entry point, a fresh
+ * database on a real PostgreSQL, the embedded Temporal dev server unless an address is given,
+ * free ports, a throwaway data folder, caps raised so the load is not refused), or a running one
+ * given by URL. Stopping removes what was started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client as PgClient } from 'pg';
+import type { BenchOptions } from './options';
+
+export interface Service {
+  url: string;
+  apiKey: string;
+  databaseUrl: string;
+  /** For the history breakdown; undefined when targeting a service without --temporal-address. */
+  temporalAddress?: string;
+  namespace: string;
+  /** The processes whose memory the backlog run samples (label -> pid), found when asked: the API may fork its worker late. */
+  processes(): Map<string, number>;
+  stop(): Promise<void>;
+}
+
+const root = path.resolve(__dirname, '..');
+const START_TIMEOUT_MS = 180_000;
+
+export async function provideService(options: BenchOptions): Promise<Service> {
+  if (options.url) {
+    return {
+      url: options.url.replace(/\/$/, ''),
+      apiKey: options.apiKey!,
+      databaseUrl: options.databaseUrl!,
+      temporalAddress: options.temporalAddress,
+      namespace: 'default',
+      processes: () =>
+        new Map(
+          [
+            ['api', options.apiPid],
+            ['worker', options.workerPid],
+          ].filter((entry): entry is [string, number] => entry[1] !== undefined),
+        ),
+      stop: async () => undefined,
+    };
+  }
+  return startService(options);
+}
+
+async function startService(options: BenchOptions): Promise<Service> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crucible-bench-'));
+  const database = `crucible_bench_${process.pid}_${Date.now()}`;
+  const admin = new PgClient({ connectionString: options.pgAdminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  const databaseUrl = Object.assign(new URL(options.pgAdminUrl), { pathname: `/${database}` }).toString();
+  const [apiPort, temporalPort, uiPort, pgPort] = await freePorts(4);
+  const temporalAddress = options.temporalAddress ?? `127.0.0.1:${temporalPort}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: options.temporalAddress ?? '',
+    TEMPORAL_TASK_QUEUE: options.temporalAddress ? (options.taskQueue ?? `bench-${process.pid}`) : 'evaluations',
+    DATA_DIR: dataDir,
+    PORT: String(apiPort),
+    TEMPORAL_PORT: String(temporalPort),
+    TEMPORAL_UI_PORT: String(uiPort),
+    EMBEDDED_POSTGRES_PORT: String(pgPort),
+    // The load must measure the service, not its admission limits.
+    RATE_LIMIT_PER_MINUTE: '10000000',
+    MAX_IN_FLIGHT_PER_TENANT: '1000000',
+    MAX_IN_FLIGHT_TOTAL: '1000000',
+    LOG_LEVEL: 'warn',
+    ...(options.workerConcurrency !== undefined ? { WORKER_CONCURRENCY: String(options.workerConcurrency) } : {}),
+  };
+  const logFile = path.join(dataDir, 'service.log');
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main/start.ts')], {
+    cwd: root,
+    env,
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const cleanUp = async () => {
+    await stopChild(child);
+    await dropDatabase(options.pgAdminUrl, database);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitForStart(child, logFile);
+  } catch (err) {
+    await cleanUp();
+    throw err;
+  }
+  return {
+    url: `http://127.0.0.1:${apiPort}`,
+    apiKey: fs.readFileSync(path.join(dataDir, 'api-key'), 'utf8').trim(),
+    databaseUrl,
+    temporalAddress,
+    namespace: 'default',
+    processes: () => serviceProcesses(child.pid!),
+    stop: cleanUp,
+  };
+}
+
+async function waitForStart(child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const output = fs.readFileSync(logFile, 'utf8');
+    if (output.includes('Crucible is running')) return;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(
+        `the service did not start (${child.exitCode !== null ? `exit ${child.exitCode}` : 'timeout'}):\n${output.slice(-4000)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function dropDatabase(adminUrl: string, database: string): Promise<void> {
+  const admin = new PgClient({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Node processes of the service (by entry point) and the Temporal server, among `pid` and its descendants. */
+function serviceProcesses(pid: number): Map<string, number> {
+  const found = new Map<string, number>();
+  const tree = [pid, ...descendants(pid)];
+  const cmdline = (p: number) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      return '';
+    }
+  };
+  const hasWorkerChild = tree.some((p) => cmdline(p).includes('src/main/worker.ts'));
+  for (const p of tree) {
+    const line = cmdline(p);
+    if (line.includes('src/main/start.ts')) found.set(hasWorkerChild ? 'api' : 'api+worker', p);
+    else if (line.includes('src/main/worker.ts')) found.set('worker', p);
+    else if (line.includes('start-dev') && !found.has('temporal server')) found.set('temporal server', p);
+  }
+  return found;
+}
+
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** Resident memory of a process in MB, or undefined once it is gone. */
+export function rssMb(pid: number): number | undefined {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
