@@ -1,119 +1,76 @@
 /**
- * Scans C, C++, Go, Java and Bash with tree-sitter queries (rules.ts). In-process: parsing is
- * linear in the input (capped at MAX_SCAN_INPUT_BYTES) and bounded by a deadline, and a query
- * only reads the tree.
+ * Scans C, C++, Go, Java and Bash (analyse.ts) in a worker thread, so that a large input, which
+ * takes a second or more to parse, never blocks the worker's event loop (heartbeats of other
+ * activities, Temporal's polls). One thread, started on first use and not keeping the process
+ * alive; a scan past its deadline terminates the thread, and the next scan starts a new one.
  */
-import type { Finding } from '../../domain/evaluation';
-import { Parser, Query, type Language, type Node, type Tree } from 'web-tree-sitter';
-import { limitFindings, unparseableFinding } from '../findings';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { unparseableFinding } from '../findings';
 import { DEFAULT_SCAN_TIMEOUT_MS, ScanError, type ScanReport } from '../types';
-import { loadGrammar, type GrammarName } from './grammars';
-import { partialParseRule, RULES_BY_GRAMMAR, type QueryRule } from './rules';
-
-interface CompiledRules {
-  language: Language;
-  queries: Array<{ rule: QueryRule; query: Query }>;
-}
-
-const compiled = new Map<GrammarName, Promise<CompiledRules>>();
-
-function rulesFor(grammar: GrammarName): Promise<CompiledRules> {
-  let rules = compiled.get(grammar);
-  if (rules === undefined) {
-    rules = loadGrammar(grammar).then((language) => ({
-      language,
-      queries: RULES_BY_GRAMMAR[grammar].map((rule) => ({ rule, query: new Query(language, rule.query) })),
-    }));
-    rules.catch(() => compiled.delete(grammar));
-    compiled.set(grammar, rules);
-  }
-  return rules;
-}
+import type { GrammarName } from './grammars';
+import type { ScanJob } from './scan-thread';
 
 export interface TreeSitterScanOptions {
   timeoutMs?: number;
 }
 
+type Answer = { id: number; report: ScanReport } | { id: number; error: string };
+
+let thread: Worker | null = null;
+let nextId = 0;
+const pending = new Map<number, { resolve: (answer: Answer) => void; reject: (error: Error) => void }>();
+
+function scanThread(): Worker {
+  if (thread !== null) return thread;
+  const worker = new Worker(path.join(__dirname, 'scan-thread-entry.cjs'));
+  worker.unref();
+  worker.on('message', (answer: Answer) => {
+    pending.get(answer.id)?.resolve(answer);
+    pending.delete(answer.id);
+  });
+  const fail = (error: Error) => {
+    if (thread === worker) thread = null;
+    for (const waiting of pending.values()) waiting.reject(error);
+    pending.clear();
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`the scan thread exited (code ${code})`)));
+  thread = worker;
+  return worker;
+}
+
 export async function scanWithTreeSitter(grammar: GrammarName, code: Buffer, options: TreeSitterScanOptions = {}): Promise<ScanReport> {
-  let rules: CompiledRules;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_SCAN_TIMEOUT_MS;
+  const worker = scanThread();
+  const id = nextId++;
+  const job: ScanJob = { id, grammar, code: new Uint8Array(code), timeoutMs };
+  let timer: NodeJS.Timeout | undefined;
   try {
-    rules = await rulesFor(grammar);
+    const answer = await new Promise<Answer | 'timeout'>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      // The parser stops itself at the deadline; this is for a thread that does not answer at all.
+      timer = setTimeout(() => resolve('timeout'), timeoutMs + 1000);
+      worker.postMessage(job);
+    });
+    if (answer === 'timeout') {
+      pending.delete(id);
+      await worker.terminate();
+      return { findings: [unparseableFinding('scanning it took longer than the scanner allows')], syntaxError: null };
+    }
+    if ('error' in answer) throw new ScanError('scanner_unavailable', `the ${grammar} scanner failed: ${answer.error}`);
+    return answer.report;
   } catch (error) {
-    throw new ScanError('scanner_unavailable', `cannot load the ${grammar} grammar: ${String(error)}`, { cause: error });
-  }
-  const source = code.toString('utf8');
-  const tree = parse(rules.language, source, options.timeoutMs ?? DEFAULT_SCAN_TIMEOUT_MS);
-  if (tree === null) return { findings: [unparseableFinding('parsing it took longer than the scanner allows')], syntaxError: null };
-  try {
-    const positions = new SourcePositions(source);
-    const findings: Finding[] = [];
-    for (const { rule, query } of rules.queries) {
-      for (const match of query.matches(tree.rootNode)) {
-        const node = match.captures[0]?.node;
-        if (node) findings.push(finding(rule, node, positions));
-      }
-    }
-    const error = tree.rootNode.hasError ? firstError(tree.rootNode) : null;
-    if (error !== null) findings.push(finding(partialParseRule(grammar), error, positions));
-    return { findings: limitFindings(findings), syntaxError: null };
+    if (error instanceof ScanError) throw error;
+    throw new ScanError('scanner_failed', `the ${grammar} scanner failed: ${String(error)}`, { cause: error });
   } finally {
-    tree.delete();
+    clearTimeout(timer);
   }
 }
 
-function parse(language: Language, source: string, timeoutMs: number): Tree | null {
-  const parser = new Parser();
-  try {
-    parser.setLanguage(language);
-    const deadline = performance.now() + timeoutMs;
-    return parser.parse(source, null, { progressCallback: () => performance.now() > deadline });
-  } finally {
-    parser.delete();
-  }
-}
-
-function finding(rule: QueryRule, node: Node, positions: SourcePositions): Finding {
-  const { line, column } = positions.at(node.startIndex);
-  const text = node.text.length > 60 ? `${node.text.slice(0, 60)}…` : node.text;
-  return { ruleId: rule.ruleId, severity: rule.severity, message: `${rule.description}: ${JSON.stringify(text)}`, line, column };
-}
-
-/** The first ERROR or MISSING node, in source order. */
-function firstError(root: Node): Node | null {
-  const cursor = root.walk();
-  try {
-    for (;;) {
-      const node = cursor.currentNode;
-      if (node.isError || node.isMissing) return node;
-      if (node.hasError && cursor.gotoFirstChild()) continue;
-      while (!cursor.gotoNextSibling()) {
-        if (!cursor.gotoParent()) return null;
-      }
-    }
-  } finally {
-    cursor.delete();
-  }
-}
-
-/** 1-based line and column, the column in characters (code points), from a UTF-16 index. */
-class SourcePositions {
-  private readonly lineStarts: number[] = [0];
-
-  constructor(private readonly source: string) {
-    for (let index = 0; index < source.length; index++) {
-      if (source.charCodeAt(index) === 0x0a) this.lineStarts.push(index + 1);
-    }
-  }
-
-  at(index: number): { line: number; column: number } {
-    let low = 0;
-    let high = this.lineStarts.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (this.lineStarts[middle]! <= index) low = middle;
-      else high = middle - 1;
-    }
-    const start = this.lineStarts[low]!;
-    return { line: low + 1, column: Array.from(this.source.slice(start, index)).length + 1 };
-  }
+/** Stops the scan thread (tests, shutdown); the next scan starts a new one. */
+export async function closeTreeSitterScanner(): Promise<void> {
+  const running = thread;
+  thread = null;
+  await running?.terminate();
 }
