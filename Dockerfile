@@ -10,6 +10,11 @@
 # ---- build: all dependencies, the Prisma client, then dist/ ----
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# A C compiler and the static C library: the build compiles the sandbox's init (src/sandbox/run/init.c)
+# into dist/, so the runtime image needs no compiler and saves a Python start-up in every run.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # --ignore-scripts: nothing here needs an install script (prebuilt native modules, wasm engines);
 # the Prisma client is generated explicitly below, offline.

@@ -96,6 +96,21 @@ async function resolveInit(settings: InitSettings): Promise<SandboxInit> {
   }
 }
 
+/**
+ * The production build's step: init.c compiled into `dir` (where init.c is copied) under the name
+ * resolveInit looks for first. Returns what it did, for the build's summary; never fails the build.
+ */
+export async function prebuildInit(dir: string): Promise<string> {
+  const compiler = await firstExecutable(DEFAULT_COMPILERS);
+  if (compiler === null) return `sandbox init not prebuilt (no C compiler: ${DEFAULT_COMPILERS.join(', ')}; compiled at start or init.py)`;
+  try {
+    const made = await compileInit(compiler, INIT_C_PATH, dir, initSourceHash());
+    return `sandbox init prebuilt (${made.linkage}, ${Math.round(made.binary.length / 1024)} KiB)`;
+  } catch (error) {
+    return `sandbox init not prebuilt (${errorMessage(error).slice(0, 300)}; compiled at start or init.py)`;
+  }
+}
+
 function compiled(found: { binary: Buffer; linkage: Linkage }, origin: string): SandboxInit {
   return { kind: 'compiled', binary: found.binary, describe: `init=C (${found.linkage}, ${origin})` };
 }
