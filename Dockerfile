@@ -29,7 +29,7 @@ RUN npm run prisma:generate && npx tsx scripts/build.ts
 FROM node:20-bookworm-slim AS runtime
 
 # bubblewrap: the default sandbox engine (util-linux's setpriv, in the base image, starts it as
-# uid 65534). python3 (Debian's /usr/bin/python3): the sandbox's init, the Python scanner and the
+# uid 65534). python3 (Debian's /usr/bin/python3): the sandbox's fallback init, the Python scanner and the
 # interpreter for submitted Python code. tini: PID 1, forwards SIGTERM to node (which drains) and
 # reaps orphans. For EVAL_ENGINE=gvisor add runsc: --build-arg SANDBOX_PACKAGES="bubblewrap runsc".
 ARG SANDBOX_PACKAGES="bubblewrap"
