@@ -11,9 +11,12 @@
  *   bwrap       bare bwrap (namespaces, read-only system dirs, /proc, /dev) around the interpreter: the floor
  *   +launcher   the same, started by the /bin/sh launcher that joins a fresh run cgroup (created and removed per run)
  *   +setpriv    the same, bwrap started as uid 65534 through setpriv (what the engine does as root)
- *   +init       the same, with the init (run/init.py) as PID 1 running the program and reporting on fds 3-5
+ *   +init       the same, with the Python init (run/init.py) as PID 1 running the program and reporting on fds 3-5
+ *   +C init     the same with the compiled init (run/init.c) instead, bound in from an fd like the engine
+ *               does ("adds" is against the layer below +init, so the two inits compare directly)
+ *   engine, init.py  engine.run() with the Python init (SANDBOX_INIT=python, or no C compiler): the "before"
  *   engine      engine.run(), as the execute activity sees it (everything: full bwrap argv, seccomp, supervisor, verdict)
- * Other engines: plain and engine only. The ratio column is against the floor (bwrap; plain for
+ * Other engines: plain and the two engine layers only. The ratio column is against the floor (bwrap; plain for
  * the others). An engine that cannot work on this machine is listed with the reason and skipped.
  */
 import { spawn } from 'node:child_process';
@@ -27,7 +30,9 @@ import { launchInCgroup } from '../src/sandbox/host/launcher';
 import { createLanguageRegistry } from '../src/sandbox/languages';
 import { SANDBOX_GID, SANDBOX_UID, hostSystemDirectories } from '../src/sandbox/layout';
 import { SANDBOX_FDS } from '../src/sandbox/run/channel';
-import { initArgv } from '../src/sandbox/run/init';
+import { sandboxInit, type InitSettings } from '../src/sandbox/run/compiled-init';
+import { initArgv, type InitProgram } from '../src/sandbox/run/init';
+import { COMPILED_INIT_PATH } from '../src/sandbox/layout';
 import { DEFAULT_BWRAP_PATH, DEFAULT_PYTHON_PATH, DEFAULT_SETPRIV_PATH } from '../src/config/defaults';
 
 const RUNS = Number(process.env.RUNS ?? 30);
@@ -44,15 +49,21 @@ interface Command {
   argv: string[];
   /** Extra pipes at fds 3.. (the init's channel). */
   extraFds?: number;
+  /** Written to the fds after those (as the supervisor writes the engine's data inputs). */
+  dataInputs?: Buffer[];
 }
 
 /** Wall time of spawning `argv` from Node until it exits (output drained), in ms. */
-function timeCommand({ argv, extraFds = 0 }: Command): Promise<number> {
+function timeCommand({ argv, extraFds = 0, dataInputs = [] }: Command): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')];
+    const stdio: Array<'pipe' | 'ignore'> = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds + dataInputs.length).fill('pipe')];
     // The same empty environment as in the sandbox (tsx would otherwise pass its loader options on).
     const child = spawn(argv[0], argv.slice(1), { stdio, env: {} });
+    dataInputs.forEach((data, index) => {
+      const input = child.stdio[3 + extraFds + index] as NodeJS.WritableStream | null;
+      input?.end(data);
+    });
     let output = '';
     for (const stream of child.stdio.slice(1)) stream?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
@@ -62,7 +73,7 @@ function timeCommand({ argv, extraFds = 0 }: Command): Promise<number> {
   });
 }
 
-function bareBwrap(command: string[], extraHostPaths: readonly string[], asPid1 = false): string[] {
+function bareBwrap(command: string[], extraHostPaths: readonly string[], asPid1 = false, extraArgs: string[] = []): string[] {
   return [
     DEFAULT_BWRAP_PATH,
     '--unshare-all',
@@ -76,22 +87,37 @@ function bareBwrap(command: string[], extraHostPaths: readonly string[], asPid1 
     '/proc',
     '--dev',
     '/dev',
+    ...extraArgs,
     ...(asPid1 ? ['--as-pid-1'] : []),
     '--',
     ...command,
   ];
 }
 
-type Layer = { name: string; sample: () => Promise<number> };
+/** `comparedTo`: the layer whose time this one adds to (default the one before). */
+type Layer = { name: string; sample: () => Promise<number>; comparedTo?: string };
 
-function bwrapLayers(language: Language, backend: CgroupBackend, engine: SandboxEngine): Layer[] {
+/** Each engine twice: as configured (the compiled init where it builds) and with init.py. */
+interface EnginePair {
+  engine: SandboxEngine;
+  withPythonInit: SandboxEngine;
+}
+
+function engineLayers(engines: EnginePair, language: Language, comparedTo?: { python: string; compiled: string }): Layer[] {
+  return [
+    { name: 'engine, init.py', sample: () => engineSample(engines.withPythonInit, language), comparedTo: comparedTo?.python },
+    { name: 'engine', sample: () => engineSample(engines.engine, language), comparedTo: comparedTo?.compiled },
+  ];
+}
+
+function bwrapLayers(language: Language, backend: CgroupBackend, engines: EnginePair, compiledInit: Buffer | null): Layer[] {
   const program = programs[language].argv;
   const hostPaths = languages[language].hostPaths;
-  const inCgroup = async (argv: string[], extraFds?: number) => {
+  const inCgroup = async (argv: string[], extraFds?: number, dataInputs?: Buffer[]) => {
     const cgroup = await backend.createRun({ memoryBytes: 512 * 1024 * 1024, maxTasks: 64 });
     try {
       const launch = launchInCgroup('/bin/sh', cgroup, argv[0], argv.slice(1));
-      return await timeCommand({ argv: [launch.executable, ...launch.args], extraFds });
+      return await timeCommand({ argv: [launch.executable, ...launch.args], extraFds, dataInputs });
     } finally {
       await cgroup?.destroy();
     }
@@ -106,20 +132,40 @@ function bwrapLayers(language: Language, backend: CgroupBackend, engine: Sandbox
     '--',
     ...argv,
   ];
-  const init = initArgv({
-    python: DEFAULT_PYTHON_PATH,
-    channel: { kind: 'fds', statusFd: SANDBOX_FDS.status, stdoutFd: SANDBOX_FDS.stdout, stderrFd: SANDBOX_FDS.stderr },
-    rlimits: [],
-    command: program,
-  });
+  const initFor = (initProgram: InitProgram) =>
+    initArgv({
+      program: initProgram,
+      channel: { kind: 'fds', statusFd: SANDBOX_FDS.status, stdoutFd: SANDBOX_FDS.stdout, stderrFd: SANDBOX_FDS.stderr },
+      rlimits: [],
+      command: program,
+    });
+  const init = initFor({ kind: 'python', python: DEFAULT_PYTHON_PATH });
   const root = process.getuid?.() === 0;
+  const asUser = root ? setpriv : (argv: string[]) => argv;
+  // The compiled init as the engine binds it: from fd 6, the first after the channel's 3-5.
+  const bindInit = ['--perms', '0555', '--ro-bind-data', String(SANDBOX_FDS.firstData), COMPILED_INIT_PATH];
+  const cInit: Layer[] =
+    compiledInit === null
+      ? []
+      : [
+          {
+            name: '+C init',
+            // An alternative to +init, on the same layers below it.
+            comparedTo: root ? '+setpriv' : '+launcher',
+            sample: () =>
+              inCgroup(asUser(bareBwrap(initFor({ kind: 'compiled', path: COMPILED_INIT_PATH }), hostPaths, true, bindInit)), 3, [
+                compiledInit,
+              ]),
+          },
+        ];
   return [
     { name: 'plain', sample: () => timeCommand({ argv: program }) },
     { name: 'bwrap', sample: () => timeCommand({ argv: bareBwrap(program, hostPaths) }) },
     { name: '+launcher', sample: () => inCgroup(bareBwrap(program, hostPaths)) },
     ...(root ? [{ name: '+setpriv', sample: () => inCgroup(setpriv(bareBwrap(program, hostPaths))) }] : []),
-    { name: '+init', sample: () => inCgroup((root ? setpriv : (argv: string[]) => argv)(bareBwrap(init, hostPaths, true)), 3) },
-    { name: 'engine', sample: () => engineSample(engine, language) },
+    { name: '+init', sample: () => inCgroup(asUser(bareBwrap(init, hostPaths, true)), 3) },
+    ...cInit,
+    ...engineLayers(engines, language, { python: '+init', compiled: compiledInit === null ? '+init' : '+C init' }),
   ];
 }
 
@@ -139,24 +185,27 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-function createEngine(name: EngineName): SandboxEngine {
+function createEngine(name: EngineName, init: InitSettings = {}): SandboxEngine {
   switch (name) {
     case 'bwrap':
-      return new BwrapEngine();
+      return new BwrapEngine({ init });
     case 'gvisor':
-      return new GvisorEngine();
+      return new GvisorEngine({ init });
     case 'process':
-      return new ProcessEngine();
+      return new ProcessEngine({ init });
   }
 }
 
 async function main(): Promise<void> {
   console.log(`runs per layer: ${RUNS} (after 3 warm-up rounds; layers interleaved)\n`);
   const backend = await selectCgroupBackend('auto');
+  const init = await sandboxInit();
+  console.log(`${init.describe}\n`);
+  const compiledInit = init.kind === 'compiled' ? init.binary : null;
   const rows: string[][] = [['engine', 'language', 'layer', 'median ms', 'adds ms', 'x floor']];
   for (const name of ENGINES) {
-    const engine = createEngine(name);
-    const check = await engine.check();
+    const engines: EnginePair = { engine: createEngine(name), withPythonInit: createEngine(name, { mode: 'python' }) };
+    const check = await engines.engine.check();
     console.log(check.detail);
     if (!check.ok) {
       rows.push([name, '-', 'skipped: cannot work on this machine (see its check above)', '', '', '']);
@@ -165,11 +214,8 @@ async function main(): Promise<void> {
     for (const language of LANGUAGES) {
       const layers: Layer[] =
         name === 'bwrap'
-          ? bwrapLayers(language, backend, engine)
-          : [
-              { name: 'plain', sample: () => timeCommand({ argv: programs[language].argv }) },
-              { name: 'engine', sample: () => engineSample(engine, language) },
-            ];
+          ? bwrapLayers(language, backend, engines, compiledInit)
+          : [{ name: 'plain', sample: () => timeCommand({ argv: programs[language].argv }) }, ...engineLayers(engines, language)];
       const samples = layers.map(() => [] as number[]);
       for (let round = 0; round < RUNS + 3; round++) {
         for (const [index, layer] of layers.entries()) {
@@ -180,7 +226,8 @@ async function main(): Promise<void> {
       const medians = samples.map(median);
       const floor = medians[name === 'bwrap' ? 1 : 0];
       layers.forEach((layer, index) => {
-        const adds = index === 0 ? '' : (medians[index] - medians[index - 1]).toFixed(1);
+        const base = layer.comparedTo === undefined ? index - 1 : layers.findIndex((other) => other.name === layer.comparedTo);
+        const adds = index === 0 ? '' : (medians[index] - medians[base]).toFixed(1);
         rows.push([name, language, layer.name, medians[index].toFixed(1), adds, `${(medians[index] / floor).toFixed(2)}x`]);
       });
     }

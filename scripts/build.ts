@@ -3,7 +3,11 @@
  * 1. tsc compiles src/ to plain JavaScript (tsconfig.build.json), so no process transpiles at start;
  * 2. every file under src/ that the code reads at run time and tsc does not emit (the Python
  *    scanner, its rule catalog) is copied next to the compiled code;
- * 3. the workflow code is bundled once (bundleWorkflowCode, the webpack step a worker otherwise
+ * 3. the sandbox's C init (src/sandbox/run/init.c) is compiled next to its source as
+ *    init-<hash>.static|.dynamic, which the engines use instead of compiling it at start; without a
+ *    C compiler here the build says so and goes on (the service then compiles it at start, or
+ *    falls back to init.py: see src/sandbox/run/compiled-init.ts);
+ * 4. the workflow code is bundled once (bundleWorkflowCode, the webpack step a worker otherwise
  *    runs at every start) into dist/workflow-bundle.js, with the workflow interceptors included (request context, tracing).
  *
  * `npx tsx scripts/build.ts [outDir]` (default dist/; the build test builds into a temporary
@@ -14,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOW_BUNDLE_FILE } from '../src/main/workflow-bundle';
+import { prebuildInit } from '../src/sandbox/run/compiled-init';
 import { workflowInterceptorModules } from '../src/tracing/workflow-modules';
 
 const root = path.resolve(__dirname, '..');
@@ -27,6 +32,7 @@ async function main(): Promise<void> {
   fs.rmSync(dist, { recursive: true, force: true });
   compile();
   const assets = copyAssets(src);
+  const init = await prebuildInit(path.join(dist, 'sandbox', 'run'));
   const bundle = await bundleWorkflowCode({
     // From source: the same code tsc compiled, and resolvable wherever dist/ is written.
     workflowsPath: path.join(src, 'workflows'),
@@ -35,7 +41,7 @@ async function main(): Promise<void> {
   });
   fs.writeFileSync(path.join(dist, WORKFLOW_BUNDLE_FILE), bundle.code);
   console.log(
-    `built ${dist}: compiled src/, ${assets.length} assets (${assets.join(', ')}), ${WORKFLOW_BUNDLE_FILE} (${Math.round(bundle.code.length / 1024)} KiB)`,
+    `built ${dist}: compiled src/, ${assets.length} assets (${assets.join(', ')}), ${init}, ${WORKFLOW_BUNDLE_FILE} (${Math.round(bundle.code.length / 1024)} KiB)`,
   );
 }
 

@@ -78,6 +78,15 @@ export const ConfigEnv = z.object({
     .default(DEFAULT_PYTHON_PATH)
     .meta(doc("Python that runs the sandbox's init and Python submissions (inside `/usr` it needs no extra bind)")),
   SANDBOX_NODE: z.string().min(1).optional().meta(doc('Node.js that runs JavaScript submissions', 'the node running the service')),
+  SANDBOX_INIT: z
+    .enum(['auto', 'python'])
+    .default('auto')
+    .meta(
+      doc(
+        "the sandbox's init: `auto` compiles the C init once per start (into a private cache under the OS temp dir) and falls back to the Python init when it cannot; `python` always uses the Python init",
+      ),
+    ),
+  SANDBOX_CC: z.string().min(1).optional().meta(doc('C compiler for the sandbox init', '`/usr/bin/cc`, else `/usr/bin/gcc`')),
   SANDBOX_BWRAP: z.string().min(1).default(DEFAULT_BWRAP_PATH).meta(doc('bubblewrap binary of the `bwrap` engine')),
   SANDBOX_RUNSC: z.string().min(1).default(DEFAULT_RUNSC_PATH).meta(doc('runsc binary of the `gvisor` engine')),
   GVISOR_PLATFORM: z
@@ -191,6 +200,7 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   sandbox: {
     pythonPath: c.SANDBOX_PYTHON,
     nodePath: c.SANDBOX_NODE,
+    init: { mode: c.SANDBOX_INIT, compilerPath: c.SANDBOX_CC },
     bwrapPath: c.SANDBOX_BWRAP,
     runscPath: c.SANDBOX_RUNSC,
     gvisorPlatform: c.GVISOR_PLATFORM,

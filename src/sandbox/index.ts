@@ -8,11 +8,14 @@ import { BwrapEngine, type BwrapEngineOptions } from './engines/bwrap';
 import { GvisorEngine, type GvisorEngineOptions } from './engines/gvisor';
 import { ProcessEngine, type ProcessEngineOptions } from './engines/process';
 import { createLanguageRegistry } from './languages';
+import type { InitSettings } from './run/compiled-init';
 
 /** What configuration says about the engines (every field optional: the defaults suit Debian). */
 export interface SandboxSettings {
-  /** Runs the init and Python submissions. */
+  /** Runs the Python init (the fallback) and Python submissions. */
   pythonPath?: string;
+  /** The compiled init: 'auto' (default) or 'python', and the C compiler (run/compiled-init.ts). */
+  init?: InitSettings;
   /** Runs JavaScript submissions; default the node running this service. */
   nodePath?: string;
   bwrapPath?: string;
@@ -38,6 +41,7 @@ export function createEngine(options: CreateEngineOptions): SandboxEngine {
   const settings = options.settings ?? {};
   const common = {
     initPythonPath: settings.pythonPath,
+    init: settings.init,
     languages: createLanguageRegistry({ pythonPath: settings.pythonPath, nodePath: settings.nodePath }),
   };
   switch (options.engine) {

@@ -18,6 +18,8 @@ export const TMP_DIR = '/tmp';
 export const SHARED_MEMORY_DIR = '/dev/shm';
 export const SANDBOX_HOSTNAME = 'sandbox';
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** Where the compiled init is inside a sandbox (read-only, mode 0555, put there by the engine). */
+export const COMPILED_INIT_PATH = '/init';
 
 /** The program's whole environment; nothing of the service's own is passed on. */
 export function sandboxEnvironment(home: string = WORK_DIR, tmp: string = TMP_DIR): Record<string, string> {

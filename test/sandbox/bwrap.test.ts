@@ -449,7 +449,9 @@ describe('engine construction and infrastructure errors', () => {
   });
 
   test('a missing interpreter is an infrastructure error, not a user failure', async () => {
-    const broken = new BwrapEngine({ initPythonPath: '/usr/bin/no-such-python' });
+    // Missing for the init (init.py) and for the program alike, whichever init the engine runs.
+    const missing = '/usr/bin/no-such-python';
+    const broken = new BwrapEngine({ initPythonPath: missing, languages: createLanguageRegistry({ pythonPath: missing }) });
     await expect(broken.run({ language: 'python', code: Buffer.from('print(1)'), limits: FAST_LIMITS })).rejects.toBeInstanceOf(
       SandboxInfrastructureError,
     );

@@ -1,9 +1,26 @@
 /**
  * The init's reporting protocol, as the supervisor reads it: status lines, and the frames of the
- * 'framed' channel (gVisor), split however the pipe happens to deliver them.
+ * 'framed' channel (gVisor), split however the pipe happens to deliver them; and both inits
+ * (compiled init.c, init.py) run directly, outside any sandbox, on both channels, held to the
+ * same behaviour: exact exit status, rusage, rlimits and signals of the program, exec errors,
+ * fds the program must not hold, leftovers killed.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { FrameDecoder, FRAME_REPORT, FRAME_STDERR, FRAME_STDOUT, StatusLines } from '../../src/sandbox/run/channel';
-import { initArgv, parseInitLine, parseInitReport } from '../../src/sandbox/run/init';
+import { sandboxInit } from '../../src/sandbox/run/compiled-init';
+import {
+  initArgv,
+  parseInitLine,
+  parseInitReport,
+  SANDBOX_INIT_SOURCE,
+  type InitChannel,
+  type InitProgram,
+  type ProgramRlimit,
+} from '../../src/sandbox/run/init';
+import { waitUntil } from './engines';
 
 function frame(type: number, payload: Buffer | string): Buffer {
   const body = Buffer.from(payload);
@@ -104,7 +121,7 @@ describe('init lines and arguments', () => {
 
   test('initArgv', () => {
     const argv = initArgv({
-      python: '/usr/bin/python3',
+      program: { kind: 'python', python: '/usr/bin/python3' },
       channel: { kind: 'framed', fd: 1 },
       rlimits: [{ name: 'NOFILE', soft: 512, hard: 512 }],
       user: { uid: 65534, gid: 65534 },
@@ -123,3 +140,219 @@ describe('init lines and arguments', () => {
     ]);
   });
 });
+
+describe('initArgv of the compiled init', () => {
+  test('the binary itself, then the same options', () => {
+    const argv = initArgv({
+      program: { kind: 'compiled', path: '/init' },
+      channel: { kind: 'fds', statusFd: 3, stdoutFd: 4, stderrFd: 5 },
+      rlimits: [],
+      command: ['/bin/true'],
+    });
+    expect(argv).toEqual(['/init', '--report=fds:3,4,5', '--rlimits=', '--', '/bin/true']);
+  });
+});
+
+interface InitOutput {
+  /** The status lines, in order. */
+  lines: string[];
+  stdout: string;
+  stderr: string;
+  /** The init's own exit code. */
+  code: number | null;
+}
+
+/** Runs an init directly with `channel` ('fds': 3, 4, 5; 'framed': 1) and collects what it wrote. */
+function runInit(
+  program: InitProgram,
+  channelKind: 'fds' | 'framed',
+  command: string[],
+  options: { rlimits?: ProgramRlimit[]; subreaper?: boolean; user?: { uid: number; gid: number } } = {},
+): Promise<InitOutput> {
+  const channel: InitChannel = channelKind === 'fds' ? { kind: 'fds', statusFd: 3, stdoutFd: 4, stderrFd: 5 } : { kind: 'framed', fd: 1 };
+  const argv = initArgv({ program, channel, rlimits: options.rlimits ?? [], subreaper: options.subreaper, user: options.user, command });
+  const stdio =
+    channelKind === 'fds' ? (['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'] as const) : (['ignore', 'pipe', 'pipe'] as const);
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: [...stdio], env: { PATH: '/usr/bin:/bin' } });
+    const collected = { status: '', stdout: '', stderr: '', diagnostics: '' };
+    const collect = (fd: number, into: keyof typeof collected) =>
+      child.stdio[fd]?.on('data', (chunk: Buffer) => (collected[into] += chunk.toString('utf8')));
+    collect(2, 'diagnostics');
+    if (channelKind === 'fds') {
+      collect(3, 'status');
+      collect(4, 'stdout');
+      collect(5, 'stderr');
+    } else {
+      const decoder = new FrameDecoder((type, payload) => {
+        const into = type === FRAME_STDOUT ? 'stdout' : type === FRAME_STDERR ? 'stderr' : 'status';
+        collected[into] += payload.toString('utf8');
+      });
+      child.stdio[1]?.on('data', (chunk: Buffer) => decoder.push(chunk));
+    }
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (collected.diagnostics !== '') collected.stderr += `[init diagnostics] ${collected.diagnostics}`;
+      resolve({
+        lines: collected.status.split('\n').filter((line) => line !== ''),
+        stdout: collected.stdout,
+        stderr: collected.stderr,
+        code,
+      });
+    });
+  });
+}
+
+function finalReport(output: InitOutput) {
+  expect(output.lines[0]).toBe('{"event":"started"}');
+  expect(output.lines).toHaveLength(2);
+  return parseInitReport(output.lines[1]);
+}
+
+const isRoot = process.getuid?.() === 0;
+const inits: Array<[string, () => Promise<InitProgram>]> = [
+  ['init.py', () => Promise.resolve({ kind: 'python', python: '/usr/bin/python3' })],
+  [
+    'compiled init.c',
+    async () => {
+      const init = await sandboxInit();
+      if (init.kind !== 'compiled') throw new Error(`this machine must be able to build the compiled init: ${init.describe}`);
+      const file = path.join(binaryDir, 'init');
+      writeFileSync(file, init.binary, { mode: 0o555, flag: 'wx' });
+      return { kind: 'compiled', path: file };
+    },
+  ],
+];
+let binaryDir: string;
+beforeAll(() => {
+  binaryDir = mkdtempSync(path.join(tmpdir(), 'crucible-test-init-'));
+});
+afterAll(() => rmSync(binaryDir, { recursive: true, force: true }));
+
+describe.each(inits)('%s, run directly', (_name, makeProgram) => {
+  let program: InitProgram;
+  beforeAll(async () => {
+    program = await makeProgram();
+  });
+
+  describe.each(['fds', 'framed'] as const)('channel %s', (channel) => {
+    test('exit(139) is an exit code, SIGSEGV a signal; output goes where it belongs', async () => {
+      const exited = await runInit(program, channel, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 139']);
+      expect(exited.code).toBe(0);
+      expect(exited.stdout).toBe('out\n');
+      expect(exited.stderr).toBe('err\n');
+      expect(finalReport(exited)).toMatchObject({ kind: 'finished', exitCode: 139, signalNumber: null, leftovers: 0 });
+
+      const killed = await runInit(program, channel, ['/bin/sh', '-c', 'kill -SEGV $$']);
+      expect(finalReport(killed)).toMatchObject({ kind: 'finished', exitCode: null, signalNumber: 11 });
+    });
+
+    test('rusage and wall time of the program', async () => {
+      const busy = await runInit(program, channel, [
+        '/usr/bin/python3',
+        '-c',
+        'import time\nt=time.process_time()\nwhile time.process_time()-t<0.2: pass\nx=b"x"*(40*1024*1024)',
+      ]);
+      const report = finalReport(busy);
+      if (report.kind !== 'finished') throw new Error('not finished');
+      expect(report.cpuTimeMs).toBeGreaterThanOrEqual(150);
+      expect(report.wallTimeMs).toBeGreaterThanOrEqual(150);
+      expect(report.maxRssKb).toBeGreaterThan(40 * 1024);
+    });
+
+    test('a program that cannot start is an execError, with no started event', async () => {
+      const output = await runInit(program, channel, ['/nonexistent/program']);
+      expect(output.code).toBe(0);
+      expect(output.lines).toHaveLength(1);
+      const line = parseInitLine(output.lines[0]);
+      expect(line.kind).toBe('exec_failed');
+      expect(line.kind === 'exec_failed' && line.message).toMatch(/^\/nonexistent\/program: .*No such file or directory/);
+    });
+
+    test('the program gets its rlimits, no_new_privs, default signals, an empty mask and none of the init fds', async () => {
+      const output = await runInit(
+        program,
+        channel,
+        ['/bin/sh', '-c', 'ulimit -n; ulimit -c; grep -E "^(NoNewPrivs|SigBlk|SigIgn):" /proc/self/status; ls /proc/$$/fd'],
+        {
+          rlimits: [
+            { name: 'NOFILE', soft: 100, hard: 100 },
+            { name: 'CORE', soft: 0, hard: 0 },
+          ],
+        },
+      );
+      expect(finalReport(output)).toMatchObject({ exitCode: 0 });
+      const [openFiles, core, ...rest] = output.stdout.trim().split('\n');
+      expect([openFiles, core]).toEqual(['100', '0']);
+      expect(rest.slice(0, 3)).toEqual(['SigBlk:\t0000000000000000', 'SigIgn:\t0000000000000000', 'NoNewPrivs:\t1']);
+      // The shell's fds: 0, 1, 2 (and whatever the test runner itself leaked into its children,
+      // always a high number), but no status fd and no pipe of the init, which would be low.
+      expect(
+        rest
+          .slice(3)
+          .map(Number)
+          .filter((fd) => fd > 2 && fd < 10),
+      ).toEqual([]);
+    });
+
+    test('as a subreaper, a daemonised leftover is killed before the report', async () => {
+      const marker = path.join(binaryDir, `pidfile-${channel}-${Date.now()}`);
+      // Double fork + setsid: the grandchild is reparented to the init (the subreaper).
+      const output = await runInit(
+        program,
+        channel,
+        [
+          '/usr/bin/python3',
+          '-c',
+          `import os,time\nif os.fork()==0:\n  os.setsid()\n  if os.fork()==0:\n    open(${JSON.stringify(marker)},'w').write(str(os.getpid()))\n    time.sleep(60)\n  os._exit(0)\nos.wait()\nwhile not os.path.exists(${JSON.stringify(marker)}): time.sleep(0.01)\ntime.sleep(0.05)`,
+        ],
+        { subreaper: true },
+      );
+      const report = finalReport(output);
+      expect(report).toMatchObject({ exitCode: 0 });
+      expect(report.kind === 'finished' && report.leftovers).toBeGreaterThanOrEqual(1);
+      const pid = Number(readFileSync(marker, 'utf8'));
+      await waitUntil(() => !isAlive(pid), 2000, 'the daemon to be gone');
+    });
+
+    test('a large output arrives whole, in order', async () => {
+      const output = await runInit(program, channel, [
+        '/usr/bin/python3',
+        '-c',
+        'import sys\nfor i in range(20000): sys.stdout.write("%06d\\n" % i)',
+      ]);
+      expect(finalReport(output)).toMatchObject({ exitCode: 0 });
+      const lines = output.stdout.split('\n');
+      expect(lines).toHaveLength(20001);
+      expect(lines[19999]).toBe('019999');
+    });
+
+    (isRoot ? test : test.skip)('with --user, the program runs as that user with an empty bounding set', async () => {
+      const output = await runInit(program, channel, ['/bin/sh', '-c', 'id -u; id -g; id -G; grep ^CapBnd: /proc/self/status'], {
+        user: { uid: 65534, gid: 65534 },
+      });
+      expect(finalReport(output)).toMatchObject({ exitCode: 0 });
+      expect(output.stdout).toBe('65534\n65534\n65534\nCapBnd:\t0000000000000000\n');
+    });
+  });
+
+  test('a malformed invocation fails with a non-zero exit and no report', async () => {
+    const start = program.kind === 'compiled' ? [program.path] : [program.python, '-I', '-S', '-c', SANDBOX_INIT_SOURCE];
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(start[0], [...start.slice(1), '--report=fds:3,4,5', '--rlimits=BOGUS:1:1', '--', '/bin/true'], {
+        stdio: 'ignore',
+      });
+      child.once('close', resolve);
+    });
+    expect(code).toBe(1);
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -14,10 +14,10 @@
  *    nobody inside and outside. This needs unprivileged user namespaces (Debian's default) and
  *    interpreters that nobody can read; where either is missing the engine falls back to
  *    starting bwrap as root, and check() says so.
- * 3. The init (run/init.py) as PID 1.
+ * 3. The init (run/init.c compiled, or run/init.py) as PID 1.
  *
- * The program file and the synthetic /etc files are handed to bwrap through fds
- * (--ro-bind-data), so the host never creates or follows a path inside the sandbox.
+ * The program file, the synthetic /etc files and the compiled init are handed to bwrap through
+ * fds (--ro-bind-data), so the host never creates or follows a path inside the sandbox.
  */
 import { accessSync, realpathSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import { DEFAULT_BWRAP_PATH, DEFAULT_SETPRIV_PATH } from '../../config/defaults'
 import type { RunCgroupLimits } from '../host/cgroup-backend';
 import type { LanguageRuntime } from '../languages';
 import {
+  COMPILED_INIT_PATH,
   GROUP,
   HOST_ETC_FILES,
   PASSWD,
@@ -119,14 +120,13 @@ export class BwrapEngine extends PipelineEngine {
     return tmpfs.workDirBytes;
   }
 
-  prepare({ request, language, tmpfs, init }: LaunchContext): Promise<PreparedLaunch> {
+  prepare({ request, language, tmpfs, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
     const dataInputs = [request.code, Buffer.from(PASSWD), Buffer.from(GROUP)];
     const [codeFd, passwdFd, groupFd] = dataInputs.map((_, index) => String(SANDBOX_FDS.firstData + index));
-    const seccompArgs: string[] = [];
-    if (this.seccompFilter !== null) {
-      seccompArgs.push('--seccomp', String(SANDBOX_FDS.firstData + dataInputs.length));
-      dataInputs.push(this.seccompFilter);
-    }
+    const nextDataFd = (data: Buffer) => String(SANDBOX_FDS.firstData + dataInputs.push(data) - 1);
+    const seccompArgs = this.seccompFilter === null ? [] : ['--seccomp', nextDataFd(this.seccompFilter)];
+    // The compiled init: a read-only file of bwrap's own root tmpfs, executable by the sandbox user.
+    const initArgs = initBinary === null ? [] : ['--perms', '0555', '--ro-bind-data', nextDataFd(initBinary), COMPILED_INIT_PATH];
     const workDirBytes = String(tmpfs.workDirBytes);
 
     const bwrapArgs = [
@@ -183,6 +183,7 @@ export class BwrapEngine extends PipelineEngine {
       '--ro-bind-data',
       codeFd,
       `${WORK_DIR}/${language.fileName}`,
+      ...initArgs,
       // The root is a tmpfs bwrap builds; without this the program could fill it.
       '--remount-ro',
       '/',

@@ -1,6 +1,6 @@
 /**
  * What every engine is built from: the run pipeline (language registry, cgroup backend chosen
- * once per engine, the init's python, the launcher's shell) and check(). An engine adds only its
+ * once per engine, the init (compiled, or init.py and its python), the launcher's shell) and check(). An engine adds only its
  * EngineDriver part: how to launch, and what its machinery costs.
  */
 import type { Limits } from '../../domain/evaluation';
@@ -10,12 +10,15 @@ import { CgroupBackendCache, type CgroupMode, type RunCgroupLimits } from '../ho
 import { createLanguageRegistry, type LanguageRegistry, type LanguageRuntime } from '../languages';
 import type { TmpfsSizes } from '../layout';
 import type { EngineDriver, InitPlacement, LaunchContext, PreparedLaunch, RlimitFacts } from '../run/launch';
+import { sandboxInit, type InitSettings } from '../run/compiled-init';
 import { runPipeline, type RunPipeline } from '../run/pipeline';
 import { selfCheck } from '../run/self-check';
 
 export interface CommonEngineOptions {
-  /** The python that runs the sandbox's init; it must be inside a bound system directory. */
+  /** The python that runs init.py (the fallback init); it must be inside a bound system directory. */
   initPythonPath?: string;
+  /** The compiled init: whether to use it, the compiler, its cache dir (run/compiled-init.ts). */
+  init?: InitSettings;
   /** Shell used by the cgroup-joining launcher. */
   shellPath?: string;
   languages?: LanguageRegistry;
@@ -23,7 +26,11 @@ export interface CommonEngineOptions {
   cgroups?: CgroupMode;
 }
 
-/** Memory of the init (python, ~9 MB; bwrap ~1 MB more) charged to the run's memory group. */
+/**
+ * Memory of the init charged to the run's memory group: init.py ~9 MB (the compiled init ~1 MB,
+ * given the same allowance so that a program's memory verdict does not depend on which init ran);
+ * bwrap ~1 MB more.
+ */
 export const INIT_MEMORY_BYTES = 16 * 1024 * 1024;
 
 export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
@@ -40,6 +47,8 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
       languages: options.languages ?? createLanguageRegistry(),
       cgroups: new CgroupBackendCache(options.cgroups ?? 'auto'),
       initPythonPath: options.initPythonPath ?? DEFAULT_PYTHON_PATH,
+      // Started now (a compile takes about a second, once per start), awaited by the first run.
+      init: sandboxInit(options.init),
       shellPath: options.shellPath ?? '/bin/sh',
       tmpfs,
     };
@@ -57,13 +66,15 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
     return runPipeline(this.pipeline, request);
   }
 
-  check(): Promise<EngineCheck> {
+  async check(): Promise<EngineCheck> {
+    const init = await this.pipeline.init;
     return selfCheck({
       engine: this.name,
       cgroups: this.pipeline.cgroups,
-      binaries: [...this.checkedBinaries(), this.pipeline.initPythonPath],
+      // The init's python is needed only when it runs init.py.
+      binaries: [...this.checkedBinaries(), ...(init.kind === 'python' ? [this.pipeline.initPythonPath] : [])],
       languages: this.pipeline.languages,
-      facts: this.checkFacts(),
+      facts: [init.describe, ...this.checkFacts()],
       run: (request) => this.run(request),
     });
   }

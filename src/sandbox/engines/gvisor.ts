@@ -12,7 +12,7 @@
  *    loopback of its own), a root that is an empty read-only directory, read-only binds of the
  *    system directories only, tmpfs work dir, /tmp and /dev/shm with sizes, an explicit
  *    environment, no host sockets (`--host-uds` is off by default).
- * 3. The init (run/init.py), PID 1 of the container, runs as root *of the sandbox* with
+ * 3. The init (run/init.c compiled, or run/init.py), PID 1 of the container, runs as root *of the sandbox* with
  *    CAP_SETUID, CAP_SETGID, CAP_SETPCAP and CAP_KILL only, and starts the program as uid/gid
  *    65534 with no capabilities at all (empty bounding set, no_new_privs): the program can
  *    neither signal nor trace its init, and
@@ -29,7 +29,8 @@
  * is the host memory cgroup: the limit plus an allowance for runsc, the gofer and the Sentry
  * (without cgroups: RLIMIT_AS for Python, the heap flag for node).
  *
- * Files: the bundle (config.json, the empty root, the program file, /etc/passwd and /etc/group)
+ * Files: the bundle (config.json, the root, empty but for the compiled init, the program file,
+ * /etc/passwd and /etc/group)
  * and runsc's state dir are in a private temp dir that the service creates; nothing in it is
  * writable from inside the sandbox (every bind is read-only, the program writes only to tmpfs
  * mounts held in the Sentry's memory), and it is removed without following links once runsc's
@@ -48,6 +49,7 @@ import { pathExists } from '../host/fs';
 import { killIfAlive, processesMentioning } from '../host/processes';
 import type { LanguageRuntime } from '../languages';
 import {
+  COMPILED_INIT_PATH,
   GROUP,
   HOST_ETC_FILES,
   PASSWD,
@@ -257,11 +259,13 @@ async function teardown(
   }
 }
 
-async function writeBundle(bundleDir: string, { request, language, tmpfs, init, rlimits }: LaunchContext): Promise<void> {
+async function writeBundle(bundleDir: string, { request, language, tmpfs, init, initBinary, rlimits }: LaunchContext): Promise<void> {
   const rootfs = path.join(bundleDir, 'rootfs');
   const filesDir = path.join(bundleDir, 'files');
   await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
   await fs.mkdir(filesDir, { mode: 0o755 });
+  // The compiled init, in the (read-only) root itself.
+  if (initBinary !== null) await fs.writeFile(path.join(rootfs, COMPILED_INIT_PATH), initBinary, { mode: 0o555, flag: 'wx' });
   const programFile = path.join(filesDir, language.fileName);
   await fs.writeFile(programFile, request.code, { mode: 0o444, flag: 'wx' });
   await fs.writeFile(path.join(filesDir, 'passwd'), PASSWD, { mode: 0o444, flag: 'wx' });

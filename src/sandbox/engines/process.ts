@@ -72,11 +72,12 @@ export class ProcessEngine extends PipelineEngine {
     return this.maxFileBytes;
   }
 
-  async prepare({ request, language, init }: LaunchContext): Promise<PreparedLaunch> {
-    const runDir = await createRunDir(request.code, language.fileName, this.privileged ? SANDBOX_USER.uid : undefined);
+  async prepare({ request, language, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
+    const runDir = await createRunDir(request.code, language.fileName, this.privileged ? SANDBOX_USER.uid : undefined, initBinary);
     const workDir = path.join(runDir, 'work');
     return {
-      executable: init[0],
+      // No sandbox to put the compiled init in: it is the run dir's own copy.
+      executable: initBinary === null ? init[0] : path.join(runDir, INIT_FILE),
       args: init.slice(1),
       dataInputs: [],
       cwd: workDir,
@@ -96,17 +97,22 @@ export class ProcessEngine extends PipelineEngine {
   }
 }
 
+/** The compiled init's copy in the run dir. */
+const INIT_FILE = 'init';
+
 /**
  * <tmp>/crucible-run-XXXX/ (root-owned, 0711: nobody else can list it or put anything in it)
- * with work/ inside (the program's, 0700) holding the program file (read-only, root-owned).
+ * with work/ inside (the program's, 0700) holding the program file (read-only, root-owned), and
+ * the compiled init (if any) next to work/ (0555, the service's: the program cannot replace it).
  * Every path is created by the service before the program runs; afterwards only removed.
  */
-async function createRunDir(code: Buffer, fileName: string, owner: number | undefined): Promise<string> {
+async function createRunDir(code: Buffer, fileName: string, owner: number | undefined, initBinary: Buffer | null): Promise<string> {
   const runDir = await fs.mkdtemp(path.join(tmpdir(), 'crucible-run-'));
   try {
     const workDir = path.join(runDir, 'work');
     await fs.mkdir(workDir, { mode: 0o700 });
     await fs.writeFile(path.join(workDir, fileName), code, { mode: 0o444, flag: 'wx' });
+    if (initBinary !== null) await fs.writeFile(path.join(runDir, INIT_FILE), initBinary, { mode: 0o555, flag: 'wx' });
     if (owner !== undefined) {
       await fs.chown(workDir, owner, owner);
       await fs.chmod(runDir, 0o711);

@@ -1,6 +1,7 @@
 /**
  * The init's protocol, on the TypeScript side: how it is started (initArgv) and what it reports
- * (parseInitLine). The init itself is init.py, next to this file.
+ * (parseInitLine). The init itself is init.c (compiled, see compiled-init.ts) or, where it cannot be
+ * built, init.py: the same program twice, and the protocol tests run both.
  *
  * Why it exists: bubblewrap's own PID-1 reaper reports a signal death as exit code 128+n, and
  * `runsc run` does the same, so a program that calls exit(139) and one killed by SIGSEGV would
@@ -32,8 +33,9 @@
  * - the report fd and the exec-error pipe are close-on-exec, so the program never holds them.
  * Resource limits (rlimits) are applied in the child only, so they bind the program, not init.
  *
- * It is written for Debian's python3 run with -I -S, and imports only modules that load in a few
- * milliseconds (no json, no signal module: `signal` pulls in enum).
+ * init.py is written for Debian's python3 run with -I -S, and imports only modules that load in a
+ * few milliseconds (no json, no signal module: `signal` pulls in enum). init.c needs only the C
+ * library. The only difference between the two is the text of an execError message.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -61,8 +63,11 @@ export interface ProgramRlimit {
 /** How the init reports: see the module comment. */
 export type InitChannel = { kind: 'fds'; statusFd: number; stdoutFd: number; stderrFd: number } | { kind: 'framed'; fd: number };
 
+/** Which init, and how it is started: the compiled binary at a path inside the sandbox, or init.py. */
+export type InitProgram = { kind: 'compiled'; path: string } | { kind: 'python'; python: string };
+
 export interface InitInvocation {
-  python: string;
+  program: InitProgram;
   channel: InitChannel;
   rlimits: readonly ProgramRlimit[];
   /** Run the program as this user (the init must be privileged to switch). */
@@ -80,7 +85,9 @@ export function initArgv(invocation: InitInvocation): string[] {
   const options = [`--report=${report}`, `--rlimits=${limits}`];
   if (invocation.user) options.push(`--user=${invocation.user.uid}:${invocation.user.gid}`);
   if (invocation.subreaper) options.push('--subreaper');
-  return [invocation.python, '-I', '-S', '-c', SANDBOX_INIT_SOURCE, ...options, '--', ...invocation.command];
+  const { program } = invocation;
+  const start = program.kind === 'compiled' ? [program.path] : [program.python, '-I', '-S', '-c', SANDBOX_INIT_SOURCE];
+  return [...start, ...options, '--', ...invocation.command];
 }
 
 /** What the init reported about the program. */

@@ -63,6 +63,12 @@ export interface LaunchContext {
   tmpfs: TmpfsSizes;
   /** argv of the init, to be run inside the sandbox as its PID 1 (or subreaper). */
   init: string[];
+  /**
+   * The compiled init (null: init.py, already in `init`). The engine puts these bytes at
+   * COMPILED_INIT_PATH inside the sandbox, read-only and executable, where `init[0]` expects them
+   * (the process engine, with no sandbox, writes them into its run dir and starts that path).
+   */
+  initBinary: Buffer | null;
   /** The program's rlimits (already in the init's argv; an OCI spec may repeat some). */
   rlimits: readonly ProgramRlimit[];
 }

@@ -15,8 +15,9 @@ import { errorMessage, SandboxInfrastructureError, type RunRequest, type RunResu
 import type { CgroupBackendCache, RunCgroup } from '../host/cgroup-backend';
 import { launchInCgroup } from '../host/launcher';
 import { runtimeFor, type LanguageRegistry } from '../languages';
-import { tmpfsSizes, type TmpfsSizes } from '../layout';
+import { COMPILED_INIT_PATH, tmpfsSizes, type TmpfsSizes } from '../layout';
 import { FRAMED_FD, SANDBOX_FDS } from './channel';
+import type { SandboxInit } from './compiled-init';
 import { initArgv, type InitChannel } from './init';
 import type { EngineDriver } from './launch';
 import { programRlimits } from './rlimits';
@@ -27,8 +28,10 @@ export interface RunPipeline {
   driver: EngineDriver;
   languages: LanguageRegistry;
   cgroups: CgroupBackendCache;
-  /** The python that runs the init (inside whatever the engine builds). */
+  /** The python that runs init.py when the compiled init is not available. */
   initPythonPath: string;
+  /** Which init (compiled-init.ts), resolved once; the engine places a compiled one in the sandbox. */
+  init: Promise<SandboxInit>;
   /** The /bin/sh of the cgroup-joining launcher. */
   shellPath: string;
   /** Configured tmpfs sizes (see layout.ts). */
@@ -57,15 +60,17 @@ export async function runPipeline(pipeline: RunPipeline, request: RunRequest): P
       tasksFencedByCgroup: cgroup !== null && driver.rlimitFacts.tasksFencedByCgroup,
       infrastructureTasks: driver.rlimitFacts.infrastructureTasks,
     });
+    const sandboxInit = await pipeline.init;
+    const initBinary = sandboxInit.kind === 'compiled' ? sandboxInit.binary : null;
     const init = initArgv({
-      python: pipeline.initPythonPath,
+      program: initBinary ? { kind: 'compiled', path: COMPILED_INIT_PATH } : { kind: 'python', python: pipeline.initPythonPath },
       channel,
       rlimits,
       user: placement.programUser,
       subreaper: placement.subreaper,
       command: language.command(limits),
     });
-    const prepared = await driver.prepare({ request, language, cgroup, tmpfs, init, rlimits });
+    const prepared = await driver.prepare({ request, language, cgroup, tmpfs, init, initBinary, rlimits });
     try {
       const launch = { ...prepared, ...launchInCgroup(pipeline.shellPath, cgroup, prepared.executable, prepared.args) };
       const ending = await supervise({ launch, channel: placement.channel, startupTimeoutMs: driver.startupTimeoutMs, request, cgroup });
