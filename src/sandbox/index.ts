@@ -7,14 +7,14 @@ import type { EngineName, SandboxEngine } from './engine';
 import { BwrapEngine, type BwrapEngineOptions } from './engines/bwrap';
 import { GvisorEngine, type GvisorEngineOptions } from './engines/gvisor';
 import { ProcessEngine, type ProcessEngineOptions } from './engines/process';
-import { createLanguageRegistry } from './languages';
+import { createLanguageRegistry, type LanguageRegistryOptions } from './languages';
 
-/** What configuration says about the engines (every field optional: the defaults suit Debian). */
-export interface SandboxSettings {
-  /** Runs the init and Python submissions. */
-  pythonPath?: string;
-  /** Runs JavaScript submissions; default the node running this service. */
-  nodePath?: string;
+/**
+ * What configuration says about the engines and the languages' toolchains (every field optional:
+ * the defaults suit Debian). `pythonPath` runs the init and Python submissions; `nodePath`
+ * (default the node running this service) JavaScript ones.
+ */
+export interface SandboxSettings extends LanguageRegistryOptions {
   bwrapPath?: string;
   runscPath?: string;
   gvisorPlatform?: GvisorPlatform;
@@ -38,7 +38,7 @@ export function createEngine(options: CreateEngineOptions): SandboxEngine {
   const settings = options.settings ?? {};
   const common = {
     initPythonPath: settings.pythonPath,
-    languages: createLanguageRegistry({ pythonPath: settings.pythonPath, nodePath: settings.nodePath }),
+    languages: createLanguageRegistry(settings),
   };
   switch (options.engine) {
     case 'bwrap':
@@ -65,4 +65,6 @@ export { ProcessEngine } from './engines/process';
 export type { ProcessEngineOptions } from './engines/process';
 export { createLanguageRegistry } from './languages';
 export type { LanguageRuntime, LanguageRegistry } from './languages';
+export { LanguageCatalog } from './language-catalog';
+export type { LanguageDescription } from './language-catalog';
 export * from './engine';

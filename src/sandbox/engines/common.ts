@@ -7,7 +7,7 @@ import type { Limits } from '../../domain/evaluation';
 import { DEFAULT_PYTHON_PATH } from '../../config/defaults';
 import type { EngineCheck, EngineName, RunRequest, RunResult, SandboxEngine } from '../engine';
 import { CgroupBackendCache, type CgroupMode, type RunCgroupLimits } from '../host/cgroup-backend';
-import { createLanguageRegistry, type LanguageRegistry, type LanguageRuntime } from '../languages';
+import { createLanguageRegistry, type LanguageRegistry, type StageRuntime } from '../languages';
 import type { TmpfsSizes } from '../layout';
 import type { EngineDriver, InitPlacement, LaunchContext, PreparedLaunch, RlimitFacts } from '../run/launch';
 import { runPipeline, type RunPipeline } from '../run/pipeline';
@@ -45,7 +45,7 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
     };
   }
 
-  abstract cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits;
+  abstract cgroupLimits(limits: Limits, runtime: StageRuntime): RunCgroupLimits;
   abstract fileSizeBytes(tmpfs: TmpfsSizes): number;
   abstract prepare(context: LaunchContext): Promise<PreparedLaunch>;
   /** Binaries the engine needs besides the init's python and the interpreters. */
@@ -62,7 +62,6 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
       engine: this.name,
       cgroups: this.pipeline.cgroups,
       binaries: [...this.checkedBinaries(), this.pipeline.initPythonPath],
-      languages: this.pipeline.languages,
       facts: this.checkFacts(),
       run: (request) => this.run(request),
     });
@@ -72,7 +71,7 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
 /** The run's cgroup limits when the machinery (init, bwrap) simply adds to what the program may use. */
 export function programPlusMachinery(
   limits: Limits,
-  language: LanguageRuntime,
+  language: StageRuntime,
   machinery: { memoryBytes: number; tasks: number },
 ): RunCgroupLimits {
   return {
