@@ -294,8 +294,8 @@ public class Main {
 
 /** A compile error the compiler names, and the text its message must contain. */
 export const COMPILE_ERRORS: Record<(typeof COMPILED_LANGUAGES)[number], { code: string; message: RegExp }> = {
-  c: { code: 'int main(void) { return undefined_name; }\n', message: /undefined_name.*undeclared|'undefined_name' undeclared/ },
-  cpp: { code: 'int main() { return undefined_name; }\n', message: /'undefined_name' was not declared/ },
+  c: { code: 'int main(void) { return undefined_name; }\n', message: /.undefined_name. undeclared/ },
+  cpp: { code: 'int main() { return undefined_name; }\n', message: /.undefined_name. was not declared/ },
   go: { code: 'package main\n\nfunc main() {\n\treturn undefinedName\n}\n', message: /undefined: undefinedName|too many return values/ },
   java: { code: 'public class Main {\n  public static void main(String[] args) { int x = "text"; }\n}\n', message: /incompatible types/ },
 };
