@@ -27,7 +27,8 @@ const LanguageInfo = z
     defaultLimits: Limits.openapi({
       description: "The program's limits when a submission gives none; a submission's own limits win, up to the maxima",
     }),
-    compileLimits: Limits.nullable().openapi({
+    // A union, not .nullable(): a nullable reference to the Limits component would lose its null.
+    compileLimits: z.union([Limits, z.null()]).openapi({
       description: "The compile stage's own limits (a submission cannot change them); null without one",
     }),
     available: z.boolean(),
