@@ -17,7 +17,7 @@ import { requestLimits } from './ratelimit';
 import { createApp, type ShutdownState } from './app';
 import type { ReadinessCheck } from './routes/health';
 import { Submissions } from './submissions';
-import { createLanguageRegistry, LanguageCatalog } from '../sandbox';
+import { defaultLanguageCatalog, type LanguageCatalog } from '../sandbox';
 
 export interface ApiAssembly {
   db: Db;
@@ -53,7 +53,7 @@ export function assembleApi(a: ApiAssembly) {
   const temporal = new TemporalGateway(a.client, a.taskQueue);
   const keys = new ApiKeyStore(a.db);
   const reconciler = new Reconciler({ store, temporal, log: a.log, reviewTimeout: a.reviewTimeout, publicUrl: a.publicUrl });
-  const languages = a.languages ?? new LanguageCatalog(createLanguageRegistry());
+  const languages = a.languages ?? defaultLanguageCatalog();
   const app = createApp({
     languages,
     store,

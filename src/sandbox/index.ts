@@ -65,6 +65,6 @@ export { ProcessEngine } from './engines/process';
 export type { ProcessEngineOptions } from './engines/process';
 export { createLanguageRegistry } from './languages';
 export type { LanguageRuntime, LanguageRegistry } from './languages';
-export { LanguageCatalog } from './language-catalog';
+export { LanguageCatalog, defaultLanguageCatalog } from './language-catalog';
 export type { LanguageDescription } from './language-catalog';
 export * from './engine';

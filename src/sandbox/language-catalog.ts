@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import type { Language, Limits } from '../domain/evaluation';
 import { errorMessage } from './engine';
-import type { LanguageRegistry, LanguageRuntime } from './languages';
+import { createLanguageRegistry, type LanguageRegistry, type LanguageRuntime } from './languages';
 import { SANDBOX_PATH } from './layout';
 
 /** One language as `GET /v1/languages` shows it. */
@@ -54,6 +54,13 @@ export class LanguageCatalog {
     if (found === undefined) throw new Error(`no language ${JSON.stringify(language)} in the registry`);
     return found;
   }
+}
+
+let defaultCatalog: LanguageCatalog | undefined;
+
+/** The catalog of the default registry (Debian's toolchains), probed once per process. */
+export function defaultLanguageCatalog(): LanguageCatalog {
+  return (defaultCatalog ??= new LanguageCatalog(createLanguageRegistry()));
 }
 
 async function describe(runtime: LanguageRuntime): Promise<LanguageDescription> {

@@ -6,7 +6,7 @@
  * limits (time, exit code) apply to the compiled artefact.
  */
 import { computeVerdict } from '../../src/domain/verdict';
-import { describeEachEngine, limiter, runner, text } from './engines';
+import { describeEachEngine, limiter, runner, text, waitUntil } from './engines';
 import { COMPILE_ERRORS, COMPILED_LANGUAGES, NEW_LANGUAGES, PROGRAMS, defaultLimitsOf } from './language-programs';
 
 const TIMEOUT = 180_000;
@@ -63,6 +63,25 @@ describeEachEngine('languages', (subject) => {
       expect(text(result).stderr + text(result).stdout).toMatch(message);
       expect(computeVerdict(result, 'anything')).toBe('compilation_error');
     });
+  });
+
+  it('cancelling a compiled program mid-run stops it within 2 s', async () => {
+    const controller = new AbortController();
+    let startedAt = 0;
+    const running = run(PROGRAMS.c.spin, {
+      language: 'c',
+      signal: controller.signal,
+      limits: { cpuTimeMs: 30_000, wallTimeMs: 60_000 },
+      onProgramStart: () => {
+        startedAt = Date.now();
+      },
+    });
+    await waitUntil(() => startedAt > 0, 60_000, 'the compiled program to start');
+    const abortedAt = Date.now();
+    controller.abort();
+    const result = await running;
+    expect(Date.now() - abortedAt).toBeLessThan(2000);
+    expect(result).toMatchObject({ cancelled: true, limitHit: null, compilation: { ok: true } });
   });
 
   it('java: the public class must be Main, in Main.java', async () => {
