@@ -33,8 +33,12 @@ FROM node:20-bookworm-slim AS runtime
 # interpreter for submitted Python code. tini: PID 1, forwards SIGTERM to node (which drains) and
 # reaps orphans. For EVAL_ENGINE=gvisor add runsc: --build-arg SANDBOX_PACKAGES="bubblewrap runsc".
 ARG SANDBOX_PACKAGES="bubblewrap"
+# The toolchains of C, C++, Go and Java (bash is in the base image). Leave one out, e.g.
+# --build-arg LANGUAGE_PACKAGES="gcc g++", for a smaller image: GET /v1/languages then lists the
+# missing languages as unavailable and submissions in them are refused (422 language_unavailable).
+ARG LANGUAGE_PACKAGES="gcc g++ libc6-dev golang-go default-jdk-headless"
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ${SANDBOX_PACKAGES} python3 tini \
+ && apt-get install -y --no-install-recommends ${SANDBOX_PACKAGES} ${LANGUAGE_PACKAGES} python3 tini \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

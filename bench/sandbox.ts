@@ -40,10 +40,18 @@ const ENGINES = (process.env.ENGINES ?? 'bwrap,gvisor,process').split(',') as En
 const LANGUAGES = (process.env.LANGUAGES ?? 'python,javascript').split(',') as Language[];
 
 const languages = createLanguageRegistry();
-const programs: Record<Language, { code: string; argv: string[] }> = {
+/** The interpreted languages only: a compiled one's sample would time its compiler too. */
+const programs: Partial<Record<Language, { code: string; argv: string[] }>> = {
   python: { code: 'print(1)\n', argv: [DEFAULT_PYTHON_PATH, '-I', '-c', 'print(1)'] },
   javascript: { code: 'console.log(1)\n', argv: [process.execPath, '-e', 'console.log(1)'] },
+  bash: { code: 'echo 1\n', argv: ['/bin/bash', '-c', 'echo 1'] },
 };
+
+function programOf(language: Language): { code: string; argv: string[] } {
+  const program = programs[language];
+  if (program === undefined) throw new Error(`no benchmark program for ${language} (LANGUAGES=${Object.keys(programs).join(',')})`);
+  return program;
+}
 
 interface Command {
   argv: string[];
@@ -111,7 +119,7 @@ function engineLayers(engines: EnginePair, language: Language, comparedTo?: { py
 }
 
 function bwrapLayers(language: Language, backend: CgroupBackend, engines: EnginePair, compiledInit: Buffer | null): Layer[] {
-  const program = programs[language].argv;
+  const program = programOf(language).argv;
   const hostPaths = languages[language].hostPaths;
   const inCgroup = async (argv: string[], extraFds?: number, dataInputs?: Buffer[]) => {
     const cgroup = await backend.createRun({ memoryBytes: 512 * 1024 * 1024, maxTasks: 64 });
@@ -171,7 +179,7 @@ function bwrapLayers(language: Language, backend: CgroupBackend, engines: Engine
 
 async function engineSample(engine: SandboxEngine, language: Language): Promise<number> {
   const started = performance.now();
-  const result = await engine.run({ language, code: Buffer.from(programs[language].code), limits: LIMIT_DEFAULTS });
+  const result = await engine.run({ language, code: Buffer.from(programOf(language).code), limits: LIMIT_DEFAULTS });
   const wallMs = performance.now() - started;
   if (result.exitCode !== 0 || result.stdout.toString() !== '1\n') {
     throw new Error(`trivial ${language} run in ${engine.name} failed: ${result.stderr.toString()}`);
@@ -215,7 +223,7 @@ async function main(): Promise<void> {
       const layers: Layer[] =
         name === 'bwrap'
           ? bwrapLayers(language, backend, engines, compiledInit)
-          : [{ name: 'plain', sample: () => timeCommand({ argv: programs[language].argv }) }, ...engineLayers(engines, language)];
+          : [{ name: 'plain', sample: () => timeCommand({ argv: programOf(language).argv }) }, ...engineLayers(engines, language)];
       const samples = layers.map(() => [] as number[]);
       for (let round = 0; round < RUNS + 3; round++) {
         for (const [index, layer] of layers.entries()) {
@@ -235,7 +243,7 @@ async function main(): Promise<void> {
   console.log('');
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
-  console.log(`\nprograms: ${programs.python.argv.join(' ')}; ${programs.javascript.argv.join(' ')}`);
+  console.log(`\nprograms: ${LANGUAGES.map((language) => programOf(language).argv.join(' ')).join('; ')}`);
   console.log(`reproduce: RUNS=${RUNS} ENGINES=${ENGINES.join(',')} LANGUAGES=${LANGUAGES.join(',')} npm run bench:sandbox`);
 }
 

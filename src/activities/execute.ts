@@ -75,6 +75,8 @@ export function makeExecute(deps: ExecuteDeps) {
         stdoutTruncated: result.stdoutTruncated,
         stderrTruncated: result.stderrTruncated,
         engine: result.engine,
+        // Compiled languages: how long the compile stage took (its own sandbox, before the program's).
+        compileTimeMs: result.compilation ? Math.round(result.compilation.timeMs) : null,
       },
     };
   };

@@ -18,6 +18,7 @@ import { introspectionRoutes } from './routes/introspection';
 import { batchRoutes } from './routes/batches';
 import { testSetRoutes } from './routes/test-sets';
 import type { TestSetStore } from '../db/test-sets';
+import type { LanguageCatalog } from '../sandbox/language-catalog';
 import type { ScanPolicy } from '../scanner/decide';
 import { MAX_BODY_BYTES } from '../contract/schemas';
 import { requestContext } from './request-context';
@@ -25,6 +26,7 @@ import { requestContext } from './request-context';
 export interface AppDeps extends EvaluationRoutesDeps {
   readiness: ReadinessCheck[];
   testSets: TestSetStore;
+  languages: LanguageCatalog;
   log: Logger;
   metrics: Metrics;
   policy: ScanPolicy;
@@ -91,7 +93,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/evaluations', batchRoutes(deps));
   app.route('/v1/evaluations', evaluationRoutes(deps));
   app.route('/v1/test-sets', testSetRoutes(deps));
-  app.route('/v1', introspectionRoutes(deps.policy));
+  app.route('/v1', introspectionRoutes(deps.policy, deps.languages));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

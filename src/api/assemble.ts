@@ -17,6 +17,7 @@ import { requestLimits } from './ratelimit';
 import { createApp, type ShutdownState } from './app';
 import type { ReadinessCheck } from './routes/health';
 import { Submissions } from './submissions';
+import { defaultLanguageCatalog, type LanguageCatalog } from '../sandbox';
 
 export interface ApiAssembly {
   db: Db;
@@ -41,6 +42,8 @@ export interface ApiAssembly {
   webhooks: { enabled: boolean; allowPrivate: boolean };
   corsOrigins?: string[];
   extraReadiness?: ReadinessCheck[];
+  /** The languages and their toolchains' availability; default the registry with Debian's toolchains, probed now. */
+  languages?: LanguageCatalog;
   /** Flipped by the process on SIGTERM (see src/main/runtime.ts). */
   shutdown?: ShutdownState;
 }
@@ -50,7 +53,9 @@ export function assembleApi(a: ApiAssembly) {
   const temporal = new TemporalGateway(a.client, a.taskQueue);
   const keys = new ApiKeyStore(a.db);
   const reconciler = new Reconciler({ store, temporal, log: a.log, reviewTimeout: a.reviewTimeout, publicUrl: a.publicUrl });
+  const languages = a.languages ?? defaultLanguageCatalog();
   const app = createApp({
+    languages,
     store,
     temporal,
     keys,
@@ -63,6 +68,7 @@ export function assembleApi(a: ApiAssembly) {
       publicUrl: a.publicUrl,
       webhooks: a.webhooks,
       maxInFlight: a.maxInFlight,
+      languages,
     }),
     log: a.log,
     metrics: a.metrics,

@@ -5,7 +5,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
-import { LIMIT_DEFAULTS, type Limits } from '../domain/evaluation';
+import type { Limits } from '../domain/evaluation';
+import type { LanguageCatalog } from '../sandbox/language-catalog';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { TemporalGateway } from '../temporal/gateway';
 import { describeRun } from '../temporal/run-description';
@@ -25,6 +26,8 @@ export interface SubmissionDeps {
   webhooks: { enabled: boolean; allowPrivate: boolean };
   /** Evaluations not yet finished, per tenant and overall, beyond which new ones are refused. */
   maxInFlight: { perTenant: number; total: number };
+  /** The languages, their default limits, and whether their toolchains work here. */
+  languages: LanguageCatalog;
 }
 
 export class Submissions {
@@ -37,9 +40,20 @@ export class Submissions {
       if (existing) return sameRequestOrConflict(existing, requestHash!);
     }
 
+    const language = await this.deps.languages.describe(request.language);
+    if (!language.available) {
+      // Refused now rather than queued to fail in the worker: its toolchain is missing here.
+      throw new ApiError(
+        422,
+        'language_unavailable',
+        `${language.name} is not available on this service: ${language.unavailableReason ?? 'its toolchain does not work'}`,
+        { language: request.language, reason: language.unavailableReason },
+      );
+    }
     const callbackUrl = request.callbackUrl !== undefined ? await this.vetCallbackUrl(request.callbackUrl) : undefined;
     const id = idempotencyKey ? idempotencyId(tenant, idempotencyKey) : randomUUID();
-    const limits: Limits = { ...LIMIT_DEFAULTS, ...stripUndefined(request.limits ?? {}) };
+    // The language's defaults (the JVM and Go need more than Python); the submission's own limits win.
+    const limits: Limits = { ...language.defaultLimits, ...stripUndefined(request.limits ?? {}) };
     let row: EvaluationRow;
     try {
       row = await withDatabase(() =>

@@ -11,8 +11,14 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LIMIT_MAXIMA, TASK_QUEUE } from '../domain/evaluation';
 import {
+  DEFAULT_BASH_PATH,
   DEFAULT_BWRAP_PATH,
+  DEFAULT_GCC_PATH,
+  DEFAULT_GO_PATH,
   DEFAULT_GVISOR_PLATFORM,
+  DEFAULT_GXX_PATH,
+  DEFAULT_JAVA_PATH,
+  DEFAULT_JAVAC_PATH,
   DEFAULT_PYTHON_PATH,
   DEFAULT_RUNSC_PATH,
   DEFAULT_WEBHOOK_TIMEOUT_MS,
@@ -87,6 +93,16 @@ export const ConfigEnv = z.object({
       ),
     ),
   SANDBOX_CC: z.string().min(1).optional().meta(doc('C compiler for the sandbox init', '`/usr/bin/cc`, else `/usr/bin/gcc`')),
+  SANDBOX_GCC: z
+    .string()
+    .min(1)
+    .default(DEFAULT_GCC_PATH)
+    .meta(doc('C compiler (a missing toolchain makes its language unavailable, see `GET /v1/languages`)')),
+  SANDBOX_GXX: z.string().min(1).default(DEFAULT_GXX_PATH).meta(doc('C++ compiler')),
+  SANDBOX_GO: z.string().min(1).default(DEFAULT_GO_PATH).meta(doc('Go toolchain (`go build`)')),
+  SANDBOX_JAVAC: z.string().min(1).default(DEFAULT_JAVAC_PATH).meta(doc('Java compiler')),
+  SANDBOX_JAVA: z.string().min(1).default(DEFAULT_JAVA_PATH).meta(doc('Java runtime that runs compiled Java submissions')),
+  SANDBOX_BASH: z.string().min(1).default(DEFAULT_BASH_PATH).meta(doc('Bash that runs Bash submissions')),
   SANDBOX_BWRAP: z.string().min(1).default(DEFAULT_BWRAP_PATH).meta(doc('bubblewrap binary of the `bwrap` engine')),
   SANDBOX_RUNSC: z.string().min(1).default(DEFAULT_RUNSC_PATH).meta(doc('runsc binary of the `gvisor` engine')),
   GVISOR_PLATFORM: z
@@ -196,11 +212,17 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   dataDir: path.resolve(c.DATA_DIR),
   engine: c.EVAL_ENGINE,
   allowProcessEngine: c.ALLOW_PROCESS_ENGINE,
-  /** The engines' binaries and gVisor's platform (createEngine's `settings`). */
+  /** The engines' binaries, the languages' toolchains and gVisor's platform (createEngine's `settings`). */
   sandbox: {
     pythonPath: c.SANDBOX_PYTHON,
     nodePath: c.SANDBOX_NODE,
     init: { mode: c.SANDBOX_INIT, compilerPath: c.SANDBOX_CC },
+    gccPath: c.SANDBOX_GCC,
+    gxxPath: c.SANDBOX_GXX,
+    goPath: c.SANDBOX_GO,
+    javacPath: c.SANDBOX_JAVAC,
+    javaPath: c.SANDBOX_JAVA,
+    bashPath: c.SANDBOX_BASH,
     bwrapPath: c.SANDBOX_BWRAP,
     runscPath: c.SANDBOX_RUNSC,
     gvisorPlatform: c.GVISOR_PLATFORM,

@@ -21,3 +21,14 @@ export const DEFAULT_SETPRIV_PATH = '/usr/bin/setpriv';
 export const GVISOR_PLATFORMS = ['ptrace', 'systrap', 'kvm'] as const;
 export type GvisorPlatform = (typeof GVISOR_PLATFORMS)[number];
 export const DEFAULT_GVISOR_PLATFORM: GvisorPlatform = 'ptrace';
+
+/**
+ * Toolchains of the compiled languages and Bash (Debian's gcc, g++, golang-go,
+ * default-jdk-headless, bash). A missing one makes its language unavailable, not the service.
+ */
+export const DEFAULT_GCC_PATH = '/usr/bin/gcc';
+export const DEFAULT_GXX_PATH = '/usr/bin/g++';
+export const DEFAULT_GO_PATH = '/usr/bin/go';
+export const DEFAULT_JAVAC_PATH = '/usr/bin/javac';
+export const DEFAULT_JAVA_PATH = '/usr/bin/java';
+export const DEFAULT_BASH_PATH = '/bin/bash';

@@ -34,6 +34,7 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
             stdoutTruncated: row.stdoutTruncated ?? false,
             stderrTruncated: row.stderrTruncated ?? false,
             engine: row.engine ?? 'unknown',
+            ...(row.compileTimeMs !== null ? { compileTimeMs: row.compileTimeMs } : {}),
           },
         }
       : {}),

@@ -98,6 +98,10 @@ export const ExecutionResult = z
     stdoutTruncated: z.boolean(),
     stderrTruncated: z.boolean(),
     engine: z.string(),
+    compileTimeMs: z.number().int().optional().openapi({
+      description:
+        "Compiled languages (c, cpp, go, java): wall time of the compile stage, which runs in its own sandbox under its own limits (see GET /v1/languages). With the verdict `compilation_error` the other fields describe the compiler's run and `stderr` holds its message.",
+    }),
   })
   .openapi('ExecutionResult');
 

@@ -3,7 +3,7 @@
  * and types. Workflow code imports this file, so it must stay free of I/O and heavy imports.
  */
 
-export const LANGUAGES = ['python', 'javascript'] as const;
+export const LANGUAGES = ['python', 'javascript', 'c', 'cpp', 'go', 'java', 'bash'] as const;
 export type Language = (typeof LANGUAGES)[number];
 
 export const STATUSES = [
@@ -31,6 +31,8 @@ export const VERDICTS = [
   'time_limit_exceeded',
   'memory_limit_exceeded',
   'output_limit_exceeded',
+  /** The compile stage (C, C++, Go, Java) failed or hit its own limits; stderr carries the compiler's message. */
+  'compilation_error',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 

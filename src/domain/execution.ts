@@ -19,6 +19,11 @@ export interface ExecutionFields {
   stderrTruncated: boolean;
   /** The engine that ran it: bwrap, gvisor or process. */
   engine: string;
+  /**
+   * Wall time of the compile stage for a compiled language (C, C++, Go, Java), null or absent for
+   * an interpreted one. Absent in histories recorded before languages had a compile stage.
+   */
+  compileTimeMs?: number | null;
 }
 
 /** A few hundred characters of the output as text, so a run's history says what it printed. */

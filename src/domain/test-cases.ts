@@ -75,6 +75,7 @@ function emptyCounts(): Record<CaseVerdict, number> {
     time_limit_exceeded: 0,
     memory_limit_exceeded: 0,
     output_limit_exceeded: 0,
+    compilation_error: 0,
     skipped: 0,
   };
 }

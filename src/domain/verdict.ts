@@ -17,13 +17,20 @@ import type { ExecutionFields, LimitHit } from './execution';
 import { checkOutput } from './checkers';
 
 /** The parts of a run that decide its verdict (a sandbox's RunResult has them). */
-export type VerdictInput = Pick<ExecutionFields, 'exitCode' | 'signal'> & { limitHit: LimitHit; stdout: Uint8Array };
+export type VerdictInput = Pick<ExecutionFields, 'exitCode' | 'signal'> & {
+  limitHit: LimitHit;
+  stdout: Uint8Array;
+  /** The compile stage of a compiled language; absent (or null) for an interpreted one. */
+  compilation?: { ok: boolean } | null;
+};
 
 /**
- * Precedence: a limit hit decides first (a program stopped by a limit is judged by that limit,
- * whatever it printed before), then an abnormal ending, then the output.
+ * Precedence: a failed compilation decides first (nothing ran), then a limit hit (a program
+ * stopped by a limit is judged by that limit, whatever it printed before), then an abnormal
+ * ending, then the output.
  */
 export function computeVerdict(result: VerdictInput, expectedOutput?: Uint8Array | string | null): Verdict {
+  if (result.compilation && !result.compilation.ok) return 'compilation_error';
   switch (result.limitHit) {
     case 'output':
       return 'output_limit_exceeded';

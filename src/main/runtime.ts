@@ -12,7 +12,7 @@ import { createDb, createPool, type Db } from '../db/client';
 import { EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
-import { createEngine } from '../sandbox';
+import { createEngine, createLanguageRegistry, LanguageCatalog } from '../sandbox';
 import { scanCode } from '../scanner';
 import type { ScanPolicy } from '../scanner/decide';
 import { connectClient } from '../temporal/connection';
@@ -161,6 +161,8 @@ export async function startApi(
     maxInFlight: config.maxInFlight,
     webhooks: { enabled: config.webhooks.secret !== undefined, allowPrivate: config.webhooks.allowPrivate },
     corsOrigins: config.corsOrigins,
+    // Probed once, now: a language whose toolchain is missing is listed as unavailable and refused.
+    languages: new LanguageCatalog(createLanguageRegistry(config.sandbox)),
     extraReadiness: [
       {
         name: 'sandbox',

@@ -25,14 +25,36 @@ export interface RunRequest {
 
 export type { LimitHit };
 
+/**
+ * How the compile stage of a compiled language went. It ran in its own sandbox under its own
+ * limits (LanguageRuntime.compile.limits); `limitHit` is one of those.
+ */
+export interface CompilationResult {
+  /** The compiler exited with 0 and left its artefacts: the program ran. */
+  ok: boolean;
+  timeMs: number;
+  cpuTimeMs: number;
+  memoryKb: number;
+  exitCode: number | null;
+  signal: string | null;
+  limitHit: LimitHit;
+}
+
 /** The stored execution fields, plus what the verdict and the cancellation path need. */
 export interface RunResult extends ExecutionFields {
+  /**
+   * The program's output; when compilation failed, the compiler's (its message in stderr, with a
+   * last line saying which compile limit stopped it, if one did).
+   */
   stdout: Buffer;
   stderr: Buffer;
+  /** A limit of the program's run (never a compile limit: those are in `compilation`). */
   limitHit: LimitHit;
   engine: EngineName;
   /** True when the run was stopped because `signal` was aborted. */
   cancelled: boolean;
+  /** The compile stage; absent for an interpreted language. */
+  compilation?: CompilationResult;
 }
 
 /** What check() found; `detail` names the engine, its mode (cgroups or rlimits) and any problem. */

@@ -7,17 +7,17 @@ import type { EngineName, SandboxEngine } from './engine';
 import { BwrapEngine, type BwrapEngineOptions } from './engines/bwrap';
 import { GvisorEngine, type GvisorEngineOptions } from './engines/gvisor';
 import { ProcessEngine, type ProcessEngineOptions } from './engines/process';
-import { createLanguageRegistry } from './languages';
+import { createLanguageRegistry, type LanguageRegistryOptions } from './languages';
 import type { InitSettings } from './run/compiled-init';
 
-/** What configuration says about the engines (every field optional: the defaults suit Debian). */
-export interface SandboxSettings {
-  /** Runs the Python init (the fallback) and Python submissions. */
-  pythonPath?: string;
+/**
+ * What configuration says about the engines and the languages' toolchains (every field optional:
+ * the defaults suit Debian). `pythonPath` runs init.py (the fallback init) and Python submissions;
+ * `nodePath` (default the node running this service) JavaScript ones.
+ */
+export interface SandboxSettings extends LanguageRegistryOptions {
   /** The compiled init: 'auto' (default) or 'python', and the C compiler (run/compiled-init.ts). */
   init?: InitSettings;
-  /** Runs JavaScript submissions; default the node running this service. */
-  nodePath?: string;
   bwrapPath?: string;
   runscPath?: string;
   gvisorPlatform?: GvisorPlatform;
@@ -42,7 +42,7 @@ export function createEngine(options: CreateEngineOptions): SandboxEngine {
   const common = {
     initPythonPath: settings.pythonPath,
     init: settings.init,
-    languages: createLanguageRegistry({ pythonPath: settings.pythonPath, nodePath: settings.nodePath }),
+    languages: createLanguageRegistry(settings),
   };
   switch (options.engine) {
     case 'bwrap':
@@ -69,4 +69,6 @@ export { ProcessEngine } from './engines/process';
 export type { ProcessEngineOptions } from './engines/process';
 export { createLanguageRegistry } from './languages';
 export type { LanguageRuntime, LanguageRegistry } from './languages';
+export { LanguageCatalog, defaultLanguageCatalog } from './language-catalog';
+export type { LanguageDescription } from './language-catalog';
 export * from './engine';

@@ -9,6 +9,7 @@
 import type { Language } from '../domain/evaluation';
 import { scanJavaScript } from './javascript-scanner';
 import { scanPython } from './python-scanner';
+import { scanWithTreeSitter } from './tree-sitter/scan';
 import { MAX_SCAN_INPUT_BYTES, ScanError, type ScanReport } from './types';
 
 export interface ScanOptions {
@@ -29,6 +30,13 @@ export async function scanCode(language: Language, code: Buffer, options: ScanOp
       return scanPython(code, options);
     case 'javascript':
       return scanJavaScript(code, options);
+    // The tree-sitter grammars are named like the languages.
+    case 'c':
+    case 'cpp':
+    case 'go':
+    case 'java':
+    case 'bash':
+      return scanWithTreeSitter(language, code, { timeoutMs: options.timeoutMs });
     default: {
       const unsupported: never = language;
       throw new ScanError('scanner_unavailable', `no scanner for language ${String(unsupported)}`);

@@ -13,6 +13,11 @@ import { assembleApi } from '../../src/api/assemble';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { loadPolicy } from '../../src/scanner/policy';
+import { loadConfig } from '../../src/config/config';
+import { createLanguageRegistry, LanguageCatalog } from '../../src/sandbox';
+
+/** Java made unavailable by configuration: its compiler points to a path that does not exist. */
+const MISSING_JAVAC = '/nonexistent/javac';
 import { startTestApi, startTestWorker, uniqueQueue, waitFor, type TestWorker } from '../support/harness';
 
 const queue = uniqueQueue('openapi');
@@ -38,6 +43,7 @@ function buildApp() {
     rateLimitKeyPrefix: `test-${randomUUID()}`,
     maxInFlight: { perTenant: 1000, total: 10000 },
     webhooks: { enabled: true, allowPrivate: true },
+    languages: new LanguageCatalog(createLanguageRegistry(loadConfig({ SANDBOX_JAVAC: MISSING_JAVAC }).sandbox)),
   }).app;
 }
 
@@ -481,6 +487,34 @@ test('health, readiness and introspection responses conform to their documented 
   await expectDocumented(await call('GET', '/v1/languages'), 'GET', '/v1/languages');
   await expectDocumented(await call('GET', '/v1/limits'), 'GET', '/v1/limits');
   await expectDocumented(await call('GET', '/v1/policy'), 'GET', '/v1/policy');
+});
+
+test('/v1/languages lists every language with its commands and limits, and one whose toolchain is missing as unavailable', async () => {
+  const body: any = await expectDocumented(await call('GET', '/v1/languages'), 'GET', '/v1/languages');
+  const byId = Object.fromEntries(body.items.map((item: any) => [item.id, item]));
+  expect(Object.keys(byId).sort()).toEqual(['bash', 'c', 'cpp', 'go', 'java', 'javascript', 'python']);
+  for (const id of ['python', 'javascript', 'c', 'cpp', 'go', 'bash']) {
+    expect({ id, available: byId[id].available, version: typeof byId[id].version }).toEqual({ id, available: true, version: 'string' });
+  }
+  expect(byId.c).toMatchObject({ fileName: 'main.c', runCommand: ['./main'], compileLimits: { cpuTimeMs: 10000 } });
+  expect(byId.c.compileCommand).toEqual(expect.arrayContaining(['-o', 'main', 'main.c']));
+  expect(byId.bash).toMatchObject({ fileName: 'main.sh', compileCommand: null, compileLimits: null });
+  expect(byId.python.compileCommand).toBeNull();
+  expect(byId.java).toMatchObject({ fileName: 'Main.java', available: false, defaultLimits: { memoryMb: 512 } });
+  expect(byId.java.unavailableReason).toContain(MISSING_JAVAC);
+  expect(byId.java.runCommand).toEqual(expect.arrayContaining(['-Xmx384m', 'Main']));
+});
+
+test('a submission in an unavailable language is refused with 422 language_unavailable, not queued', async () => {
+  const refused = await call('POST', '/v1/evaluations', {
+    body: { language: 'java', code: 'public class Main { public static void main(String[] a) {} }' },
+  });
+  expect(refused.status).toBe(422);
+  const body = await expectDocumented(refused, 'POST', '/v1/evaluations');
+  expect(body.error).toMatchObject({ code: 'language_unavailable', details: { language: 'java' } });
+  expect(body.error.message).toContain(MISSING_JAVAC);
+  const listed: any = await (await call('GET', '/v1/evaluations?language=java')).json();
+  expect(listed.items).toEqual([]);
 });
 
 test('/v1/limits says, per engine, where a limit does not mean what it means in bwrap', async () => {

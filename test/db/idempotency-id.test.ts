@@ -3,6 +3,7 @@
  * key, stable across calls, and evaluations created before (with the older SHA-256-derived id)
  * are still found by their key. Against real PostgreSQL; Temporal is left out (starts are recorded).
  */
+import { createLanguageRegistry, LanguageCatalog } from '../../src/sandbox';
 import { createHash, randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { validate, version } from 'uuid';
@@ -40,6 +41,7 @@ beforeAll(() => {
     reviewTimeout: '1h',
     webhooks: { enabled: false, allowPrivate: false },
     maxInFlight: { perTenant: 1_000_000, total: 1_000_000 },
+    languages: new LanguageCatalog(createLanguageRegistry()),
   });
 });
 afterAll(() => db.$disconnect());

@@ -5,6 +5,8 @@
  * dir, shared /tmp) the test asserts its documented behaviour instead, and for the rest (secrets
  * in the service's environment and /proc, resources, processes, host-side paths) it must hold too.
  *
+ * The same attacks in C, C++, Go, Java and Bash are in language-attacks.test.ts.
+ *
  * Every run ends with its documented verdict or a clean failure to do harm; afterwards nothing of
  * it is left (the run's cgroup is verified empty by the engine; marked processes are looked for
  * here), and the machine still runs programs.

@@ -1,5 +1,8 @@
-import { createLanguageRegistry, installPrefix, interpreterHostPaths, nodeHeapMb } from '../../src/sandbox/languages';
-import { LIMIT_DEFAULTS, LANGUAGES } from '../../src/domain/evaluation';
+import { existsSync } from 'node:fs';
+import { createLanguageRegistry, installPrefix, interpreterHostPaths, jdkConfigPaths, nodeHeapMb } from '../../src/sandbox/languages';
+import { LanguageCatalog } from '../../src/sandbox/language-catalog';
+import { matchesArtefact } from '../../src/sandbox/run/stage';
+import { LIMIT_DEFAULTS, LIMIT_MAXIMA, LANGUAGES, type Limits } from '../../src/domain/evaluation';
 
 describe('language registry', () => {
   test('has an entry for every language of the API', () => {
@@ -17,6 +20,61 @@ describe('language registry', () => {
     const javascript = createLanguageRegistry({ nodePath: process.execPath }).javascript;
     expect(javascript.fileName).toBe('main.js');
     expect(javascript.command({ ...LIMIT_DEFAULTS, memoryMb: 256 })).toEqual([expect.any(String), '--max-old-space-size=192', 'main.js']);
+  });
+
+  test('compiled languages have a compile step whose artefacts the run uses; interpreted ones none', () => {
+    const registry = createLanguageRegistry();
+    expect(LANGUAGES.filter((language) => registry[language].compile !== null)).toEqual(['c', 'cpp', 'go', 'java']);
+    expect(registry.c.compile!.command(registry.c.compile!.limits)).toEqual(expect.arrayContaining(['-o', 'main', 'main.c']));
+    expect(registry.c.command(LIMIT_DEFAULTS)).toEqual(['./main']);
+    expect(registry.java.compile!.artefacts).toEqual(['*.class']);
+    expect(registry.java.command({ ...LIMIT_DEFAULTS, memoryMb: 512 })).toEqual(expect.arrayContaining(['-Xmx384m', '-cp', '.', 'Main']));
+    expect(registry.go.compile!.environment(LIMIT_DEFAULTS, { home: '/work', tmp: '/tmp' })).toMatchObject({
+      GOCACHE: '/tmp/go-cache',
+      GOPROXY: 'off',
+      GOFLAGS: '-mod=mod',
+      CGO_ENABLED: '0',
+    });
+    expect(registry.bash.command(LIMIT_DEFAULTS)).toEqual([expect.stringMatching(/bash$/), '--norc', '--noprofile', 'main.sh']);
+  });
+
+  test('every default and compile limit is within the maxima; the JVM and Go get more memory than Python', () => {
+    const registry = createLanguageRegistry();
+    const within = (limits: Limits) =>
+      (Object.keys(LIMIT_MAXIMA) as Array<keyof Limits>).every((key) => limits[key] > 0 && limits[key] <= LIMIT_MAXIMA[key]);
+    for (const language of LANGUAGES) {
+      expect([language, within(registry[language].defaultLimits)]).toEqual([language, true]);
+      if (registry[language].compile) expect([language, within(registry[language].compile!.limits)]).toEqual([language, true]);
+    }
+    expect(registry.java.defaultLimits.memoryMb).toBeGreaterThan(registry.python.defaultLimits.memoryMb);
+    expect(registry.go.defaultLimits.memoryMb).toBeGreaterThan(registry.python.defaultLimits.memoryMb);
+    expect(registry.java.runtimeTasks).toBeGreaterThanOrEqual(20);
+  });
+
+  test("Debian's JDK configuration under /etc is bound for java and javac", () => {
+    const java = createLanguageRegistry().java;
+    if (!existsSync('/etc/java-17-openjdk')) return; // another JDK layout: nothing outside /usr to find here
+    expect(java.hostPaths).toContain('/etc/java-17-openjdk');
+    expect(jdkConfigPaths('/nonexistent/bin/java')).toEqual([]);
+  });
+
+  test('artefact patterns: exact names and *.suffix', () => {
+    expect(matchesArtefact('main', ['main'])).toBe(true);
+    expect(matchesArtefact('main.c', ['main'])).toBe(false);
+    expect(matchesArtefact('Main$1.class', ['*.class'])).toBe(true);
+    expect(matchesArtefact('.class', ['*.class'])).toBe(false);
+    expect(matchesArtefact('Main.java', ['*.class'])).toBe(false);
+  });
+
+  test('a toolchain that is missing makes its language unavailable, with the reason; the others are probed for real', async () => {
+    const catalog = new LanguageCatalog(createLanguageRegistry({ goPath: '/nonexistent/go' }));
+    const go = await catalog.describe('go');
+    expect(go).toMatchObject({ available: false, version: null });
+    expect(go.unavailableReason).toMatch(/\/nonexistent\/go is not an executable file here/);
+    const python = await catalog.describe('python');
+    expect(python).toMatchObject({ available: true, compileCommand: null });
+    expect(python.version).toMatch(/^Python 3\./);
+    expect((await catalog.list()).map((language) => language.id)).toEqual([...LANGUAGES]);
   });
 
   test('heap size: three quarters of the memory limit, at least 16 MB', () => {

@@ -9,7 +9,16 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FrameDecoder, FRAME_REPORT, FRAME_STDERR, FRAME_STDOUT, StatusLines } from '../../src/sandbox/run/channel';
+import {
+  ArtefactAssembler,
+  FrameDecoder,
+  FRAME_ARTEFACT_DATA,
+  FRAME_ARTEFACT_NAME,
+  FRAME_REPORT,
+  FRAME_STDERR,
+  FRAME_STDOUT,
+  StatusLines,
+} from '../../src/sandbox/run/channel';
 import { sandboxInit } from '../../src/sandbox/run/compiled-init';
 import {
   initArgv,
@@ -85,6 +94,8 @@ describe('StatusLines', () => {
       maxRssKb: 3,
       wallTimeMs: 4,
       leftovers: 0,
+      collected: null,
+      collectError: null,
     });
   });
 
@@ -114,9 +125,36 @@ describe('init lines and arguments', () => {
       maxRssKb: 9000,
       wallTimeMs: 0,
       leftovers: 2,
+      collected: null,
+      collectError: null,
     });
+    expect(
+      parseInitLine(
+        '{"exitCode":0,"signal":null,"userUs":1,"systemUs":1,"maxRssKb":1,"wallUs":1,"leftovers":0,"collected":0,"collectError":"none"}',
+      ),
+    ).toMatchObject({ collected: 0, collectError: 'none' });
     expect(() => parseInitLine('{"exitCode":"0"}')).toThrow(/invalid status/);
     expect(() => parseInitReport('{"event":"started"}')).toThrow(/not a final status line/);
+  });
+
+  test('initArgv with artefacts to collect, on the fds channel', () => {
+    const argv = initArgv({
+      program: { kind: 'python', python: '/usr/bin/python3' },
+      channel: { kind: 'fds', statusFd: 3, stdoutFd: 4, stderrFd: 5, artefactFd: 6 },
+      rlimits: [],
+      collect: { patterns: ['main', '*.class'], maxBytes: 1000, maxFiles: 5 },
+      command: ['./main'],
+    });
+    expect(argv.slice(5)).toEqual(['--report=fds:3,4,5,6', '--rlimits=', '--collect=main,*.class', '--collect-max=1000:5', '--', './main']);
+    expect(() =>
+      initArgv({
+        program: { kind: 'python', python: 'p' },
+        channel: { kind: 'framed', fd: 1 },
+        rlimits: [],
+        collect: { patterns: ['a/b'], maxBytes: 1, maxFiles: 1 },
+        command: ['x'],
+      }),
+    ).toThrow(RangeError);
   });
 
   test('initArgv', () => {
@@ -356,3 +394,39 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+describe('ArtefactAssembler', () => {
+  test('files from name and data frames, split however the pipe delivers them', () => {
+    const assembler = new ArtefactAssembler(1000);
+    const stream = Buffer.concat([
+      frame(FRAME_ARTEFACT_NAME, 'xmain'),
+      frame(FRAME_ARTEFACT_DATA, Buffer.from([0x7f, 0x45])),
+      frame(FRAME_ARTEFACT_DATA, 'LF'),
+      frame(FRAME_ARTEFACT_NAME, '-Main$1.class'),
+      frame(FRAME_ARTEFACT_NAME, '-empty'),
+    ]);
+    const decoder = new FrameDecoder((type, payload, first) => assembler.push(type, payload, first));
+    for (let offset = 0; offset < stream.length; offset += 3) decoder.push(stream.subarray(offset, offset + 3));
+    expect(assembler.artefacts()).toEqual([
+      { name: 'main', executable: true, content: Buffer.from([0x7f, 0x45, 0x4c, 0x46]) },
+      { name: 'Main$1.class', executable: false, content: Buffer.alloc(0) },
+      { name: 'empty', executable: false, content: Buffer.alloc(0) },
+    ]);
+  });
+
+  test.each(['x../etc', 'x..', 'x.', '-a/b', 'x'])('refuses the name frame %j', (header) => {
+    const assembler = new ArtefactAssembler(1000);
+    assembler.push(FRAME_ARTEFACT_NAME, Buffer.from(header), true);
+    expect(() => assembler.artefacts()).toThrow(/invalid artefact name/);
+  });
+
+  test('more than the cap, or data before a name, is an error', () => {
+    const big = new ArtefactAssembler(3);
+    big.push(FRAME_ARTEFACT_NAME, Buffer.from('xmain'), true);
+    big.push(FRAME_ARTEFACT_DATA, Buffer.from('four'), true);
+    expect(() => big.artefacts()).toThrow(/larger than 3 bytes/);
+    const headless = new ArtefactAssembler(100);
+    headless.push(FRAME_ARTEFACT_DATA, Buffer.from('data'), true);
+    expect(() => headless.artefacts()).toThrow(/before its name/);
+  });
+});

@@ -7,11 +7,37 @@ import type { ScanPolicy } from '../../scanner/decide';
 import { scanPolicySchema } from '../../scanner/policy';
 import { Limits } from '../../contract/schemas';
 import { ENGINE_DIFFERENCES } from '../../sandbox/engine-differences';
+import type { LanguageCatalog } from '../../sandbox/language-catalog';
 
-const LANGUAGE_INFO: Record<(typeof LANGUAGES)[number], { name: string; fileName: string }> = {
-  python: { name: 'Python 3', fileName: 'main.py' },
-  javascript: { name: 'JavaScript (Node.js)', fileName: 'main.js' },
-};
+const LanguageInfo = z
+  .object({
+    id: z.enum(LANGUAGES),
+    name: z.string(),
+    version: z.string().nullable().openapi({ description: "First line of the toolchain's version output, probed at start-up" }),
+    fileName: z.string().openapi({
+      description: 'The name the code is saved as; for Java the public class must be `Main` (`public class Main` in Main.java)',
+    }),
+    compileCommand: z.array(z.string()).nullable().openapi({
+      description:
+        'The compile stage (c, cpp, go, java): run in a sandbox of its own under `compileLimits`; null for interpreted languages',
+    }),
+    runCommand: z
+      .array(z.string())
+      .openapi({ description: 'How the program (or the compiled artefact) is started, in the work dir, with the default limits' }),
+    defaultLimits: Limits.openapi({
+      description: "The program's limits when a submission gives none; a submission's own limits win, up to the maxima",
+    }),
+    // A union, not .nullable(): a nullable reference to the Limits component would lose its null.
+    compileLimits: z.union([Limits, z.null()]).openapi({
+      description: "The compile stage's own limits (a submission cannot change them); null without one",
+    }),
+    available: z.boolean(),
+    unavailableReason: z.string().optional().openapi({
+      description:
+        'Why the language cannot be used on this service (its toolchain is missing or does not run); submissions in it get 422 `language_unavailable`',
+    }),
+  })
+  .openapi('LanguageInfo');
 
 // The policy file's own schema (scanner/policy.ts) documents what the API shows: one definition.
 // (Plain zod, not extended with .openapi(): it is declared by the scanner, which knows nothing of
@@ -29,7 +55,7 @@ const languagesRoute = createRoute({
       description: 'Supported languages',
       content: {
         'application/json': {
-          schema: z.object({ items: z.array(z.object({ id: z.enum(LANGUAGES), name: z.string(), fileName: z.string() })) }),
+          schema: z.object({ items: z.array(LanguageInfo) }),
         },
       },
     },
@@ -71,9 +97,9 @@ const policyRoute = createRoute({
   responses: { 200: { description: 'Effective policy', content: { 'application/json': { schema: Policy } } } },
 });
 
-export function introspectionRoutes(policy: ScanPolicy) {
+export function introspectionRoutes(policy: ScanPolicy, languages: LanguageCatalog) {
   const app = new OpenAPIHono<{ Variables: AuthVariables }>();
-  app.openapi(languagesRoute, (c) => c.json({ items: LANGUAGES.map((id) => ({ id, ...LANGUAGE_INFO[id] })) }, 200));
+  app.openapi(languagesRoute, async (c) => c.json({ items: [...(await languages.list())] }, 200));
   app.openapi(limitsRoute, (c) => {
     const engines = Object.fromEntries(
       Object.entries(ENGINE_DIFFERENCES).map(([engine, differences]) => [engine, { differences: [...differences] }]),

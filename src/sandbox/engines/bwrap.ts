@@ -16,15 +16,16 @@
  *    starting bwrap as root, and check() says so.
  * 3. The init (run/init.c compiled, or run/init.py) as PID 1.
  *
- * The program file, the synthetic /etc files and the compiled init are handed to bwrap through
- * fds (--ro-bind-data), so the host never creates or follows a path inside the sandbox.
+ * The stage's files (the source, or a compile stage's artefacts), the synthetic /etc files and
+ * the compiled init are handed to bwrap through fds (--ro-bind-data), so the host never creates or
+ * follows a path inside the sandbox.
  */
-import { accessSync, realpathSync, statSync, constants as fsConstants } from 'node:fs';
+import { accessSync, existsSync, realpathSync, statSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { Limits } from '../../domain/evaluation';
 import { DEFAULT_BWRAP_PATH, DEFAULT_SETPRIV_PATH } from '../../config/defaults';
 import type { RunCgroupLimits } from '../host/cgroup-backend';
-import type { LanguageRuntime } from '../languages';
+import { hostPathsOf, type StageRuntime } from '../languages';
 import {
   COMPILED_INIT_PATH,
   GROUP,
@@ -91,10 +92,11 @@ export class BwrapEngine extends PipelineEngine {
     if (!isExecutable(this.setprivPath)) {
       return { unprivileged: false, why: `bwrap runs as root: ${this.setprivPath} is missing, so the sandbox uid maps to host root` };
     }
-    const unreadable = [
-      this.pipeline.initPythonPath,
-      ...Object.values(this.pipeline.languages).flatMap((runtime) => [runtime.command(PROBE_LIMITS)[0], ...runtime.hostPaths]),
-    ].filter((hostPath) => !readableByOthers(hostPath));
+    // A toolchain that is not installed makes its language unavailable; it must not make every
+    // other language's sandbox privileged.
+    const unreadable = [this.pipeline.initPythonPath, ...Object.values(this.pipeline.languages).flatMap(hostPathsOf)]
+      .filter((hostPath) => existsSync(hostPath))
+      .filter((hostPath) => !readableByOthers(hostPath));
     if (unreadable.length > 0) {
       return {
         unprivileged: false,
@@ -112,7 +114,7 @@ export class BwrapEngine extends PipelineEngine {
     return [`seccomp ${this.seccompFilter ? 'on' : `off (${process.arch})`}`, this.launchAs.why];
   }
 
-  cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits {
+  cgroupLimits(limits: Limits, language: StageRuntime): RunCgroupLimits {
     return programPlusMachinery(limits, language, { memoryBytes: INIT_MEMORY_BYTES, tasks: INFRASTRUCTURE_TASKS });
   }
 
@@ -120,13 +122,25 @@ export class BwrapEngine extends PipelineEngine {
     return tmpfs.workDirBytes;
   }
 
-  prepare({ request, language, tmpfs, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
-    const dataInputs = [request.code, Buffer.from(PASSWD), Buffer.from(GROUP)];
-    const [codeFd, passwdFd, groupFd] = dataInputs.map((_, index) => String(SANDBOX_FDS.firstData + index));
-    const nextDataFd = (data: Buffer) => String(SANDBOX_FDS.firstData + dataInputs.push(data) - 1);
-    const seccompArgs = this.seccompFilter === null ? [] : ['--seccomp', nextDataFd(this.seccompFilter)];
+  prepare({ stage, tmpfs, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
+    const dataInputs: Buffer[] = [Buffer.from(PASSWD), Buffer.from(GROUP)];
+    const [passwdFd, groupFd] = dataInputs.map((_, index) => String(SANDBOX_FDS.firstData + index));
+    const fileArgs = stage.files.flatMap((file) => {
+      const fd = String(SANDBOX_FDS.firstData + dataInputs.length);
+      dataInputs.push(file.content);
+      return ['--perms', file.executable ? '0555' : '0444', '--ro-bind-data', fd, `${WORK_DIR}/${file.name}`];
+    });
+    const seccompArgs: string[] = [];
+    if (this.seccompFilter !== null) {
+      seccompArgs.push('--seccomp', String(SANDBOX_FDS.firstData + dataInputs.length));
+      dataInputs.push(this.seccompFilter);
+    }
     // The compiled init: a read-only file of bwrap's own root tmpfs, executable by the sandbox user.
-    const initArgs = initBinary === null ? [] : ['--perms', '0555', '--ro-bind-data', nextDataFd(initBinary), COMPILED_INIT_PATH];
+    const initArgs: string[] = [];
+    if (initBinary !== null) {
+      initArgs.push('--perms', '0555', '--ro-bind-data', String(SANDBOX_FDS.firstData + dataInputs.length), COMPILED_INIT_PATH);
+      dataInputs.push(initBinary);
+    }
     const workDirBytes = String(tmpfs.workDirBytes);
 
     const bwrapArgs = [
@@ -146,7 +160,9 @@ export class BwrapEngine extends PipelineEngine {
       SANDBOX_HOSTNAME,
       ...seccompArgs,
       '--clearenv',
-      ...Object.entries(sandboxEnvironment()).flatMap(([name, value]) => ['--setenv', name, value]),
+      ...Object.entries({ ...stage.environment(stage.limits, { home: WORK_DIR, tmp: TMP_DIR }), ...sandboxEnvironment() }).flatMap(
+        ([name, value]) => ['--setenv', name, value],
+      ),
       ...this.systemMounts,
       // Before the interpreter binds, so that an interpreter installed under /tmp can be bound.
       '--perms',
@@ -155,7 +171,7 @@ export class BwrapEngine extends PipelineEngine {
       workDirBytes,
       '--tmpfs',
       TMP_DIR,
-      ...language.hostPaths.flatMap((hostPath) => ['--ro-bind', hostPath, hostPath]),
+      ...stage.hostPaths.flatMap((hostPath) => ['--ro-bind', hostPath, hostPath]),
       ...HOST_ETC_FILES.flatMap((file) => ['--ro-bind-try', file, file]),
       '--ro-bind-data',
       passwdFd,
@@ -180,9 +196,7 @@ export class BwrapEngine extends PipelineEngine {
       workDirBytes,
       '--tmpfs',
       WORK_DIR,
-      '--ro-bind-data',
-      codeFd,
-      `${WORK_DIR}/${language.fileName}`,
+      ...fileArgs,
       ...initArgs,
       // The root is a tmpfs bwrap builds; without this the program could fill it.
       '--remount-ro',
@@ -201,8 +215,6 @@ export class BwrapEngine extends PipelineEngine {
     return Promise.resolve({ executable: this.setprivPath, args, dataInputs });
   }
 }
-
-const PROBE_LIMITS = { cpuTimeMs: 1000, wallTimeMs: 1000, memoryMb: 64, maxProcesses: 1, maxOutputBytes: 1 };
 
 function isExecutable(file: string): boolean {
   try {

@@ -7,7 +7,7 @@ import type { Limits } from '../../domain/evaluation';
 import { DEFAULT_PYTHON_PATH } from '../../config/defaults';
 import type { EngineCheck, EngineName, RunRequest, RunResult, SandboxEngine } from '../engine';
 import { CgroupBackendCache, type CgroupMode, type RunCgroupLimits } from '../host/cgroup-backend';
-import { createLanguageRegistry, type LanguageRegistry, type LanguageRuntime } from '../languages';
+import { createLanguageRegistry, type LanguageRegistry, type StageRuntime } from '../languages';
 import type { TmpfsSizes } from '../layout';
 import type { EngineDriver, InitPlacement, LaunchContext, PreparedLaunch, RlimitFacts } from '../run/launch';
 import { sandboxInit, type InitSettings } from '../run/compiled-init';
@@ -54,7 +54,7 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
     };
   }
 
-  abstract cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits;
+  abstract cgroupLimits(limits: Limits, runtime: StageRuntime): RunCgroupLimits;
   abstract fileSizeBytes(tmpfs: TmpfsSizes): number;
   abstract prepare(context: LaunchContext): Promise<PreparedLaunch>;
   /** Binaries the engine needs besides the init's python and the interpreters. */
@@ -71,9 +71,8 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
     return selfCheck({
       engine: this.name,
       cgroups: this.pipeline.cgroups,
-      // The init's python is needed only when it runs init.py.
-      binaries: [...this.checkedBinaries(), ...(init.kind === 'python' ? [this.pipeline.initPythonPath] : [])],
-      languages: this.pipeline.languages,
+      // init.py runs compile stages and gVisor's runs, and everything when the C init is not there.
+      binaries: [...this.checkedBinaries(), this.pipeline.initPythonPath],
       facts: [init.describe, ...this.checkFacts()],
       run: (request) => this.run(request),
     });
@@ -83,7 +82,7 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
 /** The run's cgroup limits when the machinery (init, bwrap) simply adds to what the program may use. */
 export function programPlusMachinery(
   limits: Limits,
-  language: LanguageRuntime,
+  language: StageRuntime,
   machinery: { memoryBytes: number; tasks: number },
 ): RunCgroupLimits {
   return {

@@ -47,7 +47,7 @@ import { SandboxInfrastructureError } from '../engine';
 import type { RunCgroup, RunCgroupLimits } from '../host/cgroup-backend';
 import { pathExists } from '../host/fs';
 import { killIfAlive, processesMentioning } from '../host/processes';
-import type { LanguageRuntime } from '../languages';
+import type { StageRuntime } from '../languages';
 import {
   COMPILED_INIT_PATH,
   GROUP,
@@ -92,6 +92,8 @@ const GVISOR_TASKS = 1024;
 const GVISOR_TASKS_PER_SANDBOX_TASK = 4;
 /** What the init needs: switch to the sandbox user, empty the bounding set, kill leftovers. */
 const INIT_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_KILL'];
+/** Where the stage's stdin is bound (read-only) inside the sandbox: see InitInvocation.stdinFile. */
+const STDIN_FILE = '/.stdin';
 const S_IFMT = 0o170000;
 const CLONE_NEWUSER = 0x10000000;
 const EPERM = 1;
@@ -133,7 +135,7 @@ let runCounter = 0;
 
 export class GvisorEngine extends PipelineEngine {
   readonly name = 'gvisor' as const;
-  readonly initPlacement = { channel: 'framed', programUser: SANDBOX_USER } as const;
+  readonly initPlacement = { channel: 'framed', programUser: SANDBOX_USER, stdinFile: STDIN_FILE } as const;
   // RLIMIT_NPROC is the process limit inside gVisor (see the module comment); the init runs as
   // another uid and does not count.
   readonly rlimitFacts = { tasksFencedByCgroup: false, infrastructureTasks: 0 };
@@ -160,7 +162,7 @@ export class GvisorEngine extends PipelineEngine {
     return facts;
   }
 
-  cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits {
+  cgroupLimits(limits: Limits, language: StageRuntime): RunCgroupLimits {
     return {
       memoryBytes: limits.memoryMb * 1024 * 1024 + GVISOR_MEMORY_BYTES,
       maxTasks: GVISOR_TASKS + GVISOR_TASKS_PER_SANDBOX_TASK * (limits.maxProcesses + language.runtimeTasks),
@@ -259,17 +261,24 @@ async function teardown(
   }
 }
 
-async function writeBundle(bundleDir: string, { request, language, tmpfs, init, initBinary, rlimits }: LaunchContext): Promise<void> {
+async function writeBundle(bundleDir: string, { stage, tmpfs, init, initBinary, rlimits }: LaunchContext): Promise<void> {
   const rootfs = path.join(bundleDir, 'rootfs');
   const filesDir = path.join(bundleDir, 'files');
+  const workFilesDir = path.join(bundleDir, 'work-files');
   await fs.mkdir(rootfs, { recursive: true, mode: 0o755 });
   await fs.mkdir(filesDir, { mode: 0o755 });
   // The compiled init, in the (read-only) root itself.
   if (initBinary !== null) await fs.writeFile(path.join(rootfs, COMPILED_INIT_PATH), initBinary, { mode: 0o555, flag: 'wx' });
-  const programFile = path.join(filesDir, language.fileName);
-  await fs.writeFile(programFile, request.code, { mode: 0o444, flag: 'wx' });
+  await fs.mkdir(workFilesDir, { mode: 0o755 });
+  const workFiles: OciMount[] = [];
+  for (const file of stage.files) {
+    const hostFile = path.join(workFilesDir, file.name);
+    await fs.writeFile(hostFile, file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
+    workFiles.push(readOnlyBind(hostFile, `${WORK_DIR}/${file.name}`));
+  }
   await fs.writeFile(path.join(filesDir, 'passwd'), PASSWD, { mode: 0o444, flag: 'wx' });
   await fs.writeFile(path.join(filesDir, 'group'), GROUP, { mode: 0o444, flag: 'wx' });
+  await fs.writeFile(path.join(filesDir, 'stdin'), stage.stdin ?? Buffer.alloc(0), { mode: 0o444, flag: 'wx' });
 
   const mounts: OciMount[] = [{ destination: '/proc', type: 'proc', source: 'proc' }];
   // The root is an otherwise empty directory: symlinked system directories are recreated in it.
@@ -277,17 +286,18 @@ async function writeBundle(bundleDir: string, { request, language, tmpfs, init, 
     if (directory.symlinkTarget !== null) await fs.symlink(directory.symlinkTarget, path.join(rootfs, directory.path));
     else mounts.push(readOnlyBind(directory.path, directory.path));
   }
-  for (const hostPath of language.hostPaths) mounts.push(readOnlyBind(hostPath, hostPath));
+  for (const hostPath of stage.hostPaths) mounts.push(readOnlyBind(hostPath, hostPath));
   for (const file of HOST_ETC_FILES) {
     if (await pathExists(file)) mounts.push(readOnlyBind(file, file));
   }
   mounts.push(
     readOnlyBind(path.join(filesDir, 'passwd'), '/etc/passwd'),
     readOnlyBind(path.join(filesDir, 'group'), '/etc/group'),
+    readOnlyBind(path.join(filesDir, 'stdin'), STDIN_FILE),
     tmpfsMount(TMP_DIR, tmpfs.workDirBytes, '1777'),
     tmpfsMount(SHARED_MEMORY_DIR, tmpfs.sharedMemoryBytes, '1777'),
     tmpfsMount(WORK_DIR, tmpfs.workDirBytes, '1777'),
-    readOnlyBind(programFile, `${WORK_DIR}/${language.fileName}`),
+    ...workFiles,
   );
 
   const config = {
@@ -296,7 +306,9 @@ async function writeBundle(bundleDir: string, { request, language, tmpfs, init, 
       terminal: false,
       user: { uid: 0, gid: 0 },
       args: init,
-      env: Object.entries(sandboxEnvironment()).map(([name, value]) => `${name}=${value}`),
+      env: Object.entries({ ...stage.environment(stage.limits, { home: WORK_DIR, tmp: TMP_DIR }), ...sandboxEnvironment() }).map(
+        ([name, value]) => `${name}=${value}`,
+      ),
       cwd: WORK_DIR,
       capabilities: {
         bounding: INIT_CAPABILITIES,

@@ -26,8 +26,9 @@ import type { Limits } from '../../domain/evaluation';
 import { SandboxInfrastructureError, errorMessage } from '../engine';
 import type { RunCgroupLimits } from '../host/cgroup-backend';
 import { killDescendants } from '../host/processes';
-import type { LanguageRuntime } from '../languages';
+import type { StageRuntime } from '../languages';
 import { DEFAULT_WORK_DIR_BYTES, SANDBOX_USER, sandboxEnvironment } from '../layout';
+import type { StageFile } from '../run/stage';
 import type { InitPlacement, LaunchContext, PreparedLaunch } from '../run/launch';
 import { INIT_MEMORY_BYTES, PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';
 
@@ -64,7 +65,7 @@ export class ProcessEngine extends PipelineEngine {
     return ['no isolation (development only)'];
   }
 
-  cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits {
+  cgroupLimits(limits: Limits, language: StageRuntime): RunCgroupLimits {
     return programPlusMachinery(limits, language, { memoryBytes: INIT_MEMORY_BYTES, tasks: INFRASTRUCTURE_TASKS });
   }
 
@@ -72,8 +73,8 @@ export class ProcessEngine extends PipelineEngine {
     return this.maxFileBytes;
   }
 
-  async prepare({ request, language, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
-    const runDir = await createRunDir(request.code, language.fileName, this.privileged ? SANDBOX_USER.uid : undefined, initBinary);
+  async prepare({ stage, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
+    const runDir = await createRunDir(stage.files, this.privileged ? SANDBOX_USER.uid : undefined, initBinary);
     const workDir = path.join(runDir, 'work');
     return {
       // No sandbox to put the compiled init in: it is the run dir's own copy.
@@ -81,7 +82,7 @@ export class ProcessEngine extends PipelineEngine {
       args: init.slice(1),
       dataInputs: [],
       cwd: workDir,
-      env: sandboxEnvironment(workDir, workDir),
+      env: { ...stage.environment(stage.limits, { home: workDir, tmp: workDir }), ...sandboxEnvironment(workDir, workDir) },
       sweepProcessGroupAfterExit: true,
       // Without privilege, the init is an ordinary process of the program's own uid.
       programCanKillInit: !this.privileged,
@@ -102,16 +103,19 @@ const INIT_FILE = 'init';
 
 /**
  * <tmp>/crucible-run-XXXX/ (root-owned, 0711: nobody else can list it or put anything in it)
- * with work/ inside (the program's, 0700) holding the program file (read-only, root-owned), and
+ * with work/ inside (the program's, 0700) holding the stage's files (read-only, root-owned), and
  * the compiled init (if any) next to work/ (0555, the service's: the program cannot replace it).
  * Every path is created by the service before the program runs; afterwards only removed.
  */
-async function createRunDir(code: Buffer, fileName: string, owner: number | undefined, initBinary: Buffer | null): Promise<string> {
+async function createRunDir(files: readonly StageFile[], owner: number | undefined, initBinary: Buffer | null): Promise<string> {
   const runDir = await fs.mkdtemp(path.join(tmpdir(), 'crucible-run-'));
   try {
     const workDir = path.join(runDir, 'work');
     await fs.mkdir(workDir, { mode: 0o700 });
-    await fs.writeFile(path.join(workDir, fileName), code, { mode: 0o444, flag: 'wx' });
+    for (const file of files) {
+      // 'wx' never follows or replaces anything: the dir is new and only the service wrote to it.
+      await fs.writeFile(path.join(workDir, file.name), file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
+    }
     if (initBinary !== null) await fs.writeFile(path.join(runDir, INIT_FILE), initBinary, { mode: 0o555, flag: 'wx' });
     if (owner !== undefined) {
       await fs.chown(workDir, owner, owner);

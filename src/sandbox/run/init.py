@@ -30,7 +30,8 @@ def main():
         options[key] = value
     command = args[1:]
     if not command or '--report' not in options:
-        raise ValueError('usage: init --report=fds:S,O,E|framed:F [--rlimits=..] [--user=U:G] [--subreaper] -- COMMAND...')
+        raise ValueError('usage: init --report=fds:S,O,E[,A]|framed:F [--rlimits=..] [--user=U:G] [--subreaper] '
+                         '[--collect=NAME,*.SUFFIX,.. --collect-max=BYTES:FILES] [--stdin-file=PATH] -- COMMAND...')
 
     limits = []
     for item in options.get('--rlimits', '').split(','):
@@ -44,14 +45,22 @@ def main():
         raise OSError('prctl(PR_SET_CHILD_SUBREAPER) failed')
     am_pid1 = os.getpid() == 1
 
+    collect = [pattern for pattern in options.get('--collect', '').split(',') if pattern]
+    collect_bytes, _, collect_files = options.get('--collect-max', '0:0').partition(':')
+    collect_max = (int(collect_bytes), int(collect_files))
+
     mode, _, spec = options['--report'].partition(':')
     relay = {}
     if mode == 'fds':
-        status_fd, out_fd, err_fd = (int(part) for part in spec.split(','))
-        for fd in (status_fd, out_fd, err_fd):
+        fds = [int(part) for part in spec.split(',')]
+        status_fd, out_fd, err_fd = fds[:3]
+        artefact_fd = fds[3] if len(fds) > 3 else None
+        for fd in fds:
             os.set_inheritable(fd, False)
         def report(line):
             write_all(status_fd, (line + '\n').encode())
+        def send_artefact(kind, data):
+            write_frame(artefact_fd, kind, data)
     elif mode == 'framed':
         frame_fd = int(spec)
         os.set_inheritable(frame_fd, False)
@@ -60,6 +69,9 @@ def main():
         relay = {out_r: b'o', err_r: b'e'}
         def report(line):
             write_frame(frame_fd, b'r', (line + '\n').encode())
+        def send_artefact(kind, data):
+            write_frame(frame_fd, kind, data)
+        artefact_fd = frame_fd
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -72,9 +84,15 @@ def main():
     exec_error_r, exec_error_w = os.pipe()  # close-on-exec: EOF means exec succeeded
 
     started = time.monotonic_ns()
+    stdin_file = options.get('--stdin-file')
     pid = os.fork()
     if pid == 0:
         try:
+            if stdin_file:
+                # The engine put stdin in the sandbox as a read-only file (see init.ts).
+                stdin_fd = os.open(stdin_file, os.O_RDONLY | os.O_NOFOLLOW)
+                os.dup2(stdin_fd, 0)
+                os.close(stdin_fd)
             os.dup2(out_fd, 1)
             os.dup2(err_fd, 2)
             # Python ignores these at start-up; ignored dispositions survive exec.
@@ -172,10 +190,66 @@ def main():
         return
     exit_code = os.WEXITSTATUS(main_status) if os.WIFEXITED(main_status) else None
     signal = os.WTERMSIG(main_status) if os.WIFSIGNALED(main_status) else None
-    report('{"exitCode":%s,"signal":%s,"userUs":%d,"systemUs":%d,"maxRssKb":%d,"wallUs":%d,"leftovers":%d}' % (
+    collected = ''
+    if collect and exit_code == 0:
+        if artefact_fd is None:
+            raise ValueError('--collect needs an artefact fd (fds:S,O,E,A) or the framed channel')
+        # Every process of the program is dead (kill_leftovers): nothing can change the work dir now.
+        count, error = send_artefacts(collect, collect_max, send_artefact)
+        collected = ',"collected":%d' % count
+        if error:
+            collected += ',"collectError":%s' % quote(error)
+    report('{"exitCode":%s,"signal":%s,"userUs":%d,"systemUs":%d,"maxRssKb":%d,"wallUs":%d,"leftovers":%d%s}' % (
         'null' if exit_code is None else exit_code,
         'null' if signal is None else signal,
-        usage_total[0], usage_total[1], usage_total[2], wall_us, leftovers))
+        usage_total[0], usage_total[1], usage_total[2], wall_us, leftovers, collected))
+
+def send_artefacts(patterns, limits, send):
+    """Sends the work dir's top-level regular files that match, as frames: 'n' (b'x' or b'-' for
+    executable, then the name) followed by 'a' frames of content. Never follows a link, never
+    opens anything but a regular file with one link, never sends more than the limits allow.
+    Returns (files sent, error or None)."""
+    max_bytes, max_files = limits
+    names = sorted(name for name in os.listdir('.') if matches(name, patterns))
+    if not names:
+        return 0, 'the compiler produced none of ' + ', '.join(patterns)
+    if len(names) > max_files:
+        return 0, 'the compiler produced %d files, more than %d' % (len(names), max_files)
+    total = 0
+    for index, name in enumerate(names):
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as error:
+            return index, '%s cannot be read as a regular file (%s)' % (name, error.strerror)
+        try:
+            info = os.fstat(fd)
+            if (info.st_mode & 0o170000) != 0o100000 or info.st_nlink != 1:
+                return index, '%s is not a regular file' % name
+            total += info.st_size
+            if total > max_bytes:
+                return index, 'the compiled program is larger than %d bytes' % max_bytes
+            send(b'n', (b'x' if info.st_mode & 0o100 else b'-') + name.encode('utf-8', 'surrogateescape'))
+            left = info.st_size
+            while left > 0:
+                chunk = os.read(fd, min(left, 1 << 20))
+                if not chunk:
+                    break
+                send(b'a', chunk)
+                left -= len(chunk)
+            if left != 0:
+                return index, '%s changed while it was read' % name
+        finally:
+            os.close(fd)
+    return len(names), None
+
+def matches(name, patterns):
+    for pattern in patterns:
+        if pattern.startswith('*'):
+            if len(name) > len(pattern) - 1 and name.endswith(pattern[1:]):
+                return True
+        elif name == pattern:
+            return True
+    return False
 
 def kill_leftovers(am_pid1, account):
     """SIGKILLs and reaps every process left; returns how many there were."""

@@ -61,7 +61,8 @@ export interface ProgramRlimit {
 }
 
 /** How the init reports: see the module comment. */
-export type InitChannel = { kind: 'fds'; statusFd: number; stdoutFd: number; stderrFd: number } | { kind: 'framed'; fd: number };
+export type InitChannel =
+  { kind: 'fds'; statusFd: number; stdoutFd: number; stderrFd: number; artefactFd?: number } | { kind: 'framed'; fd: number };
 
 /** Which init, and how it is started: the compiled binary at a path inside the sandbox, or init.py. */
 export type InitProgram = { kind: 'compiled'; path: string } | { kind: 'python'; python: string };
@@ -74,6 +75,17 @@ export interface InitInvocation {
   user?: { uid: number; gid: number };
   /** Become a child subreaper, to find and kill orphans when not PID 1 of a namespace. */
   subreaper?: boolean;
+  /**
+   * Files to bring back out of the work dir once the program exited with code 0 (a compile
+   * stage's artefacts): frames 'n' and 'a' on the artefact fd, or on the framed channel.
+   */
+  collect?: { patterns: readonly string[]; maxBytes: number; maxFiles: number };
+  /**
+   * The program's stdin is this read-only file inside the sandbox rather than the init's own
+   * stdin. gVisor: a host pipe handed through `runsc run` is not a pipe to the program (fstat
+   * says otherwise, so the JVM's available() fails with "Illegal seek"); a file is a file.
+   */
+  stdinFile?: string;
   command: readonly string[];
 }
 
@@ -81,10 +93,21 @@ export interface InitInvocation {
 export function initArgv(invocation: InitInvocation): string[] {
   const limits = invocation.rlimits.map((limit) => `${limit.name}:${limit.soft}:${limit.hard}`).join(',');
   const { channel } = invocation;
-  const report = channel.kind === 'fds' ? `fds:${channel.statusFd},${channel.stdoutFd},${channel.stderrFd}` : `framed:${channel.fd}`;
+  const report =
+    channel.kind === 'fds'
+      ? `fds:${[channel.statusFd, channel.stdoutFd, channel.stderrFd, channel.artefactFd].filter((fd) => fd !== undefined).join(',')}`
+      : `framed:${channel.fd}`;
   const options = [`--report=${report}`, `--rlimits=${limits}`];
+  const { collect } = invocation;
+  if (collect !== undefined) {
+    if (collect.patterns.some((pattern) => pattern === '' || pattern.includes(',') || pattern.includes('/'))) {
+      throw new RangeError(`artefact patterns must be plain names: ${JSON.stringify(collect.patterns)}`);
+    }
+    options.push(`--collect=${collect.patterns.join(',')}`, `--collect-max=${collect.maxBytes}:${collect.maxFiles}`);
+  }
   if (invocation.user) options.push(`--user=${invocation.user.uid}:${invocation.user.gid}`);
   if (invocation.subreaper) options.push('--subreaper');
+  if (invocation.stdinFile !== undefined) options.push(`--stdin-file=${invocation.stdinFile}`);
   const { program } = invocation;
   const start = program.kind === 'compiled' ? [program.path] : [program.python, '-I', '-S', '-c', SANDBOX_INIT_SOURCE];
   return [...start, ...options, '--', ...invocation.command];
@@ -101,6 +124,9 @@ export type InitReport =
       wallTimeMs: number;
       /** Processes still alive when the main process ended, killed by the init. */
       leftovers: number;
+      /** Artefacts sent (collecting stages that exited with 0), and why collecting failed, if it did. */
+      collected: number | null;
+      collectError: string | null;
     }
   | { kind: 'exec_failed'; message: string };
 
@@ -142,6 +168,8 @@ export function parseInitLine(line: string): InitLine {
     maxRssKb,
     wallTimeMs: Math.round(wallUs / 1000),
     leftovers: Number.isInteger(record.leftovers) ? (record.leftovers as number) : 0,
+    collected: Number.isInteger(record.collected) ? (record.collected as number) : null,
+    collectError: typeof record.collectError === 'string' ? record.collectError : null,
   };
 }
 

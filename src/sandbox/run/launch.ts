@@ -4,12 +4,13 @@
  * pipeline does everything else, the same for every engine.
  */
 import type { Limits } from '../../domain/evaluation';
-import type { EngineName, RunRequest } from '../engine';
+import type { EngineName } from '../engine';
 import type { RunCgroup, RunCgroupLimits } from '../host/cgroup-backend';
-import type { LanguageRuntime } from '../languages';
+import type { StageRuntime } from '../languages';
 import type { TmpfsSizes } from '../layout';
 import type { ChannelKind } from './channel';
 import type { ProgramRlimit } from './init';
+import type { Stage } from './stage';
 
 /** The command the supervisor spawns and how it behaves; see supervisor.ts. */
 export interface Launch {
@@ -46,6 +47,11 @@ export interface InitPlacement {
   programUser?: { uid: number; gid: number };
   /** The init is not PID 1 of a namespace: it becomes a child subreaper to find orphans. */
   subreaper?: boolean;
+  /**
+   * The engine places the stage's stdin in the sandbox as this read-only file (see
+   * InitInvocation.stdinFile); the launcher's own stdin then gets nothing.
+   */
+  stdinFile?: string;
 }
 
 /** Facts the pipeline needs to choose the program's rlimits (run/rlimits.ts). */
@@ -57,8 +63,8 @@ export interface RlimitFacts {
 }
 
 export interface LaunchContext {
-  request: RunRequest;
-  language: LanguageRuntime;
+  /** What runs: its files (placed read-only in the work dir), host paths, environment, limits. */
+  stage: Stage;
   cgroup: RunCgroup | null;
   tmpfs: TmpfsSizes;
   /** argv of the init, to be run inside the sandbox as its PID 1 (or subreaper). */
@@ -85,7 +91,7 @@ export interface EngineDriver {
   /** Longest the sandbox may take to start the program before the run is an infrastructure failure. */
   readonly startupTimeoutMs: number;
   /** The run's cgroup limits: the program's, plus what the engine's own machinery needs. */
-  cgroupLimits(limits: Limits, language: LanguageRuntime): RunCgroupLimits;
+  cgroupLimits(limits: Limits, runtime: StageRuntime): RunCgroupLimits;
   /** RLIMIT_FSIZE: the largest file the program may write. */
   fileSizeBytes(tmpfs: TmpfsSizes): number;
   /** Everything the engine sets up on the host for this run, and the command that starts it. */

@@ -11,16 +11,17 @@
  * that cannot be applied are the caller's bug: RangeError.
  */
 import type { Limits } from '../../domain/evaluation';
-import { errorMessage, SandboxInfrastructureError, type RunRequest, type RunResult } from '../engine';
+import { errorMessage, SandboxInfrastructureError, type CompilationResult, type RunRequest, type RunResult } from '../engine';
 import type { CgroupBackendCache, RunCgroup } from '../host/cgroup-backend';
 import { launchInCgroup } from '../host/launcher';
 import { runtimeFor, type LanguageRegistry } from '../languages';
 import { COMPILED_INIT_PATH, tmpfsSizes, type TmpfsSizes } from '../layout';
-import { FRAMED_FD, SANDBOX_FDS } from './channel';
+import { FRAMED_FD, SANDBOX_FDS, type Artefact } from './channel';
 import type { SandboxInit } from './compiled-init';
 import { initArgv, type InitChannel } from './init';
 import type { EngineDriver } from './launch';
 import { programRlimits } from './rlimits';
+import { compileStage, runStage, type Stage } from './stage';
 import { supervise } from './supervisor';
 import { cancelledBeforeStart, verdict } from './verdict';
 
@@ -38,58 +39,147 @@ export interface RunPipeline {
   tmpfs?: Partial<TmpfsSizes>;
 }
 
+/**
+ * One submission: an interpreted language is one stage; a compiled one is a compile stage (the
+ * compiler in a sandbox of its own, under the compiler's limits), then, if it produced its
+ * artefacts, the run stage in a fresh sandbox with only those artefacts and the program's limits.
+ */
 export async function runPipeline(pipeline: RunPipeline, request: RunRequest): Promise<RunResult> {
-  const { driver } = pipeline;
   const language = runtimeFor(pipeline.languages, request.language);
-  const { limits } = request;
-  assertApplicableLimits(limits);
-  if (request.signal?.aborted) return cancelledBeforeStart(driver.name);
+  assertApplicableLimits(request.limits);
+  if (request.signal?.aborted) return cancelledBeforeStart(pipeline.driver.name);
+  if (language.compile === null) return (await runInSandbox(pipeline, runStage(request, language))).result;
 
+  const compiled = await runInSandbox(pipeline, compileStage(request, language, language.compile));
+  const compilation = compilationOf(compiled);
+  if (compiled.result.cancelled || !compilation.ok) return compileFailure(compiled, compilation, language.compile.limits);
+  if (request.signal?.aborted) return { ...cancelledBeforeStart(pipeline.driver.name), compilation };
+  const files = compiled.artefacts.map((artefact) => ({ ...artefact }));
+  const ran = await runInSandbox(pipeline, runStage(request, language, files));
+  return { ...ran.result, compilation };
+}
+
+interface StageOutcome {
+  result: RunResult;
+  artefacts: Artefact[];
+  /** Why the init could not bring the artefacts out (none produced, too large, not a regular file). */
+  collectError: string | null;
+}
+
+/** One stage in one fresh sandbox, with its own cgroup. */
+async function runInSandbox(pipeline: RunPipeline, stage: Stage): Promise<StageOutcome> {
+  const { driver } = pipeline;
+  const { limits } = stage;
   const backend = await pipeline.cgroups.get();
-  const cgroup = await backend.createRun(driver.cgroupLimits(limits, language));
+  const cgroup = await backend.createRun(driver.cgroupLimits(limits, stage));
   return withCgroupRemoved(cgroup, async () => {
     const tmpfs = tmpfsSizes(limits, pipeline.tmpfs);
     const placement = driver.initPlacement;
     const channel: InitChannel =
       placement.channel === 'fds'
-        ? { kind: 'fds', statusFd: SANDBOX_FDS.status, stdoutFd: SANDBOX_FDS.stdout, stderrFd: SANDBOX_FDS.stderr }
+        ? {
+            kind: 'fds',
+            statusFd: SANDBOX_FDS.status,
+            stdoutFd: SANDBOX_FDS.stdout,
+            stderrFd: SANDBOX_FDS.stderr,
+            ...(stage.collect === undefined ? {} : { artefactFd: SANDBOX_FDS.artefacts }),
+          }
         : { kind: 'framed', fd: FRAMED_FD };
-    const rlimits = programRlimits(limits, language, {
+    const rlimits = programRlimits(limits, stage, {
       fileSizeBytes: driver.fileSizeBytes(tmpfs),
       memoryFencedByCgroup: cgroup !== null,
       tasksFencedByCgroup: cgroup !== null && driver.rlimitFacts.tasksFencedByCgroup,
       infrastructureTasks: driver.rlimitFacts.infrastructureTasks,
     });
     const sandboxInit = await pipeline.init;
-    const initBinary = sandboxInit.kind === 'compiled' ? sandboxInit.binary : null;
+    // The compiled init speaks the run protocol only: a stage that collects artefacts (a compile)
+    // or reads stdin from a file (gVisor) runs init.py.
+    const initBinary =
+      sandboxInit.kind === 'compiled' && stage.collect === undefined && placement.stdinFile === undefined ? sandboxInit.binary : null;
     const init = initArgv({
       program: initBinary ? { kind: 'compiled', path: COMPILED_INIT_PATH } : { kind: 'python', python: pipeline.initPythonPath },
       channel,
       rlimits,
       user: placement.programUser,
       subreaper: placement.subreaper,
-      command: language.command(limits),
+      collect: stage.collect,
+      stdinFile: placement.stdinFile,
+      command: stage.command,
     });
-    const prepared = await driver.prepare({ request, language, cgroup, tmpfs, init, initBinary, rlimits });
+    const prepared = await driver.prepare({ stage, cgroup, tmpfs, init, initBinary, rlimits });
     try {
       const launch = { ...prepared, ...launchInCgroup(pipeline.shellPath, cgroup, prepared.executable, prepared.args) };
-      const ending = await supervise({ launch, channel: placement.channel, startupTimeoutMs: driver.startupTimeoutMs, request, cgroup });
+      const ending = await supervise({
+        launch,
+        channel: placement.channel,
+        startupTimeoutMs: driver.startupTimeoutMs,
+        // An engine that placed stdin in the sandbox as a file has already delivered it.
+        request: placement.stdinFile === undefined ? stage : { ...stage, stdin: undefined },
+        cgroup,
+      });
       const usage = cgroup === null ? null : await cgroup.usage();
-      return verdict(
+      const judged = verdict(
         {
           engine: driver.name,
-          request,
-          language,
+          stage,
           startupTimeoutMs: driver.startupTimeoutMs,
           programCanKillInit: launch.programCanKillInit === true,
         },
         ending,
         usage,
       );
+      let artefacts: Artefact[];
+      try {
+        artefacts = ending.artefacts.artefacts();
+      } catch (error) {
+        throw new SandboxInfrastructureError(`the sandbox init sent malformed artefacts: ${errorMessage(error)}`, { cause: error });
+      }
+      return { result: judged.result, artefacts, collectError: judged.collectError };
     } finally {
       await prepared.teardown?.();
     }
   });
+}
+
+function compilationOf({ result, artefacts, collectError }: StageOutcome): CompilationResult {
+  return {
+    ok: !result.cancelled && result.limitHit === null && result.exitCode === 0 && collectError === null && artefacts.length > 0,
+    timeMs: result.timeMs,
+    cpuTimeMs: result.cpuTimeMs,
+    memoryKb: result.memoryKb,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    limitHit: result.limitHit,
+  };
+}
+
+const COMPILE_LIMIT_NAMES = {
+  cpu_time: ['CPU time', 'cpuTimeMs', 'ms'],
+  wall_time: ['wall time', 'wallTimeMs', 'ms'],
+  memory: ['memory', 'memoryMb', 'MB'],
+  output: ['output', 'maxOutputBytes', 'bytes'],
+} as const satisfies Record<NonNullable<CompilationResult['limitHit']>, readonly [string, keyof Limits, string]>;
+
+/**
+ * The result of a submission whose compile stage failed (or was cancelled): the compiler's output
+ * and figures, its stderr ending with why the compile stopped when the compiler did not say so
+ * itself (a compile limit, a signal, missing artefacts). No program ran, so no program limit was hit.
+ */
+function compileFailure({ result, collectError }: StageOutcome, compilation: CompilationResult, limits: Limits): RunResult {
+  const stage = result;
+  const notes: string[] = [];
+  if (stage.limitHit !== null) {
+    const [what, key, unit] = COMPILE_LIMIT_NAMES[stage.limitHit];
+    notes.push(`compilation stopped: it exceeded the compile ${what} limit (${limits[key]} ${unit})`);
+  } else if (stage.signal !== null && !stage.cancelled) {
+    notes.push(`compilation stopped: the compiler was killed by ${stage.signal}`);
+  }
+  if (collectError !== null) notes.push(`compilation failed: ${collectError}`);
+  const stderr =
+    notes.length === 0
+      ? stage.stderr
+      : Buffer.concat([stage.stderr, Buffer.from(`${stage.stderr.length > 0 ? '\n' : ''}${notes.join('\n')}\n`)]);
+  return { ...stage, stderr, limitHit: null, compilation };
 }
 
 /**

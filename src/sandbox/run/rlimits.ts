@@ -4,7 +4,7 @@
  * the program cannot raise them again.
  */
 import type { Limits } from '../../domain/evaluation';
-import type { LanguageRuntime } from '../languages';
+import type { StageRuntime } from '../languages';
 import type { ProgramRlimit } from './init';
 
 const OPEN_FILES_LIMIT = 512;
@@ -24,7 +24,7 @@ export interface RlimitContext {
  * RLIMIT_CPU is per process and in whole seconds: with a cpuacct cgroup the engine enforces the
  * exact limit over all processes, and the rlimit is a backstop; without one it is the fence.
  */
-export function programRlimits(limits: Limits, language: LanguageRuntime, context: RlimitContext): ProgramRlimit[] {
+export function programRlimits(limits: Limits, language: StageRuntime, context: RlimitContext): ProgramRlimit[] {
   const cpuSeconds = Math.max(1, Math.ceil(limits.cpuTimeMs / 1000));
   const rlimits: ProgramRlimit[] = [
     // Soft: SIGXCPU (reported as cpu_time); hard: SIGKILL one second later, if SIGXCPU is caught.

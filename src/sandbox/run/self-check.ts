@@ -10,16 +10,18 @@ import { promises as fs, constants as fsConstants } from 'node:fs';
 import type { EngineCheck, EngineName, RunRequest, RunResult } from '../engine';
 import { errorMessage } from '../engine';
 import type { CgroupBackendCache } from '../host/cgroup-backend';
-import type { LanguageRegistry } from '../languages';
 
 const CHECK_LIMITS = { cpuTimeMs: 2000, wallTimeMs: 5000, memoryMb: 64, maxProcesses: 8, maxOutputBytes: 1024 };
 
 export interface SelfCheckInput {
   engine: EngineName;
   cgroups: CgroupBackendCache;
-  /** Binaries the engine needs (beyond the interpreters), checked for being executable. */
+  /**
+   * Binaries the engine needs (its own, and the init's python), checked for being executable.
+   * A language's toolchain is not among them: a missing one makes that language unavailable
+   * (GET /v1/languages says why), not the engine.
+   */
   binaries: readonly string[];
-  languages: LanguageRegistry;
   /** Further facts for the line ("seccomp on", "platform=ptrace"). */
   facts: readonly string[];
   run(request: RunRequest): Promise<RunResult>;
@@ -37,8 +39,7 @@ export async function selfCheck(input: SelfCheckInput): Promise<EngineCheck> {
     problems.push(errorMessage(error));
   }
   parts.push(...input.facts);
-  const interpreters = Object.values(input.languages).map((runtime) => runtime.command(CHECK_LIMITS)[0]);
-  for (const binary of [...input.binaries, ...interpreters]) {
+  for (const binary of input.binaries) {
     try {
       await fs.access(binary, fsConstants.X_OK);
     } catch (error) {

@@ -12,13 +12,26 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { errorMessage, SandboxInfrastructureError, type RunRequest } from '../engine';
+import { errorMessage, SandboxInfrastructureError } from '../engine';
 import type { RunCgroup } from '../host/cgroup-backend';
 import { isErrno } from '../host/fs';
 import { killIfAlive } from '../host/processes';
 import { CappedOutput } from './capped-output';
-import { FRAME_REPORT, FRAME_STDERR, FRAME_STDOUT, FRAMED_FD, FrameDecoder, SANDBOX_FDS, StatusLines, type ChannelKind } from './channel';
+import {
+  ArtefactAssembler,
+  FRAME_ARTEFACT_DATA,
+  FRAME_ARTEFACT_NAME,
+  FRAME_REPORT,
+  FRAME_STDERR,
+  FRAME_STDOUT,
+  FRAMED_FD,
+  FrameDecoder,
+  SANDBOX_FDS,
+  StatusLines,
+  type ChannelKind,
+} from './channel';
 import type { Launch } from './launch';
+import type { Stage } from './stage';
 import { INITIAL_RUN_STATE, runTransition, type KillReason, type RunEffect, type RunEvent, type RunState } from './run-state';
 
 const DIAGNOSTICS_CAP_BYTES = 16 * 1024;
@@ -45,13 +58,15 @@ export interface Ending {
   elapsedMs: number;
   /** The cgroup's CPU counter when the program started (what the sandbox's set-up used). */
   cpuBaselineMs: number;
+  /** Files the init brought out of the work dir (a compile stage's artefacts). */
+  artefacts: ArtefactAssembler;
 }
 
 export interface Supervision {
   launch: Launch;
   channel: ChannelKind;
   startupTimeoutMs: number;
-  request: RunRequest;
+  request: Pick<Stage, 'limits' | 'stdin' | 'signal' | 'onProgramStart' | 'collect'>;
   cgroup: RunCgroup | null;
 }
 
@@ -78,6 +93,8 @@ export function supervise({ launch, channel, startupTimeoutMs, request, cgroup }
     const stdout = new CappedOutput(limits.maxOutputBytes, () => dispatch({ type: 'limit', reason: 'output' }));
     const stderr = new CappedOutput(limits.maxOutputBytes, () => dispatch({ type: 'limit', reason: 'output' }));
     const diagnostics = new CappedOutput(DIAGNOSTICS_CAP_BYTES);
+    // Only a collecting stage gets artefacts; any other stage's cap of 0 makes them a protocol error.
+    const artefacts = new ArtefactAssembler(request.collect?.maxBytes ?? 0);
     const status = new StatusLines(STATUS_CAP_BYTES, (line) =>
       dispatch(line.kind === 'started' ? { type: 'program_started' } : { type: 'reported' }),
     );
@@ -190,6 +207,7 @@ export function supervise({ launch, channel, startupTimeoutMs, request, cgroup }
         statusError: status.error,
         elapsedMs: Math.round(performance.now() - startedAt),
         cpuBaselineMs,
+        artefacts,
       });
     }
 
@@ -204,10 +222,11 @@ export function supervise({ launch, channel, startupTimeoutMs, request, cgroup }
     later(startupTimeoutMs, { type: 'limit', reason: 'startup' });
 
     if (channel === 'framed') {
-      const frames = new FrameDecoder((type, payload) => {
+      const frames = new FrameDecoder((type, payload, first) => {
         if (type === FRAME_STDOUT) stdout.append(payload);
         else if (type === FRAME_STDERR) stderr.append(payload);
         else if (type === FRAME_REPORT) status.append(payload);
+        else if (type === FRAME_ARTEFACT_NAME || type === FRAME_ARTEFACT_DATA) artefacts.push(type, payload, first);
         else fail(new Error(`unknown frame type ${type}`), 'the sandbox init broke its protocol');
       });
       readStream(launched, FRAMED_FD, (chunk) => frames.push(chunk), fail);
@@ -215,6 +234,11 @@ export function supervise({ launch, channel, startupTimeoutMs, request, cgroup }
       readStream(launched, SANDBOX_FDS.stdout, (chunk) => stdout.append(chunk), fail);
       readStream(launched, SANDBOX_FDS.stderr, (chunk) => stderr.append(chunk), fail);
       readStream(launched, SANDBOX_FDS.status, (chunk) => status.append(chunk), fail);
+      const artefactFrames = new FrameDecoder((type, payload, first) => {
+        if (type === FRAME_ARTEFACT_NAME || type === FRAME_ARTEFACT_DATA) artefacts.push(type, payload, first);
+        else fail(new Error(`unknown artefact frame type ${type}`), 'the sandbox init broke its protocol');
+      });
+      readStream(launched, SANDBOX_FDS.artefacts, (chunk) => artefactFrames.push(chunk), fail);
     }
     readStream(launched, SANDBOX_FDS.diagnostics, (chunk) => diagnostics.append(chunk), fail);
     writeAndClose(launched, SANDBOX_FDS.stdin, request.stdin ?? Buffer.alloc(0), fail);
@@ -244,7 +268,7 @@ function spawnLauncher(launch: Launch, channel: ChannelKind): ChildProcess {
   const stdio: Array<'pipe' | 'ignore'> =
     channel === 'framed'
       ? ['pipe', 'pipe', 'pipe']
-      : ['pipe', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...launch.dataInputs.map(() => 'pipe' as const)];
+      : ['pipe', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...launch.dataInputs.map(() => 'pipe' as const)];
   return spawn(launch.executable, launch.args, {
     cwd: launch.cwd,
     env: launch.env ?? {},

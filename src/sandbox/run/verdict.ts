@@ -11,29 +11,34 @@
  * recorded an OOM kill, else cpu_time on SIGXCPU or CPU >= limit, else memory when the program
  * ended abnormally with its language's out-of-memory message.
  */
-import type { EngineName, LimitHit, RunRequest, RunResult } from '../engine';
+import type { EngineName, LimitHit, RunResult } from '../engine';
 import { SandboxInfrastructureError } from '../engine';
 import type { RunCgroupUsage } from '../host/cgroup-backend';
-import type { LanguageRuntime } from '../languages';
 import { parseInitLine, type InitReport } from './init';
+import type { Stage } from './stage';
 import { signalName } from './signals';
 import type { Ending } from './supervisor';
 
 export interface VerdictInput {
   engine: EngineName;
-  request: RunRequest;
-  language: LanguageRuntime;
+  stage: Stage;
   startupTimeoutMs: number;
   /** See Launch.programCanKillInit. */
   programCanKillInit: boolean;
 }
 
+/** The stage's result, and why the init could not bring its artefacts out (a collecting stage). */
+export interface StageVerdict {
+  result: RunResult;
+  collectError: string | null;
+}
+
 export function verdict(
-  { engine, request, language, startupTimeoutMs, programCanKillInit }: VerdictInput,
+  { engine, stage, startupTimeoutMs, programCanKillInit }: VerdictInput,
   ending: Ending,
   usage: RunCgroupUsage | null,
-): RunResult {
-  const { limits } = request;
+): StageVerdict {
+  const { limits } = stage;
   if (ending.killReason === 'startup') {
     throw new SandboxInfrastructureError(
       `the sandbox did not start the program within ${startupTimeoutMs} ms: ` + (ending.diagnostics.trim() || 'no diagnostics'),
@@ -41,7 +46,8 @@ export function verdict(
   }
   const report = readReport(ending);
   if (report?.kind === 'exec_failed') {
-    throw new SandboxInfrastructureError(`cannot start the ${language.language} program: ${report.message}`);
+    const what = stage.kind === 'compile' ? `${stage.language} compiler` : `${stage.language} program`;
+    throw new SandboxInfrastructureError(`cannot start the ${what}: ${report.message}`);
   }
   const oomKilled = (usage?.oomKills ?? 0) > 0;
   const initKilledByProgram = report === null && programCanKillInit && ending.diagnostics.trim() === '';
@@ -73,7 +79,7 @@ export function verdict(
   // (sampled, and blind to the part of the run the cgroup counter saw) says a little less.
   const cpuTimeMs = limitHit === 'cpu_time' ? Math.max(measuredCpuTimeMs, cgroupCpuTimeMs ?? 0, limits.cpuTimeMs) : measuredCpuTimeMs;
 
-  return {
+  const result: RunResult = {
     stdout: ending.stdout.toBuffer(),
     stderr: ending.stderr.toBuffer(),
     exitCode,
@@ -87,6 +93,7 @@ export function verdict(
     engine,
     cancelled: ending.killReason === 'cancelled',
   };
+  return { result, collectError: report?.kind === 'finished' ? report.collectError : null };
 
   function whichLimit(): LimitHit {
     switch (ending.killReason) {
@@ -104,7 +111,7 @@ export function verdict(
     const abnormal = signal !== null || exitCode !== 0;
     if (abnormal) {
       const stderrText = ending.stderr.toBuffer().toString('utf8');
-      if (language.outOfMemoryPatterns.some((pattern) => pattern.test(stderrText))) return 'memory';
+      if (stage.outOfMemoryPatterns.some((pattern) => pattern.test(stderrText))) return 'memory';
     }
     return null;
   }
