@@ -3,6 +3,8 @@
  * no finding, and what a submission should not do (start programs, open sockets, call native code,
  * hide calls) is found where it is written.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { closeTreeSitterScanner, scanWithTreeSitter } from '../../src/scanner/tree-sitter/scan';
 import { RULES_BY_GRAMMAR } from '../../src/scanner/tree-sitter/rules';
 import type { GrammarName } from '../../src/scanner/tree-sitter/grammars';
@@ -178,6 +180,18 @@ describe('positions and partial parses', () => {
     expect(report.findings).toEqual([expect.objectContaining({ ruleId: 'scan.unparseable', severity: 'critical' })]);
     expect((await scan('c', 'int main() { fork(); }')).findings.map((f) => f.ruleId)).toEqual(['c.process.fork']);
   });
+});
+
+test('an idle scan thread does not keep the process alive', () => {
+  const script =
+    "require('./src/scanner/tree-sitter/scan').scanWithTreeSitter('c', Buffer.from('int main() { fork(); }')).then((r) => console.log(r.findings[0].ruleId))";
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    cwd: path.join(__dirname, '../..'),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  expect(child.signal).toBeNull(); // not killed at the timeout: it ended by itself
+  expect(child.stdout.trim()).toBe('c.process.fork');
 });
 
 test('every rule query compiles and every rule id is unique', async () => {

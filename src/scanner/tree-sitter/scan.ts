@@ -24,7 +24,6 @@ const pending = new Map<number, { resolve: (answer: Answer) => void; reject: (er
 function scanThread(): Worker {
   if (thread !== null) return thread;
   const worker = new Worker(path.join(__dirname, 'scan-thread-entry.cjs'));
-  worker.unref();
   worker.on('message', (answer: Answer) => {
     pending.get(answer.id)?.resolve(answer);
     pending.delete(answer.id);
@@ -36,6 +35,8 @@ function scanThread(): Worker {
   };
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`the scan thread exited (code ${code})`)));
+  // After the listeners: adding a 'message' listener refs the thread's port again.
+  worker.unref();
   thread = worker;
   return worker;
 }
