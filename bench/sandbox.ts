@@ -73,7 +73,12 @@ function timeCommand({ argv, extraFds = 0, dataInputs = [] }: Command): Promise<
       input?.end(data);
     });
     let output = '';
-    for (const stream of child.stdio.slice(1)) stream?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    for (const stream of child.stdio.slice(1)) {
+      stream?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      // A pipe the command never read (a data input it had no use for) is reset when it exits;
+      // the exit status below is what says whether the command worked.
+      stream?.on('error', (error: Error) => (output += `\n[${error.message}]`));
+    }
     child.once('error', reject);
     child.once('close', (code) =>
       code === 0 ? resolve(performance.now() - started) : reject(new Error(`${argv.join(' ')} exited ${code}: ${output}`)),
@@ -101,6 +106,9 @@ function bareBwrap(command: string[], extraHostPaths: readonly string[], asPid1 
     ...command,
   ];
 }
+
+/** The init's channel pipes (status, stdout, stderr, artefacts) at fds 3..; data inputs follow, as in the engine. */
+const CHANNEL_FDS = SANDBOX_FDS.firstData - SANDBOX_FDS.status;
 
 /** `comparedTo`: the layer whose time this one adds to (default the one before). */
 type Layer = { name: string; sample: () => Promise<number>; comparedTo?: string };
@@ -161,7 +169,7 @@ function bwrapLayers(language: Language, backend: CgroupBackend, engines: Engine
             // An alternative to +init, on the same layers below it.
             comparedTo: root ? '+setpriv' : '+launcher',
             sample: () =>
-              inCgroup(asUser(bareBwrap(initFor({ kind: 'compiled', path: COMPILED_INIT_PATH }), hostPaths, true, bindInit)), 3, [
+              inCgroup(asUser(bareBwrap(initFor({ kind: 'compiled', path: COMPILED_INIT_PATH }), hostPaths, true, bindInit)), CHANNEL_FDS, [
                 compiledInit,
               ]),
           },
@@ -171,7 +179,7 @@ function bwrapLayers(language: Language, backend: CgroupBackend, engines: Engine
     { name: 'bwrap', sample: () => timeCommand({ argv: bareBwrap(program, hostPaths) }) },
     { name: '+launcher', sample: () => inCgroup(bareBwrap(program, hostPaths)) },
     ...(root ? [{ name: '+setpriv', sample: () => inCgroup(setpriv(bareBwrap(program, hostPaths))) }] : []),
-    { name: '+init', sample: () => inCgroup(asUser(bareBwrap(init, hostPaths, true)), 3) },
+    { name: '+init', sample: () => inCgroup(asUser(bareBwrap(init, hostPaths, true)), CHANNEL_FDS) },
     ...cInit,
     ...engineLayers(engines, language, { python: '+init', compiled: compiledInit === null ? '+init' : '+C init' }),
   ];
