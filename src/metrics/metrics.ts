@@ -13,6 +13,11 @@ export type GaugeSource = () => Promise<Array<{ labels: Record<string, string>; 
 export class Metrics {
   readonly registry = new Registry();
 
+  /** A histogram of evaluation durations (EVALUATION_BUCKETS) in this registry. */
+  private evaluationHistogram<L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets: EVALUATION_BUCKETS, registers: [this.registry] });
+  }
+
   readonly evaluationsSubmitted = new Counter({
     name: 'crucible_evaluations_submitted_total',
     help: 'Evaluations accepted by the API',
@@ -50,37 +55,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly queueWaitSeconds = new Histogram({
-    name: 'crucible_queue_wait_seconds',
-    help: "Time an activity waited in the task queue for a worker (scheduled to started), by activity and the evaluation's language",
-    labelNames: ['activity', 'language'] as const,
-    buckets: EVALUATION_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly queueWaitSeconds = this.evaluationHistogram(
+    'crucible_queue_wait_seconds',
+    "Time an activity waited in the task queue for a worker (scheduled to started), by activity and the evaluation's language",
+    ['activity', 'language'] as const,
+  );
 
-  readonly scanSeconds = new Histogram({
-    name: 'crucible_scan_seconds',
-    help: 'Duration of the securityScan activity, by language and the action it decided',
-    labelNames: ['language', 'action'] as const,
-    buckets: EVALUATION_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly scanSeconds = this.evaluationHistogram(
+    'crucible_scan_seconds',
+    'Duration of the securityScan activity, by language and the action it decided',
+    ['language', 'action'] as const,
+  );
 
-  readonly executeSeconds = new Histogram({
-    name: 'crucible_execute_seconds',
-    help: 'Duration of the execute activity (sandbox start, program, output), by language and verdict',
-    labelNames: ['language', 'verdict'] as const,
-    buckets: EVALUATION_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly executeSeconds = this.evaluationHistogram(
+    'crucible_execute_seconds',
+    'Duration of the execute activity (sandbox start, program, output), by language and verdict',
+    ['language', 'verdict'] as const,
+  );
 
-  readonly endToEndSeconds = new Histogram({
-    name: 'crucible_end_to_end_seconds',
-    help: 'From the workflow start to the stored result, by language, final status and verdict',
-    labelNames: ['language', 'status', 'verdict'] as const,
-    buckets: EVALUATION_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly endToEndSeconds = this.evaluationHistogram(
+    'crucible_end_to_end_seconds',
+    'From the workflow start to the stored result, by language, final status and verdict',
+    ['language', 'status', 'verdict'] as const,
+  );
 
   readonly sandboxStartSeconds = new Histogram({
     name: 'crucible_sandbox_start_seconds',
