@@ -75,7 +75,7 @@ def validate_object(obj):
 def exported_metrics():
     """Metric names the service declares (src/metrics) plus the Temporal SDK's prefix."""
     source = (ROOT / "src/metrics/metrics.ts").read_text()
-    return set(re.findall(r"name: '(crucible_[a-z_]+)'", source))
+    return set(re.findall(r"'(crucible_[a-z_]+)'", source))
 
 
 def check_queries(where, expressions, known):
