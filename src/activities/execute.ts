@@ -7,19 +7,19 @@
  */
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import type { EvaluationStore, OutputPreview, RunRef } from '../db/evaluations';
+import type { EvaluationRow, EvaluationStore, OutputPreview, RunRef } from '../db/evaluations';
 import { computeVerdict } from '../domain/verdict';
 import type { Metrics } from '../metrics/metrics';
-import type { SandboxEngine } from '../sandbox/engine';
+import type { RunResult, SandboxEngine, SourceFile } from '../sandbox/engine';
 import { isConnectionError } from '../db/connection-errors';
 import { currentRun } from './current-run';
 import { refusalsAreFinal } from './errors';
-import type { ExecuteOutcome, StoredOutput } from '../workflows/activities';
+import type { ExecuteOutcome, ExecutionFields, StoredOutput } from '../workflows/activities';
 
 /** Characters of each stream shown in the history's preview. */
 export const OUTPUT_PREVIEW_CHARS = 400;
 // Frequent enough that a cancel reaches the sandbox well within a second (the worker throttles to 500 ms).
-const HEARTBEAT_INTERVAL_MS = 250;
+export const HEARTBEAT_INTERVAL_MS = 250;
 /** How long `execute` waits for PostgreSQL before it gives the attempt up. */
 const LOAD_PATIENCE_MS = 120_000;
 
@@ -43,6 +43,7 @@ export function makeExecute(deps: ExecuteDeps) {
       result = await deps.engine.run({
         language: row.language,
         code: Buffer.from(row.code),
+        ...submittedFiles(row),
         stdin: row.stdin ? Buffer.from(row.stdin) : undefined,
         limits: row.limits,
         signal: ctx.cancellationSignal,
@@ -62,33 +63,53 @@ export function makeExecute(deps: ExecuteDeps) {
     const output = await refusalsAreFinal(() =>
       keepOutputOutOfHistory(deps.store, input.evaluationId, run, result!.stdout, result!.stderr, ctx),
     );
-    return {
-      verdict,
-      limitHit: result.limitHit,
-      output,
-      execution: {
-        exitCode: result.exitCode,
-        signal: result.signal,
-        timeMs: Math.round(result.timeMs),
-        cpuTimeMs: Math.round(result.cpuTimeMs),
-        memoryKb: Math.round(result.memoryKb),
-        stdoutTruncated: result.stdoutTruncated,
-        stderrTruncated: result.stderrTruncated,
-        engine: result.engine,
-        // Compiled languages: how long the compile stage took (its own sandbox, before the program's).
-        compileTimeMs: result.compilation ? Math.round(result.compilation.timeMs) : null,
-      },
-    };
+    return { verdict, limitHit: result.limitHit, output, execution: executionFieldsOf(result) };
+  };
+}
+
+/** Runs `body` while telling Temporal the activity is alive (which is also how cancellation arrives). */
+export async function withHeartbeat<T>(ctx: Context, body: () => Promise<T>): Promise<T> {
+  const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
+  try {
+    ctx.heartbeat();
+    return await body();
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+/** The stored execution fields of a sandbox run, rounded as they are stored. */
+export function executionFieldsOf(result: RunResult): ExecutionFields {
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timeMs: Math.round(result.timeMs),
+    cpuTimeMs: Math.round(result.cpuTimeMs),
+    memoryKb: Math.round(result.memoryKb),
+    stdoutTruncated: result.stdoutTruncated,
+    stderrTruncated: result.stderrTruncated,
+    engine: result.engine,
+    // Compiled languages: how long the compile stage took (its own sandbox, before the program's).
+    compileTimeMs: result.compilation ? Math.round(result.compilation.timeMs) : null,
+  };
+}
+
+/** A multi-file submission's files and entry point, as the sandbox takes them; nothing for one file. */
+export function submittedFiles(row: EvaluationRow): { files?: SourceFile[]; entryPoint?: string } {
+  if (row.files === null) return {};
+  return {
+    files: row.files.map((file) => ({ path: file.path, content: Buffer.from(file.base64, 'base64') })),
+    entryPoint: row.entryPoint ?? undefined,
   };
 }
 
 /** Passes the store's gate and reads the code to run. */
-function admitSubmission(store: EvaluationStore, evaluationId: string, run: RunRef, ctx: Context) {
+export function admitSubmission(store: EvaluationStore, evaluationId: string, run: RunRef, ctx: Context) {
   return waitOutDatabaseBlips(ctx, () => store.admitExecution(evaluationId, run));
 }
 
 /** The program has run and its output is in memory: a database blip now must not cost a re-run. */
-async function keepOutputOutOfHistory(
+export async function keepOutputOutOfHistory(
   store: EvaluationStore,
   evaluationId: string,
   run: RunRef,
@@ -104,7 +125,7 @@ async function keepOutputOutOfHistory(
  * Retries a database call through connection errors for up to LOAD_PATIENCE_MS, heartbeating
  * meanwhile, rather than failing the attempt: `execute` has few attempts, and each re-runs the code.
  */
-async function waitOutDatabaseBlips<T>(ctx: Context, call: () => Promise<T>): Promise<T> {
+export async function waitOutDatabaseBlips<T>(ctx: Context, call: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + LOAD_PATIENCE_MS;
   const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
   try {

@@ -11,6 +11,13 @@ import type { Db } from '../db/client';
 import { WEBHOOK_REJECTED } from '../workflows/webhook-retry';
 import { makeDeliverWebhook } from './deliver-webhook';
 import { makeExecute } from './execute';
+import { makePrepareBundle } from './prepare-bundle';
+import { makeRunCase } from './run-case';
+import { BuiltPrograms } from './built-programs';
+import { BuildStore } from '../db/builds';
+import { CaseResultStore } from '../db/case-results';
+import { createLanguageRegistry, runtimeFor } from '../sandbox/languages';
+import type { Limits } from '../domain/evaluation';
 import { makePersistResults } from './persist-results';
 import { makeRecordTransition } from './record-transition';
 import { makeSecurityScan } from './security-scan';
@@ -30,10 +37,22 @@ export interface ActivityDeps {
   webhooks: { db: Db; secret?: string; allowPrivate: boolean; timeoutMs: number };
   /** The reconciler behind the reconcile schedule; workers without one refuse its activity. */
   reconciler?: Reconciler;
+  /** A language's default limits (a custom checker runs under them); default: the language table's. */
+  defaultLimits?: (language: Language) => Limits;
 }
 
 export function createActivities(deps: ActivityDeps): EvaluationActivities & ReconcileActivities {
   const { reconciler } = deps;
+  const db = deps.store.db;
+  const builds = new BuiltPrograms(new BuildStore(db));
+  const languages = createLanguageRegistry();
+  const bundles = {
+    ...deps,
+    db,
+    builds,
+    caseResults: new CaseResultStore(db),
+    defaultLimits: deps.defaultLimits ?? ((language: Language) => runtimeFor(languages, language).defaultLimits),
+  };
   return {
     reconcileEvaluations: reconciler
       ? makeReconcileEvaluations({ reconciler })
@@ -43,6 +62,8 @@ export function createActivities(deps: ActivityDeps): EvaluationActivities & Rec
     recordTransition: makeRecordTransition(deps),
     securityScan: makeSecurityScan(deps),
     execute: makeExecute(deps),
+    prepareBundle: makePrepareBundle(bundles),
+    runCase: makeRunCase(bundles),
     persistResults: makePersistResults(deps),
     deliverWebhook: deps.webhooks.secret
       ? makeDeliverWebhook({ ...deps.webhooks, secret: deps.webhooks.secret })

@@ -6,62 +6,75 @@ import { z } from '@hono/zod-openapi';
 import {
   EVENT_TYPES,
   LANGUAGES,
-  LIMIT_DEFAULTS,
-  LIMIT_MAXIMA,
   REVIEW_DECISIONS,
   SEVERITIES,
   STATUSES,
   VERDICTS,
 } from '../domain/evaluation';
 
-export const MAX_CODE_BYTES = 256 * 1024;
-export const MAX_STDIN_BYTES = 1024 * 1024;
-export const MAX_EXPECTED_OUTPUT_BYTES = 1024 * 1024;
-/** Room for the largest valid body, JSON escaping included; anything larger is cut off unread. */
-export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+import { MAX_CODE_BYTES, MAX_EXPECTED_OUTPUT_BYTES, MAX_STDIN_BYTES, byteBounded, LimitsInput, Limits } from './primitives';
+import { Checker, TestCaseInput } from './test-sets';
+import { BUNDLE_MODES } from '../domain/test-cases';
+import { fileSetProblems, MAX_FILES } from '../domain/submission-files';
 
-export const byteBounded = (max: number, field: string) =>
-  z.string().refine((s) => Buffer.byteLength(s, 'utf8') <= max, {
-    message: `${field} must be at most ${max} bytes (UTF-8)`,
-    params: { tooLarge: true },
-  });
+export { MAX_CODE_BYTES, MAX_STDIN_BYTES, MAX_EXPECTED_OUTPUT_BYTES, MAX_BODY_BYTES, byteBounded, LimitsInput, Limits } from './primitives';
 
-const limit = (name: keyof typeof LIMIT_DEFAULTS, min: number) =>
-  z
-    .number()
-    .int()
-    .min(min)
-    .max(LIMIT_MAXIMA[name])
-    .optional()
-    .openapi({ description: `default ${LIMIT_DEFAULTS[name]}, maximum ${LIMIT_MAXIMA[name]}` });
+/** Inline test cases per submission; a larger bundle is a stored test set, referenced by id. */
+export const MAX_INLINE_CASES = 100;
+/** Cases of one evaluation that may run at once (each in its own sandbox). */
+export const MAX_CASE_PARALLELISM = 8;
+export const DEFAULT_CASE_PARALLELISM = 2;
+/** The files of a multi-file submission together, decoded. */
+export const MAX_FILES_TOTAL_BYTES = 1024 * 1024;
 
-export const LimitsInput = z
+export const SubmissionFile = z
   .object({
-    cpuTimeMs: limit('cpuTimeMs', 100),
-    wallTimeMs: limit('wallTimeMs', 100),
-    memoryMb: limit('memoryMb', 16),
-    maxProcesses: limit('maxProcesses', 1),
-    maxOutputBytes: limit('maxOutputBytes', 1),
+    content: z.string().optional().openapi({ description: 'the file as UTF-8 text' }),
+    base64: z.string().optional().openapi({ description: 'the file as base64, for binary content' }),
   })
-  .strict();
-
-export const Limits = z
-  .object({
-    cpuTimeMs: z.number().int(),
-    wallTimeMs: z.number().int(),
-    memoryMb: z.number().int(),
-    maxProcesses: z.number().int(),
-    maxOutputBytes: z.number().int(),
-  })
-  .openapi('Limits');
+  .strict()
+  .openapi('SubmissionFile', { description: 'Exactly one of `content` and `base64`.' });
 
 export const CreateEvaluationRequest = z
   .object({
     language: z.enum(LANGUAGES),
-    code: byteBounded(MAX_CODE_BYTES, 'code').refine((s) => s.length > 0, { message: 'code must not be empty' }),
+    code: byteBounded(MAX_CODE_BYTES, 'code')
+      .refine((s) => s.length > 0, { message: 'code must not be empty' })
+      .optional()
+      .openapi({ description: 'The program, one file. Give either `code` or `files`.' }),
+    files: z
+      .record(z.string(), SubmissionFile)
+      .optional()
+      .openapi({
+        description: `A program of several files: relative paths (\`/\` separated, no \`..\`, at most ${MAX_FILES}) to their contents, placed in the sandbox's work dir. Give \`entryPoint\` with it.`,
+      }),
+    entryPoint: z
+      .string()
+      .max(255)
+      .optional()
+      .openapi({ description: 'With `files`: the file to run (interpreted languages) or whose program runs (Java: its class).' }),
     stdin: byteBounded(MAX_STDIN_BYTES, 'stdin').optional(),
     expectedOutput: byteBounded(MAX_EXPECTED_OUTPUT_BYTES, 'expectedOutput').optional(),
     limits: LimitsInput.optional(),
+    testCases: z
+      .array(TestCaseInput)
+      .min(1)
+      .max(MAX_INLINE_CASES)
+      .optional()
+      .openapi({ description: 'Run the program once per case, each in a fresh sandbox; not with `stdin`, `expectedOutput` or `testSetId`.' }),
+    testSetId: z.uuid().optional().openapi({ description: "Run the program against a stored test set's cases (POST /v1/test-sets)." }),
+    checker: Checker.optional().openapi({ description: 'With `testCases`: how outputs are judged, default `lines`. A test set carries its own.' }),
+    stopAtFirstFailure: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'With test cases: start no further case once one is not accepted (default false: run all).' }),
+    caseParallelism: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CASE_PARALLELISM)
+      .optional()
+      .openapi({ description: `With test cases: how many cases run at once, default ${DEFAULT_CASE_PARALLELISM}.` }),
     callbackUrl: z
       .string()
       .max(2048)
@@ -73,6 +86,28 @@ export const CreateEvaluationRequest = z
       .optional(),
   })
   .strict()
+  .superRefine((request, context) => {
+    const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
+    if ((request.code === undefined) === (request.files === undefined)) problem('code', 'give either code or files (with entryPoint), not both');
+    if (request.files !== undefined) {
+      if (request.entryPoint === undefined) problem('entryPoint', 'files needs an entryPoint: the file to run');
+      else {
+        for (const found of fileSetProblems(request.files, request.entryPoint, { maxTotalBytes: MAX_FILES_TOTAL_BYTES })) {
+          context.addIssue({ code: 'custom', path: ['files', ...(found.path === '' ? [] : [found.path])], message: found.message });
+        }
+      }
+    } else if (request.entryPoint !== undefined) problem('entryPoint', 'entryPoint goes with files');
+    const bundled = request.testCases !== undefined || request.testSetId !== undefined;
+    if (request.testCases !== undefined && request.testSetId !== undefined) problem('testSetId', 'give testCases or testSetId, not both');
+    if (bundled && request.stdin !== undefined) problem('stdin', 'with test cases, each case carries its own stdin');
+    if (bundled && request.expectedOutput !== undefined) problem('expectedOutput', 'with test cases, each case carries its own expected output');
+    if (!bundled) {
+      for (const field of ['checker', 'stopAtFirstFailure', 'caseParallelism'] as const) {
+        if (request[field] !== undefined) problem(field, `${field} goes with testCases or testSetId`);
+      }
+    }
+    if (request.testSetId !== undefined && request.checker !== undefined) problem('checker', "a test set uses its own checker");
+  })
   .openapi('CreateEvaluationRequest');
 export type CreateEvaluationRequest = z.infer<typeof CreateEvaluationRequest>;
 
@@ -105,7 +140,55 @@ export const ExecutionResult = z
   })
   .openapi('ExecutionResult');
 
-export const Links = z.object({ self: z.string(), events: z.string(), code: z.string() });
+export const Links = z.object({ self: z.string(), events: z.string(), code: z.string(), cases: z.string().optional() });
+
+export const BundleSummary = z
+  .object({
+    testSetId: z.uuid().nullable().openapi({ description: 'The stored test set run; null for inline cases' }),
+    mode: z.enum(BUNDLE_MODES),
+    caseParallelism: z.number().int(),
+    caseCount: z.number().int(),
+    score: z.number().optional().openapi({ description: "Once completed: the cases' weighted score, 0 to 1" }),
+    decidingCase: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .openapi({ description: 'Once completed: the first case (1-based) not accepted, whose verdict is the overall verdict' }),
+    counts: z.record(z.string(), z.number().int()).optional().openapi({ description: 'Once completed: cases per verdict, and `skipped`' }),
+  })
+  .openapi('BundleSummary', { description: 'Present when the evaluation runs test cases; the per-case results are at links.cases.' });
+
+export const CaseResult = z
+  .object({
+    position: z.number().int(),
+    name: z.string().nullable(),
+    status: z.enum(['completed', 'failed', 'pending', 'skipped', 'cancelled']).openapi({
+      description:
+        '`completed` (has a verdict), `failed` (its custom checker failed), `pending` (not run yet), `skipped` (stopped at an earlier failure), `cancelled`',
+    }),
+    verdict: z.enum(VERDICTS).nullable(),
+    score: z.number().nullable(),
+    weight: z.number(),
+    timeMs: z.number().int().nullable(),
+    cpuTimeMs: z.number().int().nullable(),
+    memoryKb: z.number().int().nullable(),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    stdout: z.string().nullable().openapi({ description: 'The head of the output (first 4 KiB)' }),
+    stderr: z.string().nullable(),
+    stdoutBytes: z.number().int().nullable(),
+    stderrBytes: z.number().int().nullable(),
+    difference: z
+      .object({ unit: z.enum(['line', 'token', 'byte']), index: z.number().int(), expected: z.string(), actual: z.string() })
+      .nullable()
+      .openapi({ description: 'wrong_answer from a built-in checker: the first differing line, token or byte' }),
+    checkerMessage: z.string().nullable(),
+    error: z.string().nullable(),
+  })
+  .openapi('CaseResult');
+
+export const CaseResultList = z.object({ items: z.array(CaseResult) }).openapi('CaseResultList');
 
 export const Review = z
   .object({
@@ -138,6 +221,7 @@ export const Evaluation = z
     metadata: z.record(z.string(), z.string()),
     findings: z.array(Finding),
     result: ExecutionResult.optional(),
+    bundle: BundleSummary.optional(),
     error: z.string().optional(),
     review: Review.optional(),
     callbackUrl: z.string().optional(),

@@ -5,9 +5,11 @@
  */
 import { z } from '@hono/zod-openapi';
 import { CHECKER_KINDS } from '../domain/checkers';
-import { byteBounded, LimitsInput, Limits, MAX_EXPECTED_OUTPUT_BYTES, MAX_STDIN_BYTES } from './schemas';
+import { LANGUAGES } from '../domain/evaluation';
+import { byteBounded, LimitsInput, Limits, MAX_EXPECTED_OUTPUT_BYTES, MAX_STDIN_BYTES } from './primitives';
 
 export const MAX_CASES_PER_SET = 1000;
+export const MAX_CHECKER_CODE_BYTES = 64 * 1024;
 /** Every case's stdin and expected output together; the request body's own cap is larger. */
 export const MAX_TEST_SET_BYTES = 4 * 1024 * 1024;
 
@@ -25,6 +27,17 @@ export const Checker = z
         relative: tolerance("largest accepted difference relative to the expected number's magnitude"),
       })
       .strict(),
+    z
+      .object({
+        kind: z.literal('program'),
+        language: z.enum(LANGUAGES),
+        code: byteBounded(MAX_CHECKER_CODE_BYTES, 'checker code').refine((code) => code.length > 0, { message: 'checker code must not be empty' }),
+      })
+      .strict()
+      .openapi({
+        description:
+          'A custom checker: a program run per case in a sandbox of its own, with read-only files case/input, case/expected and case/output. Exit 0 accepts, 1 rejects, anything else fails the case; an optional first stdout line 0..1 is a partial score, the rest a message.',
+      }),
   ])
   .openapi('Checker', {
     description:

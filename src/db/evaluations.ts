@@ -9,6 +9,8 @@ import type { Db } from './client';
 import { Prisma, type Evaluation } from '../generated/prisma/client';
 import { InvalidRowError, parseEvaluationRow, parseEventColumns, parseEventRow, type EvaluationRow, type EventRow } from './rows';
 import { ADMISSION_WAIT_MS } from './admission';
+import { insertTestSet, type NewTestSet } from './test-sets';
+import type { BundleMode } from '../domain/test-cases';
 import type { ExecutionFields, OutputPreview, StoredOutput } from '../domain/execution';
 import {
   TERMINAL_STATUSES,
@@ -36,6 +38,24 @@ export interface NewEvaluation {
   idempotencyKey?: string;
   requestHash?: string;
   callbackUrl?: string;
+  /** A multi-file submission; `code` is then the entry point's content. */
+  files?: { path: string; content: Buffer }[];
+  entryPoint?: string;
+  bundle?: NewBundle;
+}
+
+/** A submission with test cases: a stored set by id, or inline cases stored now as a set of its own. */
+export interface NewBundle {
+  cases: { testSetId: string } | { inline: Omit<NewTestSet, 'tenant' | 'inline'> };
+  mode: BundleMode;
+  parallelism: number;
+}
+
+/** A bundle's outcome, stored with the evaluation's final status. */
+export interface BundleOutcomeRecord {
+  score: number;
+  decidingCase: number | null;
+  counts: Record<string, number>;
 }
 
 export interface LifecycleEvent {
@@ -60,6 +80,7 @@ export interface Outcome {
   output?: StoredOutput;
   error?: string;
   findings?: Finding[];
+  bundle?: BundleOutcomeRecord;
 }
 
 /** The Temporal run an activity belongs to, from Temporal's own activity info (not from workflow input). */
@@ -96,6 +117,7 @@ export class EvaluationStore {
     return this.db.$transaction(
       async (tx) => {
         if (admit) await admit(tx);
+        const testSetId = input.bundle ? await bundleTestSet(tx, input.tenant, input.bundle) : null;
         const row = await tx.evaluation.create({
           data: {
             id: input.id,
@@ -111,6 +133,11 @@ export class EvaluationStore {
             idempotencyKey: input.idempotencyKey ?? null,
             requestHash: input.requestHash ?? null,
             callbackUrl: input.callbackUrl ?? null,
+            files: input.files ? input.files.map((file) => ({ path: file.path, base64: file.content.toString('base64') })) : undefined,
+            entryPoint: input.entryPoint ?? null,
+            testSetId,
+            bundleMode: input.bundle?.mode ?? null,
+            caseParallelism: input.bundle?.parallelism ?? null,
             createdAt: at,
           },
         });
@@ -231,6 +258,9 @@ export class EvaluationStore {
             ...(outcome.execution ?? {}),
             ...(output ?? {}),
             ...reviewColumns(outcome.review),
+            ...(outcome.bundle
+              ? { score: outcome.bundle.score, decidingCase: outcome.bundle.decidingCase, caseCounts: outcome.bundle.counts }
+              : {}),
           },
         });
         if (outcome.output?.kind === 'stored') {
@@ -328,6 +358,14 @@ export class EvaluationStore {
   }
 }
 
+/** A submission named a test set that is not its tenant's, or was deleted. */
+export class TestSetNotFoundError extends Error {
+  override readonly name = 'TestSetNotFoundError';
+  constructor(readonly testSetId: string) {
+    super(`test set ${testSetId} does not exist`);
+  }
+}
+
 export class EvaluationNotFoundError extends Error {
   override readonly name = 'EvaluationNotFoundError';
   constructor(readonly evaluationId: string) {
@@ -372,7 +410,7 @@ type Tx = Prisma.TransactionClient;
  * only need its ownership and status, and a malformed JSON column must not stop a run from
  * storing its outcome (which is how such a row gets its `failed` status).
  */
-async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): Promise<Evaluation> {
+export async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): Promise<Evaluation> {
   let row = await tx.evaluation.findUnique({ where: { id: evaluationId } });
   if (!row) throw new EvaluationNotFoundError(evaluationId);
   // Only the first write of a run claims; every later write (the hot path) is this one read.
@@ -395,7 +433,7 @@ function reviewColumns(review: ReviewRecord | undefined) {
   return { reviewDecision: review.decision, reviewedBy: review.by, reviewReason: review.reason, reviewedAt: review.at };
 }
 
-async function insertEvent(tx: Tx, evaluationId: string, event: LifecycleEvent, guard?: { onlyIfStatus: string }): Promise<void> {
+export async function insertEvent(tx: Tx, evaluationId: string, event: LifecycleEvent, guard?: { onlyIfStatus: string }): Promise<void> {
   if (guard) {
     // A retried terminal write re-adds its event only if the status it explains is the stored one.
     const row = await tx.evaluation.findUnique({ where: { id: evaluationId }, select: { status: true } });
@@ -431,8 +469,17 @@ async function resolveOutput(
   return { stdout: stored.stdout, stderr: stored.stderr };
 }
 
+/** The test set a new bundle runs: the stored one (checked to be the tenant's), or its inline cases stored now. */
+async function bundleTestSet(tx: Tx, tenant: string, bundle: NewBundle): Promise<string> {
+  if ('inline' in bundle.cases) return (await insertTestSet(tx, { ...bundle.cases.inline, tenant, inline: true })).id;
+  const { testSetId } = bundle.cases;
+  const set = await tx.testSet.findFirst({ where: { id: testSetId, tenant, deletedAt: null, inline: false }, select: { id: true } });
+  if (set === null) throw new TestSetNotFoundError(testSetId);
+  return set.id;
+}
+
 /** Prisma's Bytes fields take a Uint8Array backed by a plain ArrayBuffer. */
-function bytes(buf: Buffer): Uint8Array<ArrayBuffer> {
+export function bytes(buf: Buffer): Uint8Array<ArrayBuffer> {
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);
   return copy;

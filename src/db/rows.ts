@@ -7,9 +7,10 @@
  * built from the domain's constants, so there is one vocabulary.
  */
 import { z } from 'zod';
-import type { Evaluation, EvaluationEvent, TestSet, TestSetCase } from '../generated/prisma/client';
-import { isCheckerSpec, type CheckerSpec } from '../domain/checkers';
-import { EVENT_TYPES, LANGUAGES, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS, type Finding, type Limits } from '../domain/evaluation';
+import type { Evaluation, EvaluationCaseResult, EvaluationEvent, TestSet, TestSetCase } from '../generated/prisma/client';
+import { BUNDLE_MODES } from '../domain/test-cases';
+import { isAnyCheckerSpec, type AnyCheckerSpec } from '../domain/checker-program';
+import { CASE_STATUSES, EVENT_TYPES, LANGUAGES, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS, type Finding, type Limits } from '../domain/evaluation';
 
 const limitsSchema = z.object({
   cpuTimeMs: z.number().int().positive(),
@@ -36,7 +37,26 @@ const evaluationColumns = z.object({
   limits: limitsSchema,
   findings: z.array(findingSchema),
   metadata: z.record(z.string(), z.string()),
+  files: z.array(z.object({ path: z.string(), base64: z.string() })).nullable(),
+  bundleMode: z.enum(BUNDLE_MODES).nullable(),
+  caseCounts: z.record(z.string(), z.number().int()).nullable(),
 });
+
+/** The columns of `evaluation_case_results` whose Prisma type is wider than the domain's. */
+const caseResultColumns = z.object({
+  status: z.enum(CASE_STATUSES),
+  verdict: z.enum(VERDICTS).nullable(),
+  difference: z
+    .object({ unit: z.enum(['line', 'token', 'byte']), index: z.number().int(), expected: z.string(), actual: z.string() })
+    .nullable(),
+});
+type CaseResultColumns = z.infer<typeof caseResultColumns>;
+/** An `evaluation_case_results` row as the rest of the service sees it. */
+export type CaseResultRow = Omit<EvaluationCaseResult, keyof CaseResultColumns> & CaseResultColumns;
+
+export function parseCaseResultRow(row: EvaluationCaseResult): CaseResultRow {
+  return { ...row, ...parseColumns('evaluation_case_results', `${row.evaluationId}#${row.position}`, caseResultColumns, row) };
+}
 
 /** The columns of `evaluation_events` whose Prisma type is wider than the domain's. */
 const eventColumns = z.object({
@@ -46,7 +66,7 @@ const eventColumns = z.object({
 
 /** The columns of `test_sets` and `test_set_cases` whose Prisma type is wider than the domain's. */
 const testSetColumns = z.object({
-  checker: z.custom<CheckerSpec>(isCheckerSpec, { message: 'not a known checker' }),
+  checker: z.custom<AnyCheckerSpec>(isAnyCheckerSpec, { message: 'not a known checker' }),
 });
 const testSetCaseColumns = z.object({ limits: limitsSchema.partial().strict().nullable() });
 

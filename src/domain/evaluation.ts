@@ -48,11 +48,20 @@ export const EVENT_TYPES = [
   'REVIEW_APPROVED',
   'REVIEW_REJECTED',
   'EXECUTION_STARTED',
+  /** One case of a test-case bundle finished (data: position, status, verdict, score, timeMs). */
+  'CASE_COMPLETED',
   'EVALUATION_COMPLETED',
   'EVALUATION_FAILED',
   'EVALUATION_CANCELLED',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * How one case of a bundle ended: `completed` with a verdict, or `failed` when its custom checker
+ * could not judge it (the checker's fault, not the submission's). Cases that never ran have no status.
+ */
+export const CASE_STATUSES = ['completed', 'failed'] as const;
+export type CaseStatus = (typeof CASE_STATUSES)[number];
 
 export interface Limits {
   cpuTimeMs: number;

@@ -29,7 +29,9 @@ export interface BundleOutcome {
   counts: Record<CaseVerdict, number>;
 }
 
-export type BundleMode = 'all' | 'first_failure';
+/** Run every case, or stop starting cases once one was not accepted. */
+export const BUNDLE_MODES = ['all', 'first_failure'] as const;
+export type BundleMode = (typeof BUNDLE_MODES)[number];
 
 export function bundleOutcome(cases: readonly CaseOutcome[]): BundleOutcome {
   if (cases.length === 0) throw new RangeError('a bundle has at least one case');

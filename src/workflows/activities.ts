@@ -3,7 +3,8 @@
  * outputs travel through Temporal's JSON payloads, so times are ISO strings and bytes are base64.
  * The workflow owns this contract; src/activities/ implements it.
  */
-import type { EvaluationStatus, EventType, Finding, ReviewDecisionKind, Verdict } from '../domain/evaluation';
+import type { CaseStatus, EvaluationStatus, EventType, Finding, ReviewDecisionKind, Verdict } from '../domain/evaluation';
+import type { BundleMode } from '../domain/test-cases';
 import type { ExecutionFields, StoredOutput } from '../domain/execution';
 
 export type { ExecutionFields, StoredOutput };
@@ -64,6 +65,34 @@ export interface ExecuteOutcome {
   output: StoredOutput;
 }
 
+/** What a bundle runs, from `prepareBundle`: built once, before the first case. */
+export interface BundlePlan {
+  /** The program did not compile: no case runs, and the evaluation ends with this outcome. */
+  compileFailure?: ExecuteOutcome;
+  /** Every case's weight, in order (case n is weights[n - 1]); skipped cases count in the score. */
+  weights: number[];
+  mode: BundleMode;
+  parallelism: number;
+}
+
+/** One finished case, as the workflow needs it to decide and report (the full result is in PostgreSQL). */
+export interface CaseSummary {
+  position: number;
+  status: CaseStatus;
+  verdict: Verdict | null;
+  score: number;
+  timeMs: number;
+  /** Why the case failed (its custom checker's error). */
+  error: string | null;
+}
+
+/** A bundle's outcome as stored with the evaluation. */
+export interface BundleOutcomeInput {
+  score: number;
+  decidingCase: number | null;
+  counts: Record<string, number>;
+}
+
 export interface OutcomeInput {
   evaluationId: string;
   status: Extract<EvaluationStatus, 'completed' | 'blocked' | 'rejected' | 'cancelled' | 'failed'>;
@@ -75,12 +104,17 @@ export interface OutcomeInput {
   error?: string;
   findings?: Finding[];
   review?: ReviewInputRecord;
+  bundle?: BundleOutcomeInput;
 }
 
 export interface EvaluationActivities {
   recordTransition(input: TransitionInput): Promise<void>;
   securityScan(input: { evaluationId: string }): Promise<ScanOutcome>;
   execute(input: { evaluationId: string }): Promise<ExecuteOutcome>;
+  /** A bundle: builds the program (and a custom checker) once and says what to run. */
+  prepareBundle(input: { evaluationId: string }): Promise<BundlePlan>;
+  /** One case of a bundle in a fresh sandbox, judged and stored. */
+  runCase(input: { evaluationId: string; position: number }): Promise<CaseSummary>;
   persistResults(input: OutcomeInput): Promise<void>;
   deliverWebhook(input: { evaluationId: string }): Promise<{ delivered: boolean; attempts: number }>;
 }

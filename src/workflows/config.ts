@@ -59,3 +59,14 @@ export const EXECUTE_OPTIONS: ActivityOptions = {
   },
   summary: 'run the code in the sandbox under its limits',
 };
+
+/** Building a bundle's program (and checker) is a compile: the same patience and retries as a run. */
+export const PREPARE_BUNDLE_OPTIONS: ActivityOptions = {
+  ...EXECUTE_OPTIONS,
+  summary: "build the bundle's program (and custom checker) once, in the sandbox",
+};
+
+export const RUN_CASE_OPTIONS: ActivityOptions = {
+  ...EXECUTE_OPTIONS,
+  summary: 'run one test case in a fresh sandbox and judge it',
+};

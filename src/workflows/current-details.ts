@@ -64,6 +64,26 @@ export function runningDetails(startedAt: string, decidedBy?: string): string {
   ].join('\n');
 }
 
+export function bundleDetails(input: {
+  startedAt: string;
+  total: number;
+  finished: number;
+  running: number;
+  counts: Record<string, number>;
+  stopping: boolean;
+}): string {
+  const tally = Object.entries(input.counts)
+    .filter(([, n]) => n > 0)
+    .map(([verdict, n]) => `${verdict} ${n}`)
+    .join(', ');
+  return [
+    `**Running test cases** since ${input.startedAt}: ${input.finished} of ${input.total} finished, ${input.running} running.`,
+    ...(tally ? [`So far: ${tally}.`] : []),
+    ...(input.stopping ? ['A case was not accepted: no further case starts (stop at first failure).'] : []),
+    'Request Cancellation kills the running cases within seconds, starts no more, and stores `cancelled`.',
+  ].join('\n');
+}
+
 export function finishedDetails(input: {
   status: string;
   verdict?: string;

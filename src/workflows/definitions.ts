@@ -34,6 +34,8 @@ export interface EvaluationState {
   review?: { decision: ReviewDecisionKind; by: string | null; reason: string | null; at: string };
   /** When a held evaluation is rejected unless someone decides (ISO time). */
   reviewDeadline?: string;
+  /** A bundle's progress: cases finished so far and in all. */
+  cases?: { finished: number; total: number; failedPositions: number[] };
 }
 
 export const statusQuery = defineQuery<EvaluationState>('status');
@@ -45,6 +47,8 @@ export interface EvaluationWorkflowInput {
   reviewTimeout: string;
   /** The evaluation has a callbackUrl: send the final evaluation there once it is stored. */
   callback?: boolean;
+  /** The evaluation runs test cases (a bundle): prepareBundle, then runCase per case, instead of execute. */
+  bundle?: boolean;
 }
 
 export interface EvaluationWorkflowResult {

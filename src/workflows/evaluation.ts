@@ -21,12 +21,28 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
-import type { EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInputRecord, ScanOutcome } from './activities';
+import type {
+  CaseSummary,
+  EvaluationActivities,
+  LifecycleEventInput,
+  OutcomeInput,
+  ReviewInputRecord,
+  ScanOutcome,
+} from './activities';
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
 import { EvaluationRuleIdsKey, EvaluationSeverityKey, EvaluationStatusKey, EvaluationVerdictKey } from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
-import { EXECUTE_OPTIONS, FailureType, PERSIST_OPTIONS, SCAN_OPTIONS, TRANSITION_OPTIONS } from './config';
-import { finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';
+import {
+  EXECUTE_OPTIONS,
+  FailureType,
+  PERSIST_OPTIONS,
+  PREPARE_BUNDLE_OPTIONS,
+  RUN_CASE_OPTIONS,
+  SCAN_OPTIONS,
+  TRANSITION_OPTIONS,
+} from './config';
+import { bundleDetails, finishedDetails, heldDetails, refusedDetails, runningDetails, scanningDetails } from './current-details';
+import { bundleOutcome, shouldContinue, type CaseOutcome } from '../domain/test-cases';
 import {
   approveSignal,
   approveUpdate,
@@ -49,6 +65,10 @@ const { recordTransition } = proxyLocalActivities<EvaluationActivities>(TRANSITI
 const { securityScan } = proxyActivities<EvaluationActivities>(SCAN_OPTIONS);
 
 const { execute } = proxyActivities<EvaluationActivities>(EXECUTE_OPTIONS);
+
+const { prepareBundle } = proxyActivities<EvaluationActivities>(PREPARE_BUNDLE_OPTIONS);
+
+const { runCase } = proxyActivities<EvaluationActivities>(RUN_CASE_OPTIONS);
 
 const { deliverWebhook } = proxyActivities<EvaluationActivities>({
   ...WEBHOOK_ACTIVITY_OPTIONS,
@@ -190,6 +210,78 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     };
   };
 
+  /**
+   * A bundle: the program is built once, then each case runs in a fresh sandbox (runCase), up to
+   * `parallelism` at a time and in order of position; with `first_failure`, no case starts once
+   * one was not accepted. Cancelling the workflow cancels the running cases (their activities
+   * heartbeat, so the sandboxes die within seconds) and starts no more.
+   */
+  const runBundle = async (startedAt: string): Promise<EvaluationWorkflowResult> => {
+    const plan = await prepareBundle({ evaluationId });
+    if (plan.compileFailure) {
+      const run = plan.compileFailure;
+      return await finish({
+        status: 'completed',
+        verdict: run.verdict,
+        execution: run.execution,
+        output: run.output,
+        event: event('EVALUATION_COMPLETED', 'completed', { verdict: run.verdict, limitHit: run.limitHit }),
+      });
+    }
+    const total = plan.weights.length;
+    const finished: (CaseSummary | undefined)[] = new Array<CaseSummary | undefined>(total).fill(undefined);
+    const counts: Record<string, number> = {};
+    let next = 1;
+    let running = 0;
+    let stopping = false;
+    const done = () => finished.filter((summary) => summary !== undefined) as CaseSummary[];
+    const report = () => {
+      const results = done();
+      state.cases = { finished: results.length, total, failedPositions: results.filter((r) => r.status === 'failed').map((r) => r.position) };
+      setCurrentDetails(bundleDetails({ startedAt, total, finished: results.length, running, counts, stopping }));
+    };
+    const lane = async () => {
+      while (!stopping && next <= total) {
+        const position = next++;
+        running++;
+        report();
+        const summary = await runCase({ evaluationId, position });
+        running--;
+        finished[position - 1] = summary;
+        const tallied = summary.status === 'failed' ? 'checker_failed' : (summary.verdict ?? 'none');
+        counts[tallied] = (counts[tallied] ?? 0) + 1;
+        if (!shouldContinue(plan.mode, done().map(asCaseOutcome)) || summary.status === 'failed') stopping = true;
+        report();
+      }
+    };
+    report();
+    await Promise.all(Array.from({ length: Math.min(plan.parallelism, total) }, lane));
+
+    const failedCase = finished.find((summary) => summary?.status === 'failed');
+    if (failedCase) {
+      // The checker could not judge a case: no verdict would be honest, and the submission is not to blame.
+      const message = `the custom checker failed on case ${failedCase.position}: ${failedCase.error ?? 'no reason given'}`;
+      return await finish({ status: 'failed', error: message, event: event('EVALUATION_FAILED', 'failed', { error: message }) });
+    }
+    const outcome = bundleOutcome(
+      plan.weights.map((weight, index) => {
+        const summary = finished[index];
+        return summary === undefined ? { verdict: 'skipped', weight } : { ...asCaseOutcome(summary), weight };
+      }),
+    );
+    return await finish({
+      status: 'completed',
+      verdict: outcome.verdict,
+      bundle: { score: outcome.score, decidingCase: outcome.decidingCase, counts: outcome.counts },
+      event: event('EVALUATION_COMPLETED', 'completed', {
+        verdict: outcome.verdict,
+        score: outcome.score,
+        decidingCase: outcome.decidingCase,
+        counts: outcome.counts,
+      }),
+    });
+  };
+
   try {
     setCurrentDetails(scanningDetails());
     await moveTo('scanning');
@@ -254,6 +346,9 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     const startedAt = now();
     setCurrentDetails(runningDetails(startedAt, decidedBy));
     await moveTo('running', { startedAt, event: { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at: startedAt } });
+    // Only evaluations submitted with test cases take this branch, and their input says so from the
+    // start, so histories recorded before bundles existed replay down the single-run path below.
+    if (input.bundle) return await runBundle(startedAt);
     const run = await execute({ evaluationId });
     return await finish({
       status: 'completed',
@@ -286,6 +381,10 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     );
     throw ApplicationFailure.nonRetryable(`evaluation failed: ${message}`, FailureType.EvaluationFailed);
   }
+}
+
+function asCaseOutcome(summary: CaseSummary): CaseOutcome {
+  return { verdict: summary.verdict ?? 'runtime_error', score: summary.score };
 }
 
 /** The type of the ApplicationFailure an activity raised, wherever it sits in the cause chain (local activities wrap it differently). */

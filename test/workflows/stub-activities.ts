@@ -48,6 +48,8 @@ const HAPPY_PATH: EvaluationActivities = {
   recordTransition: async () => undefined,
   securityScan: async () => scanOutcome('allow'),
   execute: async () => ACCEPTED_RUN,
+  prepareBundle: async () => ({ weights: [1, 1, 1], mode: 'all', parallelism: 2 }),
+  runCase: async ({ position }) => ({ position, status: 'completed', verdict: 'accepted', score: 1, timeMs: 5, error: null }),
   persistResults: async () => undefined,
   deliverWebhook: async () => ({ delivered: true, attempts: 1 }),
 };
@@ -56,7 +58,15 @@ export function stubActivities(behaviour: Partial<EvaluationActivities> = {}): {
   activities: EvaluationActivities & ReconcileActivities;
   calls: Calls;
 } {
-  const calls: Calls = { recordTransition: [], securityScan: [], execute: [], persistResults: [], deliverWebhook: [] };
+  const calls: Calls = {
+    recordTransition: [],
+    securityScan: [],
+    execute: [],
+    prepareBundle: [],
+    runCase: [],
+    persistResults: [],
+    deliverWebhook: [],
+  };
   const impl: EvaluationActivities = { ...HAPPY_PATH, ...behaviour };
   const recorded = <K extends ActivityName>(name: K): EvaluationActivities[K] => {
     const body = impl[name] as (input: Parameters<EvaluationActivities[K]>[0]) => Promise<unknown>;
@@ -71,6 +81,8 @@ export function stubActivities(behaviour: Partial<EvaluationActivities> = {}): {
       recordTransition: recorded('recordTransition'),
       securityScan: recorded('securityScan'),
       execute: recorded('execute'),
+      prepareBundle: recorded('prepareBundle'),
+      runCase: recorded('runCase'),
       persistResults: recorded('persistResults'),
       deliverWebhook: recorded('deliverWebhook'),
       // The worker serves both workflow types; the reconcile workflow is not under test here.
