@@ -11,7 +11,7 @@ import type { Finding, Language } from '../domain/evaluation';
 import { compareStrings, droppedCount, limitFindings, TRUNCATION_RULE_ID, unparseableFinding } from './findings';
 import { scanJavaScript } from './javascript-scanner';
 import { scanPython } from './python-scanner';
-import { extensionOf, fileRole } from './source-files';
+import { extensionOf, fileRole, sourceFilePaths } from './source-files';
 import { scanWithTreeSitter } from './tree-sitter/scan';
 import { MAX_REPORTED_FINDINGS, MAX_SCAN_INPUT_BYTES, ScanError, type ScanReport, type SyntaxErrorReport } from './types';
 
@@ -63,7 +63,8 @@ export async function scanCode(language: Language, code: Buffer, options: ScanOp
  * carry the file they are in. Throws ScanError as scanCode does (e.g. input_too_large over the
  * total size bound).
  *
- * Which files are source is SOURCE_FILE_RULES (source-files.ts); compiled code the language could
+ * Which files are source is SOURCE_FILE_RULES (source-files.ts), plus any data file a source file
+ * names as code (`#include "input.txt"`, `require('./data')`, `source data`); compiled code the language could
  * load (`.pyc`, `.so`, `.class`, ...) is a `scan.unparseable` finding. The source files together
  * may hold at most MAX_SCAN_INPUT_BYTES, the bound of one file, so a submission costs at most
  * what one file may. Files are scanned one after another (each with the `timeoutMs` deadline of
@@ -74,7 +75,8 @@ export async function scanCode(language: Language, code: Buffer, options: ScanOp
  */
 export async function scanFiles(language: Language, files: readonly ScannedFile[], options: ScanOptions = {}): Promise<ScanReport> {
   const ordered = [...files].sort((a, b) => compareStrings(a.path, b.path));
-  const sources = ordered.filter((file) => fileRole(language, file.path, options.entryPoint) === 'source');
+  const sourcePaths = sourceFilePaths(language, ordered, options.entryPoint);
+  const sources = ordered.filter((file) => sourcePaths.has(file.path));
   const totalBytes = sources.reduce((sum, file) => sum + file.content.length, 0);
   if (totalBytes > MAX_SCAN_INPUT_BYTES) {
     throw new ScanError(
@@ -110,7 +112,7 @@ export { loadPolicy, parsePolicy, PolicyError } from './policy';
 export { ALL_RULES } from './rule-catalog';
 export { ScanError, MAX_SCAN_INPUT_BYTES, MAX_REPORTED_FINDINGS, DEFAULT_SCAN_TIMEOUT_MS } from './types';
 export type { ScanErrorCode, ScanReport, SyntaxErrorReport, RuleDescriptor } from './types';
-export { SOURCE_FILE_RULES, fileRole } from './source-files';
+export { SOURCE_FILE_RULES, fileRole, sourceFilePaths } from './source-files';
 export type { SourceFileRules, FileRole } from './source-files';
 export { PYTHON_SCANNER_SCRIPT, closePythonScanServers } from './python-scanner';
 // The sandbox's interpreter, so that code parses here as it will run there.

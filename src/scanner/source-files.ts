@@ -52,3 +52,60 @@ export function fileRole(language: Language, path: string, entryPoint?: string):
   if (rules.opaque.includes(extension)) return 'opaque';
   return 'data';
 }
+
+/**
+ * Names a source file gives, as literals, to files the program loads as code whatever their
+ * extension: C's `#include "input.txt"`, Node's `require('./data')` (an unknown extension loads
+ * as JavaScript), Bash's `source data` or `bash data`. Regular expressions over the text, so
+ * over-inclusive (a match in a comment counts) and blind to computed names.
+ */
+const CODE_REFERENCES: Readonly<Partial<Record<Language, RegExp>>> = {
+  c: /^[ \t]*#[ \t]*include[ \t]*["<]([^">\n]+)[">]/gm,
+  cpp: /^[ \t]*#[ \t]*include[ \t]*["<]([^">\n]+)[">]/gm,
+  javascript: /(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s*|\bimport\s*)(?:'([^'\n]+)'|"([^"\n]+)"|`([^`$\n]+)`)/g,
+  bash: /(?:^|[;&|({}!]|\bthen|\bdo|\belse)[ \t]*(?:source|\.|bash|sh)[ \t]+(?:-[a-z]+[ \t]+)*(?:'([^'\n]+)'|"([^"$\n]+)"|([^\s'"$;&|()<>]+))/gm,
+};
+
+/** The last path segments of the files `text` names as code (see CODE_REFERENCES). */
+export function codeReferences(language: Language, text: string): Set<string> {
+  const names = new Set<string>();
+  const pattern = CODE_REFERENCES[language];
+  if (pattern === undefined) return names;
+  for (const match of text.matchAll(pattern)) {
+    const name = match.slice(1).find((group) => group !== undefined);
+    if (name !== undefined) names.add(name.slice(name.lastIndexOf('/') + 1));
+  }
+  return names;
+}
+
+/**
+ * The source files of a submission: those `fileRole` calls source, and every data file a source
+ * file names as code (`codeReferences`, by its last path segment, so a name in another directory
+ * counts too), until no more are named.
+ */
+export function sourceFilePaths(
+  language: Language,
+  files: ReadonlyArray<{ path: string; content: Buffer }>,
+  entryPoint?: string,
+): Set<string> {
+  const sources = new Set<string>();
+  const pending: Array<{ path: string; content: Buffer }> = [];
+  for (const file of files) {
+    if (fileRole(language, file.path, entryPoint) === 'source' && !sources.has(file.path)) {
+      sources.add(file.path);
+      pending.push(file);
+    }
+  }
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    const named = codeReferences(language, file.content.toString('utf8'));
+    if (named.size === 0) continue;
+    for (const other of files) {
+      if (sources.has(other.path) || fileRole(language, other.path, entryPoint) !== 'data') continue;
+      if (named.has(other.path.slice(other.path.lastIndexOf('/') + 1))) {
+        sources.add(other.path);
+        pending.push(other);
+      }
+    }
+  }
+  return sources;
+}

@@ -119,6 +119,50 @@ test('bash: the entry point is scanned whatever its name; other files without a 
   expect(located(report.findings)).toEqual(['bash.command.network@lib.sh:1', 'bash.command.eval@run:2']);
 });
 
+describe('a data file the program loads as code is scanned as source', () => {
+  test('c: #include "input.txt" (here from a header, in another directory)', async () => {
+    const report = await scanFiles(
+      'c',
+      filesOf({
+        'main.c': '#include "lib/util.h"\nint main(void) { return run(); }\n',
+        'lib/util.h': '#include "input.txt"\n',
+        'data/input.txt': 'int run(void) { return system("id"); }\n',
+        'data/other.txt': 'system("not included");\n',
+      }),
+      { entryPoint: 'main.c' },
+    );
+    expect(located(report.findings)).toEqual(['c.process.spawn@data/input.txt:1']);
+  });
+
+  test("javascript: require('./payload.txt') (Node loads an unknown extension as JavaScript)", async () => {
+    const report = await scanFiles(
+      'javascript',
+      filesOf({
+        'index.js': "require('./payload.txt');\nconst data = require('fs').readFileSync('input.txt', 'utf8');\n",
+        'payload.txt': "require('child_process').execSync('id');\n",
+        'input.txt': "require('child_process')\n",
+      }),
+      { entryPoint: 'index.js' },
+    );
+    expect(located(report.findings)).toEqual(['js.import.fs@index.js:2', 'js.import.child_process@payload.txt:1']);
+  });
+
+  test('bash: source, . and bash of a file without a script extension', async () => {
+    const report = await scanFiles(
+      'bash',
+      filesOf({
+        'main.sh': 'source config\nif true; then . ./env; fi\nbash -e steps\ncat input\n',
+        config: 'eval "$1"\n',
+        env: 'nc -l 4444\n',
+        steps: 'kill 1\n',
+        input: 'eval x\n',
+      }),
+      { entryPoint: 'main.sh' },
+    );
+    expect(located(report.findings)).toEqual(['bash.command.eval@config:1', 'bash.command.network@env:1', 'bash.command.signal@steps:1']);
+  });
+});
+
 test('the source files together are bounded like one file; data files do not count', async () => {
   const half = Buffer.from('x = 1\n'.repeat(Math.ceil((MAX_SCAN_INPUT_BYTES / 2 + 1) / 6)));
   const tooLarge = scanFiles('python', [
