@@ -96,6 +96,8 @@ export interface Finding {
   message: string;
   line: number;
   column: number;
+  /** The file the finding is in, as a relative path of a multi-file submission; absent for a single-file submission. */
+  file?: string;
 }
 
 export const TASK_QUEUE = 'evaluations';

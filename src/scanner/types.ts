@@ -11,10 +11,15 @@ export interface SyntaxErrorReport {
   line: number;
   /** 1-based, counted in characters (Unicode code points), not bytes. */
   column: number;
+  /** The file that fails to parse, as a relative path of a multi-file submission (scanFiles); absent for a single file. */
+  file?: string;
 }
 
 export interface ScanReport {
-  /** Sorted by line, then column. Lines and columns are 1-based; columns count characters. */
+  /**
+   * Sorted by file (multi-file submissions; a finding about the whole submission has none and
+   * comes first), then line, then column. Lines and columns are 1-based; columns count characters.
+   */
   findings: Finding[];
   syntaxError: SyntaxErrorReport | null;
 }
