@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { SandboxEngine } from '../sandbox/engine';
 import type { ScanPolicy } from '../scanner/decide';
-import type { ScanReport } from '../scanner/index';
+import type { ScanReport, ScannedSubmission } from '../scanner/index';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../db/client';
 import { WEBHOOK_REJECTED } from '../workflows/webhook-retry';
@@ -30,7 +30,7 @@ export interface ActivityDeps {
   store: EvaluationStore;
   engine: SandboxEngine;
   policy: ScanPolicy;
-  scan: (language: Language, code: Buffer) => Promise<ScanReport>;
+  scan: (submission: ScannedSubmission) => Promise<ScanReport>;
   log: Logger;
   metrics: Metrics;
   /** Webhook delivery; without a secret the API refuses callbackUrl, so nothing should ask for it. */

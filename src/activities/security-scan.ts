@@ -1,17 +1,17 @@
 /** securityScan: parse the submission (never run it) and decide allow / review / block by policy. */
 import type { EvaluationStore } from '../db/evaluations';
 import { EvaluationNotFoundError } from '../db/evaluations';
-import type { Language } from '../domain/evaluation';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { actionFor, decide } from '../scanner/decide';
 import type { ScanPolicy } from '../scanner/decide';
-import type { ScanReport } from '../scanner/index';
+import type { ScanReport, ScannedSubmission } from '../scanner/index';
 import { ApplicationFailure } from '@temporalio/common';
 import { ScanError } from '../scanner/types';
 import { evaluationNotFound, refusalsAreFinal } from './errors';
 import { currentRun } from './current-run';
 import { excerptsFor } from './finding-excerpts';
+import { submittedFiles } from './execute';
 import type { ScanOutcome } from '../workflows/activities';
 
 /** Findings carried in the workflow's history; the full list goes to PostgreSQL. */
@@ -20,7 +20,7 @@ export const FINDINGS_IN_HISTORY = 50;
 export interface SecurityScanDeps {
   store: EvaluationStore;
   policy: ScanPolicy;
-  scan: (language: Language, code: Buffer) => Promise<ScanReport>;
+  scan: (submission: ScannedSubmission) => Promise<ScanReport>;
   log: Logger;
   metrics: Metrics;
 }
@@ -32,7 +32,7 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
     const code = Buffer.from(row.code);
     let report: ScanReport;
     try {
-      report = await deps.scan(row.language, code);
+      report = await deps.scan({ language: row.language, code, ...submittedFiles(row) });
     } catch (err) {
       // A scan error caused by the input itself would fail the same way on every retry.
       if (err instanceof ScanError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, `ScanError.${err.code}`);
@@ -53,7 +53,7 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
       findings: report.findings.slice(0, FINDINGS_IN_HISTORY),
       findingCount: report.findings.length,
       findingsStored: true,
-      excerpts: excerptsFor(code.toString('utf8'), report.findings),
+      excerpts: excerptsFor(sourceTexts(code, row), report.findings),
       ...(decision.action === 'review' ? { codeHead: codeHead(code) } : {}),
       syntaxError: report.syntaxError,
       action: decision.action,
@@ -68,4 +68,10 @@ export const CODE_HEAD_CHARS = 3000;
 function codeHead(code: Buffer): { text: string; totalBytes: number } {
   const text = code.subarray(0, CODE_HEAD_CHARS * 4).toString('utf8');
   return { text: text.length > CODE_HEAD_CHARS ? text.slice(0, CODE_HEAD_CHARS) : text, totalBytes: code.byteLength };
+}
+
+/** The text of each scanned file, by path (the one file of a single-file submission under no path). */
+function sourceTexts(code: Buffer, row: Parameters<typeof submittedFiles>[0]): (file?: string) => string {
+  const files = new Map((submittedFiles(row).files ?? []).map((file) => [file.path, file.content.toString('utf8')]));
+  return (file) => (file === undefined ? code.toString('utf8') : (files.get(file) ?? ''));
 }

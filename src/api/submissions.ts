@@ -5,7 +5,9 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
-import type { Limits } from '../domain/evaluation';
+import type { Language, Limits } from '../domain/evaluation';
+import { DEFAULT_CHECKER } from '../domain/checkers';
+import { TestSetNotFoundError, type NewBundle } from '../db/evaluations';
 import type { LanguageCatalog } from '../sandbox/language-catalog';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { TemporalGateway } from '../temporal/gateway';
@@ -16,7 +18,7 @@ import { ApiError, serviceUnavailable } from './errors';
 import { DestinationLookupError, validateCallbackUrl } from '../webhooks/ssrf-guard';
 import { checkCapacity } from './ratelimit';
 import { admissionGate } from '../db/admission';
-import type { CreateEvaluationRequest } from '../contract/schemas';
+import { DEFAULT_CASE_PARALLELISM, type CreateEvaluationRequest } from '../contract/schemas';
 
 export interface SubmissionDeps {
   store: EvaluationStore;
@@ -40,6 +42,7 @@ export class Submissions {
       if (existing) return sameRequestOrConflict(existing, requestHash!);
     }
 
+    await this.requireAvailable(request.checker?.kind === 'program' ? request.checker.language : undefined);
     const language = await this.deps.languages.describe(request.language);
     if (!language.available) {
       // Refused now rather than queued to fail in the worker: its toolchain is missing here.
@@ -54,6 +57,8 @@ export class Submissions {
     const id = idempotencyKey ? idempotencyId(tenant, idempotencyKey) : randomUUID();
     // The language's defaults (the JVM and Go need more than Python); the submission's own limits win.
     const limits: Limits = { ...language.defaultLimits, ...stripUndefined(request.limits ?? {}) };
+    const files = request.files ? decodeFiles(request.files) : undefined;
+    const code = request.code !== undefined ? Buffer.from(request.code, 'utf8') : files!.find((file) => file.path === request.entryPoint)!.content;
     let row: EvaluationRow;
     try {
       row = await withDatabase(() =>
@@ -62,7 +67,10 @@ export class Submissions {
             id,
             tenant,
             language: request.language,
-            code: Buffer.from(request.code, 'utf8'),
+            code,
+            files,
+            entryPoint: request.entryPoint,
+            bundle: bundleOf(request, id),
             stdin: request.stdin !== undefined ? Buffer.from(request.stdin, 'utf8') : undefined,
             expectedOutput: request.expectedOutput !== undefined ? Buffer.from(request.expectedOutput, 'utf8') : undefined,
             limits,
@@ -76,6 +84,9 @@ export class Submissions {
         ),
       );
     } catch (err) {
+      if (err instanceof TestSetNotFoundError) {
+        throw new ApiError(422, 'test_set_not_found', `${err.message} for this tenant (or it was deleted)`, { testSetId: err.testSetId });
+      }
       // Two requests with the same key raced; the loser answers with the winner's evaluation.
       if (idempotencyKey && isUniqueViolation(err)) {
         const winner = await withDatabase(() => this.deps.store.findByIdempotencyKey(tenant, idempotencyKey));
@@ -86,7 +97,13 @@ export class Submissions {
 
     try {
       await this.deps.temporal.startEvaluation(
-        { evaluationId: id, language: request.language, reviewTimeout: this.deps.reviewTimeout, callback: callbackUrl !== undefined },
+        {
+          evaluationId: id,
+          language: request.language,
+          reviewTimeout: this.deps.reviewTimeout,
+          callback: callbackUrl !== undefined,
+          ...(row.bundleMode !== null ? { bundle: true } : {}),
+        },
         describeRun(row, this.deps.publicUrl),
       );
     } catch (err) {
@@ -97,6 +114,20 @@ export class Submissions {
       throw err;
     }
     return row;
+  }
+
+  /** A custom checker's language must work here too, or no case could be judged. */
+  private async requireAvailable(checkerLanguage: Language | undefined): Promise<void> {
+    if (checkerLanguage === undefined) return;
+    const checker = await this.deps.languages.describe(checkerLanguage);
+    if (!checker.available) {
+      throw new ApiError(
+        422,
+        'language_unavailable',
+        `the checker's language ${checker.name} is not available on this service: ${checker.unavailableReason ?? 'its toolchain does not work'}`,
+        { language: checkerLanguage, reason: checker.unavailableReason },
+      );
+    }
   }
 
   /**
@@ -130,6 +161,38 @@ export class Submissions {
       throw err;
     }
   }
+}
+
+function decodeFiles(files: NonNullable<CreateEvaluationRequest['files']>): { path: string; content: Buffer }[] {
+  return Object.entries(files).map(([path, file]) => ({
+    path,
+    content: file.base64 !== undefined ? Buffer.from(file.base64, 'base64') : Buffer.from(file.content ?? '', 'utf8'),
+  }));
+}
+
+/** The test cases a submission runs, if any: a stored set, or its inline cases stored as a set of its own. */
+function bundleOf(request: CreateEvaluationRequest, evaluationId: string): NewBundle | undefined {
+  const mode = request.stopAtFirstFailure ? 'first_failure' : 'all';
+  const parallelism = request.caseParallelism ?? DEFAULT_CASE_PARALLELISM;
+  if (request.testSetId !== undefined) return { cases: { testSetId: request.testSetId }, mode, parallelism };
+  if (request.testCases === undefined) return undefined;
+  return {
+    mode,
+    parallelism,
+    cases: {
+      inline: {
+        name: `inline cases of evaluation ${evaluationId}`,
+        checker: request.checker ?? DEFAULT_CHECKER,
+        cases: request.testCases.map((testCase) => ({
+          name: testCase.name,
+          stdin: Buffer.from(testCase.stdin ?? '', 'utf8'),
+          expectedOutput: Buffer.from(testCase.expectedOutput, 'utf8'),
+          weight: testCase.weight,
+          limits: testCase.limits ? stripUndefined(testCase.limits) : undefined,
+        })),
+      },
+    },
+  };
 }
 
 function sameRequestOrConflict(existing: EvaluationRow, requestHash: string): EvaluationRow {

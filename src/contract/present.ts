@@ -4,10 +4,17 @@
  */
 import type { EvaluationRow, EventRow } from '../db/evaluations';
 import { createHash } from 'node:crypto';
-import type { Evaluation, LifecycleEvent, SubmittedCode } from './schemas';
+import type { CaseResult, Evaluation, LifecycleEvent, SubmittedCode } from './schemas';
+import type { CaseResultRow } from '../db/rows';
+import { isTerminal } from '../domain/evaluation';
 
-export function links(id: string) {
-  return { self: `/v1/evaluations/${id}`, events: `/v1/evaluations/${id}/events`, code: `/v1/evaluations/${id}/code` };
+export function links(id: string, bundle = false) {
+  return {
+    self: `/v1/evaluations/${id}`,
+    events: `/v1/evaluations/${id}/events`,
+    code: `/v1/evaluations/${id}/code`,
+    ...(bundle ? { cases: `/v1/evaluations/${id}/cases` } : {}),
+  };
 }
 
 export function presentEvaluation(row: EvaluationRow): Evaluation {
@@ -38,6 +45,18 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
           },
         }
       : {}),
+    ...(row.bundleMode !== null
+      ? {
+          bundle: {
+            testSetId: row.testSetId,
+            mode: row.bundleMode,
+            caseParallelism: row.caseParallelism ?? 1,
+            caseCount: row.caseCount ?? 0,
+            ...(row.score !== null ? { score: row.score, decidingCase: row.decidingCase } : {}),
+            ...(row.caseCounts !== null ? { counts: row.caseCounts } : {}),
+          },
+        }
+      : {}),
     ...(row.error ? { error: row.error } : {}),
     ...(row.reviewDecision && row.reviewedAt
       ? {
@@ -53,8 +72,67 @@ export function presentEvaluation(row: EvaluationRow): Evaluation {
     createdAt: row.createdAt.toISOString(),
     ...(row.startedAt ? { startedAt: row.startedAt.toISOString() } : {}),
     ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),
-    links: links(row.id),
+    links: links(row.id, row.bundleMode !== null),
   };
+}
+
+/**
+ * Every case of a bundle in order: the stored result of each that finished, and for the others
+ * what became of them, which follows from the evaluation's status (still to run, skipped after a
+ * failure or a failed checker, or cancelled).
+ */
+export function presentCases(
+  row: EvaluationRow,
+  plan: readonly { position: number; name: string | null; weight: number }[],
+  results: readonly CaseResultRow[],
+): CaseResult[] {
+  const byPosition = new Map(results.map((result) => [result.position, result]));
+  const notRun: CaseResult['status'] = !isTerminal(row.status) ? 'pending' : row.status === 'cancelled' ? 'cancelled' : 'skipped';
+  return plan.map((testCase) => {
+    const result = byPosition.get(testCase.position);
+    if (result === undefined) {
+      return {
+        position: testCase.position,
+        name: testCase.name,
+        status: notRun,
+        verdict: null,
+        score: null,
+        weight: testCase.weight,
+        timeMs: null,
+        cpuTimeMs: null,
+        memoryKb: null,
+        exitCode: null,
+        signal: null,
+        stdout: null,
+        stderr: null,
+        stdoutBytes: null,
+        stderrBytes: null,
+        difference: null,
+        checkerMessage: null,
+        error: null,
+      };
+    }
+    return {
+      position: result.position,
+      name: result.name,
+      status: result.status,
+      verdict: result.verdict,
+      score: result.score,
+      weight: result.weight,
+      timeMs: result.timeMs,
+      cpuTimeMs: result.cpuTimeMs,
+      memoryKb: result.memoryKb,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      stdout: text(result.stdout),
+      stderr: text(result.stderr),
+      stdoutBytes: result.stdoutBytes,
+      stderrBytes: result.stderrBytes,
+      difference: result.difference,
+      checkerMessage: result.checkerMessage,
+      error: result.error,
+    };
+  });
 }
 
 export function presentCode(row: EvaluationRow): SubmittedCode {

@@ -118,6 +118,7 @@ export const Finding = z
     message: z.string(),
     line: z.number().int(),
     column: z.number().int(),
+    file: z.string().optional().openapi({ description: 'Multi-file submissions: the file it is in' }),
   })
   .openapi('Finding');
 
@@ -144,7 +145,10 @@ export const Links = z.object({ self: z.string(), events: z.string(), code: z.st
 
 export const BundleSummary = z
   .object({
-    testSetId: z.uuid().nullable().openapi({ description: 'The stored test set run; null for inline cases' }),
+    testSetId: z.uuid().nullable().openapi({
+      description:
+        'The test set the cases come from. Inline cases are stored as a set of their own, which is not listed under /v1/test-sets: read them through links.cases.',
+    }),
     mode: z.enum(BUNDLE_MODES),
     caseParallelism: z.number().int(),
     caseCount: z.number().int(),
@@ -187,6 +191,8 @@ export const CaseResult = z
     error: z.string().nullable(),
   })
   .openapi('CaseResult');
+
+export type CaseResult = z.infer<typeof CaseResult>;
 
 export const CaseResultList = z.object({ items: z.array(CaseResult) }).openapi('CaseResultList');
 

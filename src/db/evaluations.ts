@@ -117,7 +117,7 @@ export class EvaluationStore {
     return this.db.$transaction(
       async (tx) => {
         if (admit) await admit(tx);
-        const testSetId = input.bundle ? await bundleTestSet(tx, input.tenant, input.bundle) : null;
+        const testSet = input.bundle ? await bundleTestSet(tx, input.tenant, input.bundle) : null;
         const row = await tx.evaluation.create({
           data: {
             id: input.id,
@@ -135,7 +135,8 @@ export class EvaluationStore {
             callbackUrl: input.callbackUrl ?? null,
             files: input.files ? input.files.map((file) => ({ path: file.path, base64: file.content.toString('base64') })) : undefined,
             entryPoint: input.entryPoint ?? null,
-            testSetId,
+            testSetId: testSet?.id ?? null,
+            caseCount: testSet?.caseCount ?? null,
             bundleMode: input.bundle?.mode ?? null,
             caseParallelism: input.bundle?.parallelism ?? null,
             createdAt: at,
@@ -470,12 +471,15 @@ async function resolveOutput(
 }
 
 /** The test set a new bundle runs: the stored one (checked to be the tenant's), or its inline cases stored now. */
-async function bundleTestSet(tx: Tx, tenant: string, bundle: NewBundle): Promise<string> {
-  if ('inline' in bundle.cases) return (await insertTestSet(tx, { ...bundle.cases.inline, tenant, inline: true })).id;
+async function bundleTestSet(tx: Tx, tenant: string, bundle: NewBundle): Promise<{ id: string; caseCount: number }> {
+  if ('inline' in bundle.cases) return insertTestSet(tx, { ...bundle.cases.inline, tenant, inline: true });
   const { testSetId } = bundle.cases;
-  const set = await tx.testSet.findFirst({ where: { id: testSetId, tenant, deletedAt: null, inline: false }, select: { id: true } });
+  const set = await tx.testSet.findFirst({
+    where: { id: testSetId, tenant, deletedAt: null, inline: false },
+    select: { id: true, caseCount: true },
+  });
   if (set === null) throw new TestSetNotFoundError(testSetId);
-  return set.id;
+  return set;
 }
 
 /** Prisma's Bytes fields take a Uint8Array backed by a plain ArrayBuffer. */

@@ -26,6 +26,7 @@ const findingSchema = z.object({
   message: z.string(),
   line: z.number().int(),
   column: z.number().int(),
+  file: z.string().optional(),
 }) satisfies z.ZodType<Finding>;
 
 /** The columns of `evaluations` whose Prisma type is wider than the domain's. */

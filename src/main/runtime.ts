@@ -13,7 +13,7 @@ import { EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { createEngine, createLanguageRegistry, LanguageCatalog } from '../sandbox';
-import { scanCode } from '../scanner';
+import { scanSubmission } from '../scanner';
 import type { ScanPolicy } from '../scanner/decide';
 import { connectClient } from '../temporal/connection';
 import { installTemporalRuntime } from '../temporal/runtime';
@@ -89,7 +89,7 @@ export async function startWorker(
       metrics,
       reconciler,
       webhooks: { db, ...config.webhooks },
-      scan: (language, code) => scanCode(language, code, { pythonPath: config.scannerPython }),
+      scan: (submission) => scanSubmission(submission, { pythonPath: config.scannerPython }),
     }),
     maxConcurrentExecutions: config.workerConcurrency,
     shutdownGraceSeconds: config.workerShutdownGraceSeconds,

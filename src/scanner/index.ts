@@ -73,6 +73,21 @@ export async function scanCode(language: Language, code: Buffer, options: ScanOp
  * severe kept). The syntax error is the entry point's if it has one, else the first file's (by
  * path) that has one.
  */
+/** A submission as stored: one file (`code`), or several with an entry point. */
+export interface ScannedSubmission {
+  language: Language;
+  code: Buffer;
+  files?: readonly ScannedFile[];
+  entryPoint?: string;
+}
+
+/** Scans a submission whichever shape it has: every file of a multi-file one, else its one file. */
+export function scanSubmission(submission: ScannedSubmission, options: ScanOptions = {}): Promise<ScanReport> {
+  return submission.files
+    ? scanFiles(submission.language, submission.files, { ...options, entryPoint: submission.entryPoint })
+    : scanCode(submission.language, submission.code, options);
+}
+
 export async function scanFiles(language: Language, files: readonly ScannedFile[], options: ScanOptions = {}): Promise<ScanReport> {
   const ordered = [...files].sort((a, b) => compareStrings(a.path, b.path));
   const sourcePaths = sourceFilePaths(language, ordered, options.entryPoint);

@@ -12,6 +12,8 @@ export type { ExecutionFields, StoredOutput };
 /** A few lines of the submitted code around a finding, for the reviewer (numbered from `firstLine`). */
 export interface FindingExcerpt {
   ruleId: string;
+  /** The file of a multi-file submission it is in. */
+  file?: string;
   line: number;
   firstLine: number;
   lines: string[];

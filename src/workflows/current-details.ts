@@ -23,11 +23,11 @@ export function heldDetails(input: {
     `No decision by then rejects it. ${input.findingCount} finding(s); the code has not run.`,
     '',
     '### Findings',
-    ...input.findings.slice(0, 20).map((f) => `- **${f.severity}** \`${f.ruleId}\` at line ${f.line}: ${f.message}`),
+    ...input.findings.slice(0, 20).map((f) => `- **${f.severity}** \`${f.ruleId}\` at ${f.file ? `${f.file} ` : ''}line ${f.line}: ${f.message}`),
     ...(input.findingCount > 20 ? [`- … and ${input.findingCount - 20} more (GET /v1/evaluations/${input.evaluationId})`] : []),
   ];
   for (const excerpt of input.excerpts) {
-    lines.push('', `\`${excerpt.ruleId}\`, line ${excerpt.line}:`, '```');
+    lines.push('', `\`${excerpt.ruleId}\`, ${excerpt.file ? `${excerpt.file} ` : ''}line ${excerpt.line}:`, '```');
     excerpt.lines.forEach((text, i) => {
       const n = excerpt.firstLine + i;
       lines.push(`${n === excerpt.line ? '>' : ' '}${String(n).padStart(4)} | ${text.replace(/```/g, "'''")}`);

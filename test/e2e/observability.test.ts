@@ -21,7 +21,7 @@ import { createLogger } from '../../src/logging/logger';
 import { backlogSource, inFlightSource } from '../../src/main/gauges';
 import { Metrics } from '../../src/metrics/metrics';
 import { createEngine } from '../../src/sandbox';
-import { scanCode } from '../../src/scanner';
+import { scanSubmission } from '../../src/scanner';
 import { loadPolicy } from '../../src/scanner/policy';
 import { createEvaluationWorker, workflowsPath } from '../../src/temporal/worker';
 import { clientInterceptors, workerObservability } from '../../src/tracing/interceptors';
@@ -64,7 +64,7 @@ beforeAll(async () => {
       store: new EvaluationStore(db),
       engine: createEngine({ engine: 'bwrap' }),
       policy: loadPolicy(undefined),
-      scan: (language, code) => scanCode(language, code),
+      scan: (submission) => scanSubmission(submission),
       log,
       metrics,
       webhooks: { db, allowPrivate: true, timeoutMs: 5000 },

@@ -18,7 +18,7 @@ import { Metrics } from '../../src/metrics/metrics';
 import { createEngine } from '../../src/sandbox';
 import { hostProcessesWhere } from '../../src/sandbox/host/processes';
 import type { SandboxEngine } from '../../src/sandbox/engine';
-import { scanCode } from '../../src/scanner';
+import { scanSubmission } from '../../src/scanner';
 import type { ScanPolicy } from '../../src/scanner/decide';
 import { loadPolicy } from '../../src/scanner/policy';
 import { createEvaluationWorker } from '../../src/temporal/worker';
@@ -86,7 +86,7 @@ export async function startTestWorker(options: TestWorkerOptions): Promise<TestW
       store,
       engine: options.engine ?? createEngine({ engine: 'bwrap' }),
       policy: options.policy ?? loadPolicy(undefined),
-      scan: (language, code) => scanCode(language, code),
+      scan: (submission) => scanSubmission(submission),
       log: options.log ?? createLogger('silent'),
       metrics: options.metrics ?? new Metrics({ defaultMetrics: false }),
       webhooks: { db, secret: options.webhookSecret, allowPrivate: true, timeoutMs: 5000 },

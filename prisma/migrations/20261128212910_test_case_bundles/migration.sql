@@ -1,5 +1,6 @@
 -- AlterTable
 ALTER TABLE "evaluations" ADD COLUMN     "bundle_mode" TEXT,
+ADD COLUMN     "case_count" INTEGER,
 ADD COLUMN     "case_counts" JSONB,
 ADD COLUMN     "case_parallelism" INTEGER,
 ADD COLUMN     "deciding_case" INTEGER,

@@ -10,9 +10,12 @@ import type { Reconciler } from '../../reconciler/reconciler';
 import { withDatabase } from '../dependency-errors';
 import { conflict, notFound, serviceUnavailable } from '../errors';
 import { decodeCursor, encodeCursor } from '../cursor';
-import { links, presentCode, presentEvaluation, presentEvent } from '../../contract/present';
+import { links, presentCases, presentCode, presentEvaluation, presentEvent } from '../../contract/present';
+import { CaseResultStore } from '../../db/case-results';
+import { findBundlePlan } from '../../db/test-sets';
 import {
   ActionAccepted,
+  CaseResultList,
   CreateEvaluationRequest,
   ErrorBody,
   Evaluation,
@@ -51,7 +54,7 @@ const errorDescriptions: Record<number, string> = {
   400: 'Invalid request',
   404: 'No such evaluation',
   409: "Conflict with the evaluation's current state",
-  422: 'Idempotency-Key reused with a different body (`idempotency_key_reused`), or the language is not available on this service (`language_unavailable`, with the reason; see GET /v1/languages)',
+  422: 'Idempotency-Key reused with a different body (`idempotency_key_reused`), or the language is not available on this service (`language_unavailable`, with the reason; see GET /v1/languages), or the test set named by `testSetId` is not this tenant\'s (`test_set_not_found`)',
   429: 'Rate limit or in-flight cap reached',
   401: 'Missing or invalid API key',
   403: 'The API key lacks the scope',
@@ -145,6 +148,18 @@ const codeRoute = createRoute({
   responses: { 200: json(SubmittedCode, 'The code as submitted'), ...errors(400, 401, 403, 404, 429, 503) },
 });
 
+const casesRoute = createRoute({
+  middleware: [requireScope('read')] as const,
+  security: [{ bearerAuth: [] }],
+  method: 'get',
+  path: '/{id}/cases',
+  summary: "A test-case bundle's cases, in order, with each finished case's result",
+  description:
+    'One item per case: `completed` with its verdict, times, memory, the head of its output and, for a wrong answer from a built-in checker, where the output first differs; `failed` when its custom checker failed; `pending`, `skipped` or `cancelled` when it did not run. 404 for an evaluation without test cases.',
+  request: { params: IdParam },
+  responses: { 200: json(CaseResultList, 'The cases'), ...errors(400, 401, 403, 404, 429, 503) },
+});
+
 const cancelRoute = createRoute({
   middleware: [requireScope('submit')] as const,
   security: [{ bearerAuth: [] }],
@@ -177,6 +192,7 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
   const app = new OpenAPIHono<{ Variables: AuthVariables }>({ defaultHook: validationHook });
   const { store, temporal } = deps;
   const deliveries = new WebhookDeliveryLog(store.db);
+  const caseResults = new CaseResultStore(store.db);
 
   const load = async (id: string, tenant: string) => {
     const row = await withDatabase(() => store.get(id, tenant));
@@ -193,7 +209,7 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
       const finished = await waitUntilFinished(store, row.id, waitSeconds * 1000, c.req.raw.signal);
       if (finished) return c.json(presentEvaluation(finished), 200);
     }
-    return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, links: links(row.id) }, 202);
+    return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, links: links(row.id, row.bundleMode !== null) }, 202);
   });
 
   app.openapi(getRoute, async (c) => c.json(presentEvaluation(await load(c.req.valid('param').id, c.get('principal').tenant)), 200));
@@ -231,6 +247,14 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
   });
 
   app.openapi(codeRoute, async (c) => c.json(presentCode(await load(c.req.valid('param').id, c.get('principal').tenant)), 200));
+
+  app.openapi(casesRoute, async (c) => {
+    const row = await load(c.req.valid('param').id, c.get('principal').tenant);
+    const testSetId = row.testSetId;
+    if (row.bundleMode === null || testSetId === null) throw notFound(`test cases of evaluation ${row.id} (it was submitted without any)`);
+    const [plan, results] = await withDatabase(() => Promise.all([findBundlePlan(store.db, testSetId), caseResults.list(row.id)]));
+    return c.json({ items: presentCases(row, plan?.cases ?? [], results) }, 200);
+  });
 
   app.openapi(cancelRoute, async (c) => {
     const row = await load(c.req.valid('param').id, c.get('principal').tenant);
