@@ -63,6 +63,7 @@ import {
   type TmpfsSizes,
 } from '../layout';
 import type { LaunchContext, PreparedLaunch } from '../run/launch';
+import { placedDirectories } from '../run/stage';
 import { PipelineEngine, type CommonEngineOptions } from './common';
 
 export interface GvisorEngineOptions extends CommonEngineOptions {
@@ -126,6 +127,8 @@ const SENTRY_SECCOMP = {
     })),
   ],
 };
+/** A run stage's directory of placed files holds only their mount points, and the program cannot write to it. */
+const READ_ONLY_DIRECTORY_BYTES = 64 * 1024;
 /** How long `runsc kill` + `runsc delete` may take before the run is killed through its cgroup. */
 const HARD_KILL_DELAY_MS = 1000;
 /** How long runsc's processes may take to go away after `runsc delete --force`. */
@@ -270,7 +273,18 @@ async function writeBundle(bundleDir: string, { stage, tmpfs, init, initBinary, 
   // The compiled init, in the (read-only) root itself.
   if (initBinary !== null) await fs.writeFile(path.join(rootfs, COMPILED_INIT_PATH), initBinary, { mode: 0o555, flag: 'wx' });
   await fs.mkdir(workFilesDir, { mode: 0o755 });
-  const workFiles: OciMount[] = [];
+  // A directory of placed files is a tmpfs of its own, so that it cannot be renamed or removed (nor
+  // a file in it replaced that way): the compiler's (1777, as /work) in a compile stage, closed to
+  // the program (root's, 0755) in a run stage.
+  const directories = placedDirectories(stage.files);
+  const workFiles: OciMount[] = directories.map((directory) =>
+    stage.writableDirectories
+      ? tmpfsMount(`${WORK_DIR}/${directory}`, tmpfs.workDirBytes, '1777')
+      : tmpfsMount(`${WORK_DIR}/${directory}`, READ_ONLY_DIRECTORY_BYTES, '0755'),
+  );
+  for (const directory of directories) await fs.mkdir(path.join(workFilesDir, directory), { mode: 0o755 });
+  // Host copies under the same relative paths: every name was checked (placedDirectories), every
+  // directory was just created by the service, and 'wx' never follows or replaces anything.
   for (const file of stage.files) {
     const hostFile = path.join(workFilesDir, file.name);
     await fs.writeFile(hostFile, file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
