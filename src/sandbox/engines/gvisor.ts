@@ -127,8 +127,6 @@ const SENTRY_SECCOMP = {
     })),
   ],
 };
-/** A run stage's directory of placed files holds only their mount points, and the program cannot write to it. */
-const READ_ONLY_DIRECTORY_BYTES = 64 * 1024;
 /** How long `runsc kill` + `runsc delete` may take before the run is killed through its cgroup. */
 const HARD_KILL_DELAY_MS = 1000;
 /** How long runsc's processes may take to go away after `runsc delete --force`. */
@@ -273,22 +271,28 @@ async function writeBundle(bundleDir: string, { stage, tmpfs, init, initBinary, 
   // The compiled init, in the (read-only) root itself.
   if (initBinary !== null) await fs.writeFile(path.join(rootfs, COMPILED_INIT_PATH), initBinary, { mode: 0o555, flag: 'wx' });
   await fs.mkdir(workFilesDir, { mode: 0o755 });
-  // A directory of placed files is a tmpfs of its own, so that it cannot be renamed or removed (nor
-  // a file in it replaced that way): the compiler's (1777, as /work) in a compile stage, closed to
-  // the program (root's, 0755) in a run stage.
+  // Host copies of the stage's files under the same relative paths: every name was checked
+  // (placedDirectories), every directory is created here by the service, and 'wx' never follows
+  // or replaces anything.
   const directories = placedDirectories(stage.files);
-  const workFiles: OciMount[] = directories.map((directory) =>
-    stage.writableDirectories
-      ? tmpfsMount(`${WORK_DIR}/${directory}`, tmpfs.workDirBytes, '1777')
-      : tmpfsMount(`${WORK_DIR}/${directory}`, READ_ONLY_DIRECTORY_BYTES, '0755'),
-  );
   for (const directory of directories) await fs.mkdir(path.join(workFilesDir, directory), { mode: 0o755 });
-  // Host copies under the same relative paths: every name was checked (placedDirectories), every
-  // directory was just created by the service, and 'wx' never follows or replaces anything.
   for (const file of stage.files) {
-    const hostFile = path.join(workFilesDir, file.name);
-    await fs.writeFile(hostFile, file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
-    workFiles.push(readOnlyBind(hostFile, `${WORK_DIR}/${file.name}`));
+    await fs.writeFile(path.join(workFilesDir, file.name), file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
+  }
+  const workFiles: OciMount[] = [];
+  if (stage.writableDirectories) {
+    // A compile stage: each directory a tmpfs of its own, the compiler's (1777, as /work), which
+    // cannot be renamed or removed; every file a read-only bind in it.
+    workFiles.push(...directories.map((directory) => tmpfsMount(`${WORK_DIR}/${directory}`, tmpfs.workDirBytes, '1777')));
+    workFiles.push(...stage.files.map((file) => readOnlyBind(path.join(workFilesDir, file.name), `${WORK_DIR}/${file.name}`)));
+  } else {
+    // A run stage: each top-level directory is a read-only bind of its host copy (a mount point,
+    // which cannot be renamed or removed, and nothing in it writable); gVisor lists a bound file
+    // as a directory (d_type), so binding whole trees also keeps a program's directory walk true
+    // below the top level. Top-level files are read-only binds.
+    for (const name of new Set(stage.files.map((file) => file.name.split('/')[0]))) {
+      workFiles.push(readOnlyBind(path.join(workFilesDir, name), `${WORK_DIR}/${name}`));
+    }
   }
   await fs.writeFile(path.join(filesDir, 'passwd'), PASSWD, { mode: 0o444, flag: 'wx' });
   await fs.writeFile(path.join(filesDir, 'group'), GROUP, { mode: 0o444, flag: 'wx' });

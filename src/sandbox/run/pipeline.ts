@@ -30,7 +30,7 @@ import type { SandboxInit } from './compiled-init';
 import { initArgv, type InitChannel } from './init';
 import type { EngineDriver } from './launch';
 import { programRlimits } from './rlimits';
-import { compileStage, programSources, runStage, type ProgramSources, type Stage } from './stage';
+import { compileStage, placedDirectories, programSources, runStage, type ProgramSources, type Stage } from './stage';
 import { supervise } from './supervisor';
 import { cancelledBeforeStart, verdict } from './verdict';
 
@@ -58,9 +58,11 @@ export async function runPipeline(pipeline: RunPipeline, request: RunRequest): P
   const language = runtimeFor(pipeline.languages, request.language);
   assertApplicableLimits(request.limits);
   if (request.built !== undefined) return runBuilt(pipeline, request, language, request.built);
-  // Every path is checked before anything runs (again by the engine, before it places them).
+  // Every path is checked before anything runs (again by the engine, before it places them): the
+  // sources, and the extra files beside the program (beside the sources, for an interpreted language).
   const sources = programSources(request, language);
-  runStage(request, language, sources);
+  const extraFiles = (request.extraFiles ?? []).map((file) => ({ name: file.path }));
+  placedDirectories(language.compile === null ? [...sources.files, ...extraFiles] : extraFiles);
   if (request.signal?.aborted) return cancelledBeforeStart(pipeline.driver.name);
   const built = await buildSources(pipeline, language, sources, request);
   if (!built.ok) return built.result;
