@@ -4,7 +4,9 @@
  * limits. Adding a language is adding one entry to `createLanguageRegistry`; the API's
  * `GET /v1/languages`, the submission check and the sandbox all read this one table.
  *
- * Commands run inside the sandbox with the work dir as cwd, so they name files relatively.
+ * Commands run inside the sandbox with the work dir as cwd, so they name files relatively. A
+ * command is given the stage's files (ProgramFiles): a multi-file submission's entry point and
+ * every file placed with it; without them it is the single-file command (`fileName` alone).
  * Toolchains are named by absolute path: the sandbox has no shell and PATH lookup would depend on
  * what happens to be bound. A compiled program is started as `./main` (or by the JVM): the
  * compile stage leaves its artefacts in the work dir of a fresh sandbox for the run stage.

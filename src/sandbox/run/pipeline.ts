@@ -11,6 +11,7 @@
  * that cannot be applied are the caller's bug: RangeError.
  */
 import type { Limits } from '../../domain/evaluation';
+import { relativePathProblem } from '../../domain/submission-files';
 import {
   errorMessage,
   SandboxInfrastructureError,
@@ -108,6 +109,9 @@ async function runBuilt(pipeline: RunPipeline, request: RunRequest, language: La
   if (built.language !== request.language) {
     throw new RangeError(`a program built for ${built.language} cannot run as ${request.language}`);
   }
+  const entryPointProblem = relativePathProblem(built.entryPoint);
+  if (entryPointProblem !== null)
+    throw new RangeError(`the built program's entry point ${JSON.stringify(built.entryPoint)}: ${entryPointProblem}`);
   const { compilation } = built;
   const files = built.files.map((file) => ({ name: file.path, content: file.content, executable: file.executable }));
   const stage = runStage(request, language, { entryPoint: built.entryPoint, files });
