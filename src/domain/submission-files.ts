@@ -96,7 +96,7 @@ export function fileSize(file: SubmissionFile): number {
   return (encoded.length / 4) * 3 - padding;
 }
 
-function clashes(paths: string[]): FileProblem[] {
+export function clashes(paths: string[]): FileProblem[] {
   const problems: FileProblem[] = [];
   const files = new Set(paths);
   const directories = new Set<string>();

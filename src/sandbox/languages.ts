@@ -4,7 +4,9 @@
  * limits. Adding a language is adding one entry to `createLanguageRegistry`; the API's
  * `GET /v1/languages`, the submission check and the sandbox all read this one table.
  *
- * Commands run inside the sandbox with the work dir as cwd, so they name files relatively.
+ * Commands run inside the sandbox with the work dir as cwd, so they name files relatively. A
+ * command is given the stage's files (ProgramFiles): a multi-file submission's entry point and
+ * every file placed with it; without them it is the single-file command (`fileName` alone).
  * Toolchains are named by absolute path: the sandbox has no shell and PATH lookup would depend on
  * what happens to be bound. A compiled program is started as `./main` (or by the JVM): the
  * compile stage leaves its artefacts in the work dir of a fresh sandbox for the run stage.
@@ -12,6 +14,7 @@
 import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { LIMIT_DEFAULTS, type Language, type Limits } from '../domain/evaluation';
+import { MAX_DEPTH } from '../domain/submission-files';
 import { SandboxInfrastructureError } from './engine';
 import {
   DEFAULT_BASH_PATH,
@@ -56,17 +59,35 @@ export interface StageRuntime {
 }
 
 /**
+ * The files a command is about, as paths relative to the work dir: the entry point and every file
+ * placed with it (a compile stage: the sources; a run stage: the sources of an interpreted
+ * language, or the compile stage's artefacts). Without it, a command is the single-file one: the
+ * language's `fileName` alone.
+ */
+export interface ProgramFiles {
+  /** The submission's entry point (a source path, in the run stage of a compiled language too). */
+  readonly entryPoint: string;
+  /** Every file placed in the work dir for the stage, the entry point among them when it is a source. */
+  readonly paths: readonly string[];
+}
+
+/**
  * The compile stage of a compiled language: run in the same engine as the program, in a sandbox
  * of its own, under these limits; its artefacts are carried to the run stage's fresh sandbox.
  */
 export interface CompileStep extends StageRuntime {
-  /** argv of the compiler, run with the work dir (holding the source file) as cwd. */
-  command(limits: Limits): string[];
+  /** argv of the compiler, run with the work dir (holding the source files) as cwd. */
+  command(limits: Limits, program?: ProgramFiles): string[];
   /**
-   * The files the run needs, top-level in the work dir: exact names, or `*.suffix` for every file
-   * with that suffix (Java's classes, one per class). A compile that leaves none failed.
+   * The files the run needs: exact names, or `*.suffix` for every file with that suffix (Java's
+   * classes, one per class). A compile that leaves none failed.
    */
   readonly artefacts: readonly string[];
+  /**
+   * How deep in the work dir artefacts are looked for: 1 (the default) is its top level only;
+   * Java's classes of a package are in the package's directory (`app/Main.class`).
+   */
+  readonly artefactDepth?: number;
   /** The compile stage's own limits (the submission's limits are the program's). */
   readonly limits: Limits;
 }
@@ -83,8 +104,12 @@ export interface LanguageRuntime extends StageRuntime {
   readonly versionCommand: readonly string[];
   /** The compile stage, or null for an interpreted language. */
   readonly compile: CompileStep | null;
-  /** argv of the program (the compiled artefact, or the interpreter on the source), with the work dir as cwd. */
-  command(limits: Limits): string[];
+  /**
+   * argv of the program (the compiled artefact, or the interpreter on the entry point), with the
+   * work dir as cwd. `program`: the entry point and the files of the run stage (default: the
+   * single file `fileName`).
+   */
+  command(limits: Limits, program?: ProgramFiles): string[];
   /** The program's limits where a submission gives none: LIMIT_DEFAULTS, raised where this runtime needs more. */
   readonly defaultLimits: Limits;
 }
@@ -174,9 +199,22 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
     environment: noEnvironment,
     command: () => ['./main'],
   };
-  const gccCompile = (compiler: string, standard: string, fileName: string, extra: string[]): CompileStep => ({
-    // -pipe: no temp files between the passes; -lm last, after the objects that need it.
-    command: () => [compiler, `-std=${standard}`, '-O2', '-pipe', '-o', 'main', fileName, ...extra],
+  const gccCompile = (compiler: string, standard: string, fileName: string, suffixes: readonly string[], extra: string[]): CompileStep => ({
+    // -pipe: no temp files between the passes; -lm last, after the objects that need it. Several
+    // files: every source file of the language is compiled and linked into one program, and
+    // `#include "dir/x.h"` also finds headers relative to the work dir (-iquote .), not only
+    // relative to the including file.
+    command: (_limits, program = singleFile(fileName)) => [
+      compiler,
+      `-std=${standard}`,
+      '-O2',
+      '-pipe',
+      ...(program.paths.length > 1 ? ['-iquote', '.'] : []),
+      '-o',
+      'main',
+      ...sourcesOf(program, suffixes),
+      ...extra,
+    ],
     artefacts: ['main'],
     limits: GCC_COMPILE_LIMITS,
     hostPaths: [],
@@ -195,8 +233,15 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       binaries: [pythonPath],
       versionCommand: [pythonPath, '--version'],
       compile: null,
-      // -I: ignore PYTHON* variables and the user site; -B: no .pyc writes.
-      command: () => [pythonPath, '-I', '-B', 'main.py'],
+      // -I: ignore PYTHON* variables and the user site; -B: no .pyc writes. Several files: -I
+      // would also leave the script's directory out of sys.path (-P), so -E -s (the rest of -I),
+      // and the entry point's siblings and packages import.
+      command: (_limits, program = singleFile('main.py')) => [
+        pythonPath,
+        ...(program.paths.length > 1 ? ['-E', '-s'] : ['-I']),
+        '-B',
+        fileArgument(program.entryPoint),
+      ],
       hostPaths: interpreterHostPaths(pythonPath, 'prefix'),
       runtimeTasks: 0,
       addressSpaceLimitWorks: true,
@@ -211,7 +256,11 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       binaries: [nodePath],
       versionCommand: [nodePath, '--version'],
       compile: null,
-      command: (limits) => [nodePath, `--max-old-space-size=${nodeHeapMb(limits.memoryMb)}`, 'main.js'],
+      command: (limits, program = singleFile('main.js')) => [
+        nodePath,
+        `--max-old-space-size=${nodeHeapMb(limits.memoryMb)}`,
+        fileArgument(program.entryPoint),
+      ],
       hostPaths: interpreterHostPaths(nodePath, 'binary'),
       runtimeTasks: 12,
       addressSpaceLimitWorks: false,
@@ -225,7 +274,7 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       fileName: 'main.c',
       binaries: [gccPath],
       versionCommand: [gccPath, '--version'],
-      compile: gccCompile(gccPath, 'gnu17', 'main.c', ['-lm']),
+      compile: gccCompile(gccPath, 'gnu17', 'main.c', C_SOURCE_SUFFIXES, ['-lm']),
       ...nativeProgram,
       outOfMemoryPatterns: [],
       defaultLimits: LIMIT_DEFAULTS,
@@ -236,7 +285,7 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       fileName: 'main.cpp',
       binaries: [gxxPath],
       versionCommand: [gxxPath, '--version'],
-      compile: gccCompile(gxxPath, 'gnu++17', 'main.cpp', []),
+      compile: gccCompile(gxxPath, 'gnu++17', 'main.cpp', CPP_SOURCE_SUFFIXES, []),
       ...nativeProgram,
       defaultLimits: LIMIT_DEFAULTS,
     },
@@ -247,7 +296,14 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       binaries: [goPath],
       versionCommand: [goPath, 'version'],
       compile: {
-        command: () => [goPath, 'build', '-o', 'main', 'main.go'],
+        // Every .go file of the submission (but tests) as one package main.
+        command: (_limits, program = singleFile('main.go')) => [
+          goPath,
+          'build',
+          '-o',
+          'main',
+          ...sourcesOf(program, ['.go']).filter((file) => !file.endsWith('_test.go')),
+        ],
         artefacts: ['main'],
         limits: GO_COMPILE_LIMITS,
         hostPaths: goRootPaths(goPath),
@@ -282,16 +338,18 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       binaries: [javacPath, javaPath],
       versionCommand: [javacPath, '-version'],
       compile: {
-        command: (limits) => [
+        command: (limits, program = singleFile('Main.java')) => [
           javacPath,
           ...jvmOptions(limits, '-J').concat('-J-XX:TieredStopAtLevel=1'),
           '-encoding',
           'UTF-8',
           '-d',
           '.',
-          'Main.java',
+          ...sourcesOf(program, ['.java']),
         ],
+        // A class of `package app;` is app/Main.class.
         artefacts: ['*.class'],
+        artefactDepth: MAX_DEPTH,
         limits: JAVAC_COMPILE_LIMITS,
         hostPaths: javacHostPaths,
         runtimeTasks: 32,
@@ -299,7 +357,13 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
         outOfMemoryPatterns: [/\bjava\.lang\.OutOfMemoryError\b/],
         environment: noEnvironment,
       },
-      command: (limits) => [javaPath, ...jvmOptions(limits, ''), '-cp', '.', 'Main'],
+      command: (limits, program = singleFile('Main.java')) => [
+        javaPath,
+        ...jvmOptions(limits, ''),
+        '-cp',
+        '.',
+        javaMainClass(program.entryPoint, program.paths),
+      ],
       hostPaths: javaHostPaths,
       runtimeTasks: 24,
       addressSpaceLimitWorks: false,
@@ -315,7 +379,7 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       versionCommand: [bashPath, '--version'],
       compile: null,
       // Non-interactive: no rc files; BASH_ENV is not in the sandbox's environment.
-      command: () => [bashPath, '--norc', '--noprofile', 'main.sh'],
+      command: (_limits, program = singleFile('main.sh')) => [bashPath, '--norc', '--noprofile', fileArgument(program.entryPoint)],
       hostPaths: interpreterHostPaths(bashPath, 'binary'),
       runtimeTasks: 0,
       addressSpaceLimitWorks: true,
@@ -324,6 +388,56 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
       defaultLimits: LIMIT_DEFAULTS,
     },
   };
+}
+
+/** C sources (gcc compiles a C submission's .c files); a C++ submission's are .cc, .cpp, .cxx. */
+const C_SOURCE_SUFFIXES = ['.c'] as const;
+const CPP_SOURCE_SUFFIXES = ['.cc', '.cpp', '.cxx'] as const;
+
+function singleFile(fileName: string): ProgramFiles {
+  return { entryPoint: fileName, paths: [fileName] };
+}
+
+/** A path as a command's argument: one starting with `-` is written `./-x` so that no tool takes it for an option. */
+export function fileArgument(file: string): string {
+  return file.startsWith('-') ? `./${file}` : file;
+}
+
+/**
+ * The files a compiler is given: the entry point first (whatever its suffix), then every other
+ * file with one of the suffixes, in path order.
+ */
+export function sourcesOf(program: ProgramFiles, suffixes: readonly string[]): string[] {
+  const others = program.paths.filter((file) => file !== program.entryPoint && suffixes.some((suffix) => file.endsWith(suffix))).sort();
+  return [program.entryPoint, ...others].map(fileArgument);
+}
+
+const JAVA_CLASS_NAME = /^[\p{L}_$][\p{L}\p{N}_$]*(?:\.[\p{L}_$][\p{L}\p{N}_$]*)*$/u;
+
+/**
+ * The class the JVM starts for an entry point, found among the compile stage's class files: the
+ * entry point's `Main.java` compiled to `Main.class`, or to `app/Main.class` when it declares
+ * `package app;`. Where several packages have a class of that name, the one in the entry point's
+ * directory, else the top-level one; where none is found (no class files yet, as in the
+ * catalog's command), the entry point's path (`app/Main.java` -> `app.Main`). A name that is not a
+ * Java class name (it could pass for a JVM option) is the caller's error: RangeError.
+ */
+export function javaMainClass(entryPoint: string, paths: readonly string[]): string {
+  const base = path.posix.basename(entryPoint).replace(/\.java$/, '');
+  const candidates = paths.filter((file) => path.posix.basename(file) === `${base}.class`);
+  const directory = path.posix.dirname(entryPoint);
+  const chosen =
+    candidates.length === 1
+      ? candidates[0]
+      : (candidates.find((file) => path.posix.dirname(file) === directory) ?? candidates.find((file) => !file.includes('/')));
+  const className = (chosen ?? entryPoint)
+    .replace(/\.(?:class|java)$/, '')
+    .split('/')
+    .join('.');
+  if (!JAVA_CLASS_NAME.test(className)) {
+    throw new RangeError(`the Java entry point ${JSON.stringify(entryPoint)} does not name a class (${JSON.stringify(className)})`);
+  }
+  return className;
 }
 
 /**

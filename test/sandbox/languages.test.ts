@@ -1,5 +1,13 @@
 import { existsSync } from 'node:fs';
-import { createLanguageRegistry, installPrefix, interpreterHostPaths, jdkConfigPaths, nodeHeapMb } from '../../src/sandbox/languages';
+import {
+  createLanguageRegistry,
+  fileArgument,
+  installPrefix,
+  interpreterHostPaths,
+  javaMainClass,
+  jdkConfigPaths,
+  nodeHeapMb,
+} from '../../src/sandbox/languages';
 import { LanguageCatalog } from '../../src/sandbox/language-catalog';
 import { matchesArtefact } from '../../src/sandbox/run/stage';
 import { LIMIT_DEFAULTS, LIMIT_MAXIMA, LANGUAGES, type Limits } from '../../src/domain/evaluation';
@@ -56,6 +64,74 @@ describe('language registry', () => {
     if (!existsSync('/etc/java-17-openjdk')) return; // another JDK layout: nothing outside /usr to find here
     expect(java.hostPaths).toContain('/etc/java-17-openjdk');
     expect(jdkConfigPaths('/nonexistent/bin/java')).toEqual([]);
+  });
+
+  test('several files: how each language is given them (single-file commands stay as they were)', () => {
+    const registry = createLanguageRegistry();
+    const program = (entryPoint: string, ...others: string[]) => ({ entryPoint, paths: [entryPoint, ...others] });
+    // Python: -I would keep the entry point's directory out of sys.path, so -E -s; one file keeps -I.
+    expect(registry.python.command(LIMIT_DEFAULTS, program('app/run.py', 'app/lib.py'))).toEqual([
+      expect.any(String),
+      '-E',
+      '-s',
+      '-B',
+      'app/run.py',
+    ]);
+    expect(registry.python.command(LIMIT_DEFAULTS, program('solution.py'))).toEqual([expect.any(String), '-I', '-B', 'solution.py']);
+    expect(registry.javascript.command(LIMIT_DEFAULTS, program('src/index.js', 'src/a.js')).at(-1)).toBe('src/index.js');
+    expect(registry.bash.command(LIMIT_DEFAULTS, program('-run.sh')).at(-1)).toBe('./-run.sh');
+    // C and C++: every source of the language, the entry point first, headers never; -iquote . for "dir/x.h".
+    const cpp = registry.cpp.compile!.command(
+      registry.cpp.compile!.limits,
+      program('main.cpp', 'include/geo.hpp', 'src/b.cxx', 'a.cc', 'notes.txt', 'x.c'),
+    );
+    expect(cpp.slice(cpp.indexOf('-iquote'))).toEqual(['-iquote', '.', '-o', 'main', 'main.cpp', 'a.cc', 'src/b.cxx']);
+    const c = registry.c.compile!.command(registry.c.compile!.limits, program('main.c', 'util.c', 'util.h', 'other.cpp'));
+    expect(c.slice(c.indexOf('-o'))).toEqual(['-o', 'main', 'main.c', 'util.c', '-lm']);
+    expect(registry.c.compile!.command(registry.c.compile!.limits)).toEqual([
+      expect.any(String),
+      '-std=gnu17',
+      '-O2',
+      '-pipe',
+      '-o',
+      'main',
+      'main.c',
+      '-lm',
+    ]);
+    // Go: every .go file but tests; Java: every .java file, the main class from the class files.
+    expect(registry.go.compile!.command(registry.go.compile!.limits, program('main.go', 'b.go', 'b_test.go', 'README.md'))).toEqual([
+      expect.any(String),
+      'build',
+      '-o',
+      'main',
+      'main.go',
+      'b.go',
+    ]);
+    const javac = registry.java.compile!.command(registry.java.compile!.limits, program('app/Main.java', 'lib/Util.java'));
+    expect(javac.slice(javac.indexOf('-d'))).toEqual(['-d', '.', 'app/Main.java', 'lib/Util.java']);
+    expect(registry.java.compile!.artefactDepth).toBeGreaterThan(1);
+    expect(registry.java.command(LIMIT_DEFAULTS, { entryPoint: 'app/Main.java', paths: ['app/Main.class', 'lib/Util.class'] }).at(-1)).toBe(
+      'app.Main',
+    );
+  });
+
+  test('the Java main class: found among the class files, else from the path; never something that passes for an option', () => {
+    expect(javaMainClass('Main.java', [])).toBe('Main');
+    expect(javaMainClass('Main.java', ['Main.class', 'Main$1.class'])).toBe('Main');
+    // `package app;` in a top-level Main.java, and the other way round.
+    expect(javaMainClass('Main.java', ['app/Main.class'])).toBe('app.Main');
+    expect(javaMainClass('app/Main.java', ['Main.class'])).toBe('Main');
+    expect(javaMainClass('app/Main.java', [])).toBe('app.Main');
+    // Several classes of that name: the entry point's directory, else the top level.
+    expect(javaMainClass('app/Main.java', ['lib/Main.class', 'app/Main.class', 'Main.class'])).toBe('app.Main');
+    expect(javaMainClass('src/Main.java', ['lib/Main.class', 'Main.class'])).toBe('Main');
+    expect(() => javaMainClass('-XX:+Crash.java', [])).toThrow(RangeError);
+    expect(() => javaMainClass('my-app/Main.java', [])).toThrow(RangeError);
+  });
+
+  test('a file argument that starts with - is written ./-x', () => {
+    expect(fileArgument('-c.py')).toBe('./-c.py');
+    expect(fileArgument('a/-b.py')).toBe('a/-b.py');
   });
 
   test('artefact patterns: exact names and *.suffix', () => {

@@ -146,6 +146,23 @@ describe('init lines and arguments', () => {
       command: ['./main'],
     });
     expect(argv.slice(5)).toEqual(['--report=fds:3,4,5,6', '--rlimits=', '--collect=main,*.class', '--collect-max=1000:5', '--', './main']);
+    // Deeper than the top level (Java's package directories): one more option, only then.
+    const deep = initArgv({
+      program: { kind: 'python', python: '/usr/bin/python3' },
+      channel: { kind: 'framed', fd: 1 },
+      rlimits: [],
+      collect: { patterns: ['*.class'], maxBytes: 1000, maxFiles: 5, depth: 8 },
+      command: ['x'],
+    });
+    expect(deep.slice(5)).toEqual([
+      '--report=framed:1',
+      '--rlimits=',
+      '--collect=*.class',
+      '--collect-max=1000:5',
+      '--collect-depth=8',
+      '--',
+      'x',
+    ]);
     expect(() =>
       initArgv({
         program: { kind: 'python', python: 'p' },
@@ -414,7 +431,14 @@ describe('ArtefactAssembler', () => {
     ]);
   });
 
-  test.each(['x../etc', 'x..', 'x.', '-a/b', 'x'])('refuses the name frame %j', (header) => {
+  test('a name may be a relative path (a class of a package)', () => {
+    const assembler = new ArtefactAssembler(1000);
+    assembler.push(FRAME_ARTEFACT_NAME, Buffer.from('-app/Main.class'), true);
+    assembler.push(FRAME_ARTEFACT_DATA, Buffer.from('class'), true);
+    expect(assembler.artefacts()).toEqual([{ name: 'app/Main.class', executable: false, content: Buffer.from('class') }]);
+  });
+
+  test.each(['x../etc', 'x..', 'x.', '-/etc/passwd', '-a/../../b', '-a//b', '-a/', 'x', 'xa\0b'])('refuses the name frame %j', (header) => {
     const assembler = new ArtefactAssembler(1000);
     assembler.push(FRAME_ARTEFACT_NAME, Buffer.from(header), true);
     expect(() => assembler.artefacts()).toThrow(/invalid artefact name/);

@@ -44,6 +44,7 @@ import {
 import { seccompFilterForThisMachine } from '../host/seccomp-filter';
 import { SANDBOX_FDS } from '../run/channel';
 import type { LaunchContext, PreparedLaunch } from '../run/launch';
+import { placedDirectories } from '../run/stage';
 import { INIT_MEMORY_BYTES, PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';
 
 export interface BwrapEngineOptions extends CommonEngineOptions {
@@ -62,6 +63,9 @@ export interface BwrapEngineOptions extends CommonEngineOptions {
   /** util-linux setpriv, used to drop to uid 65534 before bwrap. */
   setprivPath?: string;
 }
+
+/** A run stage's directory of placed files holds only their (empty) mount points, and is read-only. */
+const READ_ONLY_DIRECTORY_BYTES = 64 * 1024;
 
 /** Tasks of the sandbox machinery in the run's pids group: the bwrap monitor and the init. */
 const INFRASTRUCTURE_TASKS = 2;
@@ -125,11 +129,20 @@ export class BwrapEngine extends PipelineEngine {
   prepare({ stage, tmpfs, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
     const dataInputs: Buffer[] = [Buffer.from(PASSWD), Buffer.from(GROUP)];
     const [passwdFd, groupFd] = dataInputs.map((_, index) => String(SANDBOX_FDS.firstData + index));
+    // A directory of placed files is a tmpfs of its own, so that it cannot be renamed or removed
+    // (nor a file in it replaced that way); read-only in a run stage, the compiler's in a compile stage.
+    const directories = placedDirectories(stage.files);
+    const directoryArgs = directories.flatMap((directory) =>
+      stage.writableDirectories
+        ? ['--perms', '0700', '--size', String(tmpfs.workDirBytes), '--tmpfs', `${WORK_DIR}/${directory}`]
+        : ['--perms', '0555', '--size', String(READ_ONLY_DIRECTORY_BYTES), '--tmpfs', `${WORK_DIR}/${directory}`],
+    );
     const fileArgs = stage.files.flatMap((file) => {
       const fd = String(SANDBOX_FDS.firstData + dataInputs.length);
       dataInputs.push(file.content);
       return ['--perms', file.executable ? '0555' : '0444', '--ro-bind-data', fd, `${WORK_DIR}/${file.name}`];
     });
+    const readOnlyArgs = stage.writableDirectories ? [] : directories.flatMap((directory) => ['--remount-ro', `${WORK_DIR}/${directory}`]);
     const seccompArgs: string[] = [];
     if (this.seccompFilter !== null) {
       seccompArgs.push('--seccomp', String(SANDBOX_FDS.firstData + dataInputs.length));
@@ -196,7 +209,9 @@ export class BwrapEngine extends PipelineEngine {
       workDirBytes,
       '--tmpfs',
       WORK_DIR,
+      ...directoryArgs,
       ...fileArgs,
+      ...readOnlyArgs,
       ...initArgs,
       // The root is a tmpfs bwrap builds; without this the program could fill it.
       '--remount-ro',

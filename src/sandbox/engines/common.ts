@@ -5,13 +5,13 @@
  */
 import type { Limits } from '../../domain/evaluation';
 import { DEFAULT_PYTHON_PATH } from '../../config/defaults';
-import type { EngineCheck, EngineName, RunRequest, RunResult, SandboxEngine } from '../engine';
+import type { BuildOutcome, BuildRequest, EngineCheck, EngineName, RunRequest, RunResult, SandboxEngine } from '../engine';
 import { CgroupBackendCache, type CgroupMode, type RunCgroupLimits } from '../host/cgroup-backend';
 import { createLanguageRegistry, type LanguageRegistry, type StageRuntime } from '../languages';
 import type { TmpfsSizes } from '../layout';
 import type { EngineDriver, InitPlacement, LaunchContext, PreparedLaunch, RlimitFacts } from '../run/launch';
 import { sandboxInit, type InitSettings } from '../run/compiled-init';
-import { runPipeline, type RunPipeline } from '../run/pipeline';
+import { buildPipeline, runPipeline, type RunPipeline } from '../run/pipeline';
 import { selfCheck } from '../run/self-check';
 
 export interface CommonEngineOptions {
@@ -64,6 +64,10 @@ export abstract class PipelineEngine implements SandboxEngine, EngineDriver {
 
   run(request: RunRequest): Promise<RunResult> {
     return runPipeline(this.pipeline, request);
+  }
+
+  build(request: BuildRequest): Promise<BuildOutcome> {
+    return buildPipeline(this.pipeline, request);
   }
 
   async check(): Promise<EngineCheck> {

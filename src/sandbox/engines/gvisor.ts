@@ -63,6 +63,7 @@ import {
   type TmpfsSizes,
 } from '../layout';
 import type { LaunchContext, PreparedLaunch } from '../run/launch';
+import { placedDirectories } from '../run/stage';
 import { PipelineEngine, type CommonEngineOptions } from './common';
 
 export interface GvisorEngineOptions extends CommonEngineOptions {
@@ -270,11 +271,28 @@ async function writeBundle(bundleDir: string, { stage, tmpfs, init, initBinary, 
   // The compiled init, in the (read-only) root itself.
   if (initBinary !== null) await fs.writeFile(path.join(rootfs, COMPILED_INIT_PATH), initBinary, { mode: 0o555, flag: 'wx' });
   await fs.mkdir(workFilesDir, { mode: 0o755 });
-  const workFiles: OciMount[] = [];
+  // Host copies of the stage's files under the same relative paths: every name was checked
+  // (placedDirectories), every directory is created here by the service, and 'wx' never follows
+  // or replaces anything.
+  const directories = placedDirectories(stage.files);
+  for (const directory of directories) await fs.mkdir(path.join(workFilesDir, directory), { mode: 0o755 });
   for (const file of stage.files) {
-    const hostFile = path.join(workFilesDir, file.name);
-    await fs.writeFile(hostFile, file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
-    workFiles.push(readOnlyBind(hostFile, `${WORK_DIR}/${file.name}`));
+    await fs.writeFile(path.join(workFilesDir, file.name), file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
+  }
+  const workFiles: OciMount[] = [];
+  if (stage.writableDirectories) {
+    // A compile stage: each directory a tmpfs of its own, the compiler's (1777, as /work), which
+    // cannot be renamed or removed; every file a read-only bind in it.
+    workFiles.push(...directories.map((directory) => tmpfsMount(`${WORK_DIR}/${directory}`, tmpfs.workDirBytes, '1777')));
+    workFiles.push(...stage.files.map((file) => readOnlyBind(path.join(workFilesDir, file.name), `${WORK_DIR}/${file.name}`)));
+  } else {
+    // A run stage: each top-level directory is a read-only bind of its host copy (a mount point,
+    // which cannot be renamed or removed, and nothing in it writable); gVisor lists a bound file
+    // as a directory (d_type), so binding whole trees also keeps a program's directory walk true
+    // below the top level. Top-level files are read-only binds.
+    for (const name of new Set(stage.files.map((file) => file.name.split('/')[0]))) {
+      workFiles.push(readOnlyBind(path.join(workFilesDir, name), `${WORK_DIR}/${name}`));
+    }
   }
   await fs.writeFile(path.join(filesDir, 'passwd'), PASSWD, { mode: 0o444, flag: 'wx' });
   await fs.writeFile(path.join(filesDir, 'group'), GROUP, { mode: 0o444, flag: 'wx' });

@@ -28,7 +28,7 @@ import type { RunCgroupLimits } from '../host/cgroup-backend';
 import { killDescendants } from '../host/processes';
 import type { StageRuntime } from '../languages';
 import { DEFAULT_WORK_DIR_BYTES, SANDBOX_USER, sandboxEnvironment } from '../layout';
-import type { StageFile } from '../run/stage';
+import { placedDirectories, type Stage } from '../run/stage';
 import type { InitPlacement, LaunchContext, PreparedLaunch } from '../run/launch';
 import { INIT_MEMORY_BYTES, PipelineEngine, programPlusMachinery, type CommonEngineOptions } from './common';
 
@@ -74,7 +74,7 @@ export class ProcessEngine extends PipelineEngine {
   }
 
   async prepare({ stage, init, initBinary }: LaunchContext): Promise<PreparedLaunch> {
-    const runDir = await createRunDir(stage.files, this.privileged ? SANDBOX_USER.uid : undefined, initBinary);
+    const runDir = await createRunDir(stage, this.privileged ? SANDBOX_USER.uid : undefined, initBinary);
     const workDir = path.join(runDir, 'work');
     return {
       // No sandbox to put the compiled init in: it is the run dir's own copy.
@@ -103,16 +103,27 @@ const INIT_FILE = 'init';
 
 /**
  * <tmp>/crucible-run-XXXX/ (root-owned, 0711: nobody else can list it or put anything in it)
- * with work/ inside (the program's, 0700) holding the stage's files (read-only, root-owned), and
- * the compiled init (if any) next to work/ (0555, the service's: the program cannot replace it).
- * Every path is created by the service before the program runs; afterwards only removed.
+ * with work/ inside (the program's, 0700) holding the stage's files (read-only, root-owned) and
+ * their directories (root's 0755 in a run stage; the program's in a compile stage, whose compiler
+ * writes beside its sources), and the compiled init (if any) next to work/ (0555, the service's:
+ * the program cannot replace it). Every path is created by the service before the program runs;
+ * afterwards only removed. No isolation: a program that owns work/ can still rename a directory
+ * in it (the isolating engines make each one a mount point).
  */
-async function createRunDir(files: readonly StageFile[], owner: number | undefined, initBinary: Buffer | null): Promise<string> {
+async function createRunDir(stage: Stage, owner: number | undefined, initBinary: Buffer | null): Promise<string> {
+  // Every name checked before anything is created (RangeError: the caller's bug).
+  const directories = placedDirectories(stage.files);
   const runDir = await fs.mkdtemp(path.join(tmpdir(), 'crucible-run-'));
   try {
     const workDir = path.join(runDir, 'work');
     await fs.mkdir(workDir, { mode: 0o700 });
-    for (const file of files) {
+    // Parents first; each one new (mkdir fails on anything that exists), in a dir only the service wrote to.
+    for (const directory of directories) {
+      const hostDirectory = path.join(workDir, directory);
+      await fs.mkdir(hostDirectory, { mode: 0o755 });
+      if (stage.writableDirectories && owner !== undefined) await fs.chown(hostDirectory, owner, owner);
+    }
+    for (const file of stage.files) {
       // 'wx' never follows or replaces anything: the dir is new and only the service wrote to it.
       await fs.writeFile(path.join(workDir, file.name), file.content, { mode: file.executable ? 0o555 : 0o444, flag: 'wx' });
     }

@@ -12,6 +12,7 @@
  * Artefacts (a compile stage's output, sent by the init once the compiler ended with exit code 0):
  * per file a frame 'n' (b'x' executable or b'-', then the name), then its content in 'a' frames.
  */
+import { relativePathProblem } from '../../domain/submission-files';
 import { InitReportParseError, parseInitLine } from './init';
 
 export const SANDBOX_FDS = { stdin: 0, diagnostics: 2, status: 3, stdout: 4, stderr: 5, artefacts: 6, firstData: 7 } as const;
@@ -111,6 +112,7 @@ export class FrameDecoder {
 
 /** A file the init brought out of the work dir. */
 export interface Artefact {
+  /** Its path relative to the work dir: `main`, or `app/Main.class` (a collection deeper than the top level). */
   name: string;
   content: Buffer;
   executable: boolean;
@@ -118,8 +120,8 @@ export interface Artefact {
 
 /**
  * Assembles artefacts from 'n' and 'a' frame payloads (in order, pieces of a payload as they
- * arrive), holding at most `capBytes` in all; past it, or with a name that is not a plain file
- * name, it records an error (the init broke its protocol: an infrastructure failure).
+ * arrive), holding at most `capBytes` in all; past it, or with a name that is not a relative
+ * path by the rules of a submission's files (no `..`, no leading `/`), it records an error (the init broke its protocol: an infrastructure failure).
  */
 export class ArtefactAssembler {
   private readonly files: Array<{ name: string; executable: boolean; chunks: Buffer[] }> = [];
@@ -166,7 +168,7 @@ export class ArtefactAssembler {
     const header = Buffer.concat(this.pendingName);
     this.pendingName = null;
     const name = header.subarray(1).toString('utf8');
-    if (header.length < 2 || !/^[^/\0]+$/.test(name) || name === '.' || name === '..') {
+    if (header.length < 2 || name.includes('\0') || relativePathProblem(name) !== null) {
       this.error = new Error(`invalid artefact name ${JSON.stringify(name)}`);
       return;
     }

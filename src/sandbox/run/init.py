@@ -31,7 +31,7 @@ def main():
     command = args[1:]
     if not command or '--report' not in options:
         raise ValueError('usage: init --report=fds:S,O,E[,A]|framed:F [--rlimits=..] [--user=U:G] [--subreaper] '
-                         '[--collect=NAME,*.SUFFIX,.. --collect-max=BYTES:FILES] [--stdin-file=PATH] -- COMMAND...')
+                         '[--collect=NAME,*.SUFFIX,.. --collect-max=BYTES:FILES [--collect-depth=N]] [--stdin-file=PATH] -- COMMAND...')
 
     limits = []
     for item in options.get('--rlimits', '').split(','):
@@ -48,6 +48,7 @@ def main():
     collect = [pattern for pattern in options.get('--collect', '').split(',') if pattern]
     collect_bytes, _, collect_files = options.get('--collect-max', '0:0').partition(':')
     collect_max = (int(collect_bytes), int(collect_files))
+    collect_depth = int(options.get('--collect-depth', '1'))
 
     mode, _, spec = options['--report'].partition(':')
     relay = {}
@@ -195,7 +196,7 @@ def main():
         if artefact_fd is None:
             raise ValueError('--collect needs an artefact fd (fds:S,O,E,A) or the framed channel')
         # Every process of the program is dead (kill_leftovers): nothing can change the work dir now.
-        count, error = send_artefacts(collect, collect_max, send_artefact)
+        count, error = send_artefacts(collect, collect_max, collect_depth, send_artefact)
         collected = ',"collected":%d' % count
         if error:
             collected += ',"collectError":%s' % quote(error)
@@ -204,13 +205,14 @@ def main():
         'null' if signal is None else signal,
         usage_total[0], usage_total[1], usage_total[2], wall_us, leftovers, collected))
 
-def send_artefacts(patterns, limits, send):
-    """Sends the work dir's top-level regular files that match, as frames: 'n' (b'x' or b'-' for
-    executable, then the name) followed by 'a' frames of content. Never follows a link, never
-    opens anything but a regular file with one link, never sends more than the limits allow.
-    Returns (files sent, error or None)."""
+def send_artefacts(patterns, limits, depth, send):
+    """Sends the regular files that match in the work dir's first `depth` levels (1: its top
+    level), as frames: 'n' (b'x' or b'-' for executable, then the path relative to the work dir,
+    such as app/Main.class) followed by 'a' frames of content. Never follows a link (directories
+    are entered by fd, O_NOFOLLOW), never opens anything but a regular file with one link, never
+    sends more than the limits allow. Returns (files sent, error or None)."""
     max_bytes, max_files = limits
-    names = sorted(name for name in os.listdir('.') if matches(name, patterns))
+    names = sorted(find_artefacts(patterns, depth))
     if not names:
         return 0, 'the compiler produced none of ' + ', '.join(patterns)
     if len(names) > max_files:
@@ -218,7 +220,7 @@ def send_artefacts(patterns, limits, send):
     total = 0
     for index, name in enumerate(names):
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = open_beneath(name)
         except OSError as error:
             return index, '%s cannot be read as a regular file (%s)' % (name, error.strerror)
         try:
@@ -241,6 +243,45 @@ def send_artefacts(patterns, limits, send):
         finally:
             os.close(fd)
     return len(names), None
+
+def find_artefacts(patterns, depth):
+    """Paths of the entries whose name matches, in the first `depth` levels of the work dir; a
+    directory within them is searched (never through a link), not matched."""
+    found = []
+    def walk(dir_fd, prefix, level):
+        for name in os.listdir(dir_fd):
+            # lstat, not the entry's d_type: gVisor lists a file's mount point as a directory.
+            if level < depth and is_directory(os.stat(name, dir_fd=dir_fd, follow_symlinks=False)):
+                child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+                try:
+                    if is_directory(os.fstat(child)):
+                        walk(child, prefix + name + '/', level + 1)
+                finally:
+                    os.close(child)
+            elif matches(name, patterns):
+                found.append(prefix + name)
+    top = os.open('.', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        walk(top, '', 1)
+    finally:
+        os.close(top)
+    return found
+
+def is_directory(info):
+    return (info.st_mode & 0o170000) == 0o040000
+
+def open_beneath(relative):
+    """Opens a path relative to the work dir one component at a time, following no link."""
+    parts = relative.split('/')
+    dir_fd = os.open('.', os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = child
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
 
 def matches(name, patterns):
     for pattern in patterns:

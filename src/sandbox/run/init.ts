@@ -77,9 +77,10 @@ export interface InitInvocation {
   subreaper?: boolean;
   /**
    * Files to bring back out of the work dir once the program exited with code 0 (a compile
-   * stage's artefacts): frames 'n' and 'a' on the artefact fd, or on the framed channel.
+   * stage's artefacts): frames 'n' and 'a' on the artefact fd, or on the framed channel. `depth`:
+   * levels of the work dir searched (default 1, its top level; more: a name may be `app/Main.class`).
    */
-  collect?: { patterns: readonly string[]; maxBytes: number; maxFiles: number };
+  collect?: { patterns: readonly string[]; maxBytes: number; maxFiles: number; depth?: number };
   /**
    * The program's stdin is this read-only file inside the sandbox rather than the init's own
    * stdin. gVisor: a host pipe handed through `runsc run` is not a pipe to the program (fstat
@@ -104,6 +105,9 @@ export function initArgv(invocation: InitInvocation): string[] {
       throw new RangeError(`artefact patterns must be plain names: ${JSON.stringify(collect.patterns)}`);
     }
     options.push(`--collect=${collect.patterns.join(',')}`, `--collect-max=${collect.maxBytes}:${collect.maxFiles}`);
+    const depth = collect.depth ?? 1;
+    if (!Number.isSafeInteger(depth) || depth < 1) throw new RangeError(`artefact depth must be a positive integer, got ${depth}`);
+    if (depth > 1) options.push(`--collect-depth=${depth}`);
   }
   if (invocation.user) options.push(`--user=${invocation.user.uid}:${invocation.user.gid}`);
   if (invocation.subreaper) options.push('--subreaper');

@@ -11,17 +11,27 @@
  * that cannot be applied are the caller's bug: RangeError.
  */
 import type { Limits } from '../../domain/evaluation';
-import { errorMessage, SandboxInfrastructureError, type CompilationResult, type RunRequest, type RunResult } from '../engine';
+import { relativePathProblem } from '../../domain/submission-files';
+import {
+  errorMessage,
+  SandboxInfrastructureError,
+  type BuildOutcome,
+  type BuildRequest,
+  type BuiltProgram,
+  type CompilationResult,
+  type RunRequest,
+  type RunResult,
+} from '../engine';
 import type { CgroupBackendCache, RunCgroup } from '../host/cgroup-backend';
 import { launchInCgroup } from '../host/launcher';
-import { runtimeFor, type LanguageRegistry } from '../languages';
+import { runtimeFor, type LanguageRegistry, type LanguageRuntime } from '../languages';
 import { COMPILED_INIT_PATH, tmpfsSizes, type TmpfsSizes } from '../layout';
 import { FRAMED_FD, SANDBOX_FDS, type Artefact } from './channel';
 import type { SandboxInit } from './compiled-init';
 import { initArgv, type InitChannel } from './init';
 import type { EngineDriver } from './launch';
 import { programRlimits } from './rlimits';
-import { compileStage, runStage, type Stage } from './stage';
+import { compileStage, placedDirectories, programSources, runStage, type ProgramSources, type Stage } from './stage';
 import { supervise } from './supervisor';
 import { cancelledBeforeStart, verdict } from './verdict';
 
@@ -43,20 +53,72 @@ export interface RunPipeline {
  * One submission: an interpreted language is one stage; a compiled one is a compile stage (the
  * compiler in a sandbox of its own, under the compiler's limits), then, if it produced its
  * artefacts, the run stage in a fresh sandbox with only those artefacts and the program's limits.
+ * With `request.built` (from build()) there is no compile stage: the built files are run.
  */
 export async function runPipeline(pipeline: RunPipeline, request: RunRequest): Promise<RunResult> {
   const language = runtimeFor(pipeline.languages, request.language);
   assertApplicableLimits(request.limits);
+  if (request.built !== undefined) return runBuilt(pipeline, request, language, request.built);
+  // Every path is checked before anything runs (again by the engine, before it places them): the
+  // sources, and the extra files beside the program (beside the sources, for an interpreted language).
+  const sources = programSources(request, language);
+  const extraFiles = (request.extraFiles ?? []).map((file) => ({ name: file.path }));
+  placedDirectories(language.compile === null ? [...sources.files, ...extraFiles] : extraFiles);
   if (request.signal?.aborted) return cancelledBeforeStart(pipeline.driver.name);
-  if (language.compile === null) return (await runInSandbox(pipeline, runStage(request, language))).result;
+  const built = await buildSources(pipeline, language, sources, request);
+  if (!built.ok) return built.result;
+  return runBuilt(pipeline, request, language, built.program);
+}
 
-  const compiled = await runInSandbox(pipeline, compileStage(request, language, language.compile));
+/**
+ * The compile stage alone: a compiled language's artefacts as a BuiltProgram (with its
+ * compilation), or the result of the failed compile, exactly as run() would return it. An
+ * interpreted language's program is its source files; nothing runs.
+ */
+export async function buildPipeline(pipeline: RunPipeline, request: BuildRequest): Promise<BuildOutcome> {
+  const language = runtimeFor(pipeline.languages, request.language);
+  const sources = programSources(request, language);
+  if (request.signal?.aborted) return { ok: false, result: cancelledBeforeStart(pipeline.driver.name) };
+  return buildSources(pipeline, language, sources, request);
+}
+
+async function buildSources(
+  pipeline: RunPipeline,
+  language: LanguageRuntime,
+  sources: ProgramSources,
+  request: Pick<BuildRequest, 'signal' | 'onStageStart'>,
+): Promise<BuildOutcome> {
+  const program = { language: language.language, entryPoint: sources.entryPoint };
+  if (language.compile === null) {
+    return {
+      ok: true,
+      program: { ...program, files: sources.files.map((file) => ({ path: file.name, content: file.content, executable: false })) },
+    };
+  }
+  const compiled = await runInSandbox(pipeline, compileStage(sources, language, language.compile, request));
   const compilation = compilationOf(compiled);
-  if (compiled.result.cancelled || !compilation.ok) return compileFailure(compiled, compilation, language.compile.limits);
-  if (request.signal?.aborted) return { ...cancelledBeforeStart(pipeline.driver.name), compilation };
-  const files = compiled.artefacts.map((artefact) => ({ ...artefact }));
-  const ran = await runInSandbox(pipeline, runStage(request, language, files));
-  return { ...ran.result, compilation };
+  if (compiled.result.cancelled || !compilation.ok) {
+    return { ok: false, result: compileFailure(compiled, compilation, language.compile.limits) };
+  }
+  const files = compiled.artefacts.map((artefact) => ({ path: artefact.name, content: artefact.content, executable: artefact.executable }));
+  return { ok: true, program: { ...program, files, compilation } };
+}
+
+/** The run stage of a built program: its files (and the request's extra files), no compile. */
+async function runBuilt(pipeline: RunPipeline, request: RunRequest, language: LanguageRuntime, built: BuiltProgram): Promise<RunResult> {
+  if (built.language !== request.language) {
+    throw new RangeError(`a program built for ${built.language} cannot run as ${request.language}`);
+  }
+  const entryPointProblem = relativePathProblem(built.entryPoint);
+  if (entryPointProblem !== null)
+    throw new RangeError(`the built program's entry point ${JSON.stringify(built.entryPoint)}: ${entryPointProblem}`);
+  const { compilation } = built;
+  const files = built.files.map((file) => ({ name: file.path, content: file.content, executable: file.executable }));
+  const stage = runStage(request, language, { entryPoint: built.entryPoint, files });
+  const withCompilation = (result: RunResult): RunResult => (compilation === undefined ? result : { ...result, compilation });
+  if (request.signal?.aborted) return withCompilation(cancelledBeforeStart(pipeline.driver.name));
+  const ran = await runInSandbox(pipeline, stage);
+  return withCompilation(ran.result);
 }
 
 interface StageOutcome {
@@ -107,6 +169,7 @@ async function runInSandbox(pipeline: RunPipeline, stage: Stage): Promise<StageO
       command: stage.command,
     });
     const prepared = await driver.prepare({ stage, cgroup, tmpfs, init, initBinary, rlimits });
+    stage.onStageStart?.(stage.kind);
     try {
       const launch = { ...prepared, ...launchInCgroup(pipeline.shellPath, cgroup, prepared.executable, prepared.args) };
       const ending = await supervise({
