@@ -58,7 +58,10 @@ export function makePrepareBundle(deps: PrepareBundleDeps) {
       if (!built.ok) {
         if (built.result.cancelled) throw new CancelledFailure('cancelled while building the checker');
         const message = built.result.stderr.toString('utf8').trim().slice(0, 2000);
-        throw ApplicationFailure.nonRetryable(`the custom checker did not compile: ${message || 'no compiler message'}`, 'CheckerBuildFailed');
+        throw ApplicationFailure.nonRetryable(
+          `the custom checker did not compile: ${message || 'no compiler message'}`,
+          'CheckerBuildFailed',
+        );
       }
       await refusalsAreFinal(() => deps.builds.save(input.evaluationId, run, 'checker', built.program));
     }

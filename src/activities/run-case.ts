@@ -53,7 +53,8 @@ export function makeRunCase(deps: RunCaseDeps) {
     );
     if (testCase === null || plan === null) throw ApplicationFailure.nonRetryable(`case ${position} of test set ${testSetId} is gone`);
     const program = await deps.builds.load(evaluationId, 'program', row.language);
-    if (program === null) throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} has no built program: prepareBundle did not run`);
+    if (program === null)
+      throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} has no built program: prepareBundle did not run`);
 
     const limits: Limits = { ...row.limits, ...(testCase.limits ?? {}) };
     const result = await withHeartbeat(ctx, () => runProgram(deps, row, program, testCase, limits, ctx.cancellationSignal));

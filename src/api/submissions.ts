@@ -58,7 +58,8 @@ export class Submissions {
     // The language's defaults (the JVM and Go need more than Python); the submission's own limits win.
     const limits: Limits = { ...language.defaultLimits, ...stripUndefined(request.limits ?? {}) };
     const files = request.files ? decodeFiles(request.files) : undefined;
-    const code = request.code !== undefined ? Buffer.from(request.code, 'utf8') : files!.find((file) => file.path === request.entryPoint)!.content;
+    const code =
+      request.code !== undefined ? Buffer.from(request.code, 'utf8') : files!.find((file) => file.path === request.entryPoint)!.content;
     let row: EvaluationRow;
     try {
       row = await withDatabase(() =>

@@ -3,14 +3,7 @@
  * OpenAPI document.
  */
 import { z } from '@hono/zod-openapi';
-import {
-  EVENT_TYPES,
-  LANGUAGES,
-  REVIEW_DECISIONS,
-  SEVERITIES,
-  STATUSES,
-  VERDICTS,
-} from '../domain/evaluation';
+import { EVENT_TYPES, LANGUAGES, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS } from '../domain/evaluation';
 
 import { MAX_CODE_BYTES, MAX_EXPECTED_OUTPUT_BYTES, MAX_STDIN_BYTES, byteBounded, LimitsInput, Limits } from './primitives';
 import { Checker, TestCaseInput } from './test-sets';
@@ -56,14 +49,13 @@ export const CreateEvaluationRequest = z
     stdin: byteBounded(MAX_STDIN_BYTES, 'stdin').optional(),
     expectedOutput: byteBounded(MAX_EXPECTED_OUTPUT_BYTES, 'expectedOutput').optional(),
     limits: LimitsInput.optional(),
-    testCases: z
-      .array(TestCaseInput)
-      .min(1)
-      .max(MAX_INLINE_CASES)
-      .optional()
-      .openapi({ description: 'Run the program once per case, each in a fresh sandbox; not with `stdin`, `expectedOutput` or `testSetId`.' }),
+    testCases: z.array(TestCaseInput).min(1).max(MAX_INLINE_CASES).optional().openapi({
+      description: 'Run the program once per case, each in a fresh sandbox; not with `stdin`, `expectedOutput` or `testSetId`.',
+    }),
     testSetId: z.uuid().optional().openapi({ description: "Run the program against a stored test set's cases (POST /v1/test-sets)." }),
-    checker: Checker.optional().openapi({ description: 'With `testCases`: how outputs are judged, default `lines`. A test set carries its own.' }),
+    checker: Checker.optional().openapi({
+      description: 'With `testCases`: how outputs are judged, default `lines`. A test set carries its own.',
+    }),
     stopAtFirstFailure: z
       .boolean()
       .optional()
@@ -88,7 +80,8 @@ export const CreateEvaluationRequest = z
   .strict()
   .superRefine((request, context) => {
     const problem = (path: string, message: string) => context.addIssue({ code: 'custom', path: [path], message });
-    if ((request.code === undefined) === (request.files === undefined)) problem('code', 'give either code or files (with entryPoint), not both');
+    if ((request.code === undefined) === (request.files === undefined))
+      problem('code', 'give either code or files (with entryPoint), not both');
     if (request.files !== undefined) {
       if (request.entryPoint === undefined) problem('entryPoint', 'files needs an entryPoint: the file to run');
       else {
@@ -100,13 +93,14 @@ export const CreateEvaluationRequest = z
     const bundled = request.testCases !== undefined || request.testSetId !== undefined;
     if (request.testCases !== undefined && request.testSetId !== undefined) problem('testSetId', 'give testCases or testSetId, not both');
     if (bundled && request.stdin !== undefined) problem('stdin', 'with test cases, each case carries its own stdin');
-    if (bundled && request.expectedOutput !== undefined) problem('expectedOutput', 'with test cases, each case carries its own expected output');
+    if (bundled && request.expectedOutput !== undefined)
+      problem('expectedOutput', 'with test cases, each case carries its own expected output');
     if (!bundled) {
       for (const field of ['checker', 'stopAtFirstFailure', 'caseParallelism'] as const) {
         if (request[field] !== undefined) problem(field, `${field} goes with testCases or testSetId`);
       }
     }
-    if (request.testSetId !== undefined && request.checker !== undefined) problem('checker', "a test set uses its own checker");
+    if (request.testSetId !== undefined && request.checker !== undefined) problem('checker', 'a test set uses its own checker');
   })
   .openapi('CreateEvaluationRequest');
 export type CreateEvaluationRequest = z.infer<typeof CreateEvaluationRequest>;

@@ -31,12 +31,14 @@ export const Checker = z
       .object({
         kind: z.literal('program'),
         language: z.enum(LANGUAGES),
-        code: byteBounded(MAX_CHECKER_CODE_BYTES, 'checker code').refine((code) => code.length > 0, { message: 'checker code must not be empty' }),
+        code: byteBounded(MAX_CHECKER_CODE_BYTES, 'checker code').refine((code) => code.length > 0, {
+          message: 'checker code must not be empty',
+        }),
       })
       .strict()
       .openapi({
         description:
-          'A custom checker: a program run per case in a sandbox of its own, with read-only files case/input, case/expected and case/output. Exit 0 accepts, 1 rejects, anything else fails the case; an optional first stdout line 0..1 is a partial score, the rest a message.',
+          'A custom checker: a program run per case in a sandbox of its own, with read-only files case/input, case/expected and case/output. Exit 42 accepts, 43 rejects (as Kattis output validators), anything else fails the case; an optional first stdout line 0..1 is a partial score, the rest a message.',
       }),
   ])
   .openapi('Checker', {

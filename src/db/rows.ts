@@ -10,7 +10,17 @@ import { z } from 'zod';
 import type { Evaluation, EvaluationCaseResult, EvaluationEvent, TestSet, TestSetCase } from '../generated/prisma/client';
 import { BUNDLE_MODES } from '../domain/test-cases';
 import { isAnyCheckerSpec, type AnyCheckerSpec } from '../domain/checker-program';
-import { CASE_STATUSES, EVENT_TYPES, LANGUAGES, REVIEW_DECISIONS, SEVERITIES, STATUSES, VERDICTS, type Finding, type Limits } from '../domain/evaluation';
+import {
+  CASE_STATUSES,
+  EVENT_TYPES,
+  LANGUAGES,
+  REVIEW_DECISIONS,
+  SEVERITIES,
+  STATUSES,
+  VERDICTS,
+  type Finding,
+  type Limits,
+} from '../domain/evaluation';
 
 const limitsSchema = z.object({
   cpuTimeMs: z.number().int().positive(),

@@ -6,8 +6,11 @@
  * - the checker runs in a sandbox of its own, with its work dir holding three read-only files:
  *   `case/input` (the case's stdin), `case/expected` (its expected output) and `case/output`
  *   (what the submission printed);
- * - exit code 0 means accepted, 1 means wrong answer; any other exit, a signal or a limit means the
- *   checker failed, and the case is `failed` with the checker's error (the submission is not blamed);
+ * - exit code 42 means accepted, 43 means wrong answer (the Kattis output-validator convention:
+ *   codes no crash produces by accident, so a checker that dies of an uncaught exception, which
+ *   exits 1 in Python, Java and Node, is never read as a verdict); any other exit, a signal or a
+ *   limit means the checker failed, and the case is `failed` with the checker's error (the
+ *   submission is not blamed);
  * - the first line of its stdout may be a score between 0 and 1 (partial credit: `0.5`); without
  *   one, accepted scores 1 and wrong answer 0. The rest of stdout (or all of it, without a score)
  *   is a message shown with the case.
@@ -31,7 +34,7 @@ export type AnyCheckerSpec = CheckerSpec | ProgramCheckerSpec;
 /** Where the checker finds the case, relative to its work dir. */
 export const CHECKER_FILES = { input: 'case/input', expected: 'case/expected', output: 'case/output' } as const;
 
-export const CHECKER_EXIT = { accepted: 0, wrongAnswer: 1 } as const;
+export const CHECKER_EXIT = { accepted: 42, wrongAnswer: 43 } as const;
 
 /** A checker's message is cut to this many characters when stored. */
 export const CHECKER_MESSAGE_CHARS = 1000;
@@ -69,7 +72,9 @@ export function judgeByChecker(ending: CheckerEnding): CheckerJudgement {
   if (ending.limitHit !== null) return failed(`the checker exceeded its ${ending.limitHit.replace('_', ' ')} limit`);
   if (ending.signal !== null) return failed(`the checker was killed by ${ending.signal}${complaint ? `: ${complaint}` : ''}`);
   if (ending.exitCode !== CHECKER_EXIT.accepted && ending.exitCode !== CHECKER_EXIT.wrongAnswer) {
-    return failed(`the checker exited with ${String(ending.exitCode)} (0 accepts, 1 rejects)${complaint ? `: ${complaint}` : ''}`);
+    return failed(
+      `the checker exited with ${String(ending.exitCode)} (${CHECKER_EXIT.accepted} accepts, ${CHECKER_EXIT.wrongAnswer} rejects)${complaint ? `: ${complaint}` : ''}`,
+    );
   }
   const accepted = ending.exitCode === CHECKER_EXIT.accepted;
   const newline = said.indexOf('\n');
@@ -97,10 +102,7 @@ export function isAnyCheckerSpec(value: unknown): value is AnyCheckerSpec {
   if (typeof value !== 'object' || value === null) return false;
   const { kind, language, code, ...rest } = value as Record<string, unknown>;
   return (
-    kind === 'program' &&
-    typeof code === 'string' &&
-    (LANGUAGES as readonly unknown[]).includes(language) &&
-    Object.keys(rest).length === 0
+    kind === 'program' && typeof code === 'string' && (LANGUAGES as readonly unknown[]).includes(language) && Object.keys(rest).length === 0
   );
 }
 

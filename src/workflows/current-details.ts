@@ -23,7 +23,9 @@ export function heldDetails(input: {
     `No decision by then rejects it. ${input.findingCount} finding(s); the code has not run.`,
     '',
     '### Findings',
-    ...input.findings.slice(0, 20).map((f) => `- **${f.severity}** \`${f.ruleId}\` at ${f.file ? `${f.file} ` : ''}line ${f.line}: ${f.message}`),
+    ...input.findings
+      .slice(0, 20)
+      .map((f) => `- **${f.severity}** \`${f.ruleId}\` at ${f.file ? `${f.file} ` : ''}line ${f.line}: ${f.message}`),
     ...(input.findingCount > 20 ? [`- … and ${input.findingCount - 20} more (GET /v1/evaluations/${input.evaluationId})`] : []),
   ];
   for (const excerpt of input.excerpts) {

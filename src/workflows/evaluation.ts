@@ -21,14 +21,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
-import type {
-  CaseSummary,
-  EvaluationActivities,
-  LifecycleEventInput,
-  OutcomeInput,
-  ReviewInputRecord,
-  ScanOutcome,
-} from './activities';
+import type { CaseSummary, EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInputRecord, ScanOutcome } from './activities';
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
 import { EvaluationRuleIdsKey, EvaluationSeverityKey, EvaluationStatusKey, EvaluationVerdictKey } from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
@@ -237,7 +230,11 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     const done = () => finished.filter((summary) => summary !== undefined) as CaseSummary[];
     const report = () => {
       const results = done();
-      state.cases = { finished: results.length, total, failedPositions: results.filter((r) => r.status === 'failed').map((r) => r.position) };
+      state.cases = {
+        finished: results.length,
+        total,
+        failedPositions: results.filter((r) => r.status === 'failed').map((r) => r.position),
+      };
       setCurrentDetails(bundleDetails({ startedAt, total, finished: results.length, running, counts, stopping }));
     };
     const lane = async () => {

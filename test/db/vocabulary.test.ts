@@ -8,7 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { createDb, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
+import { BUNDLE_MODES } from '../../src/domain/test-cases';
+import { BUILD_ROLES } from '../../src/db/builds';
 import {
+  CASE_STATUSES,
   EVENT_TYPES,
   LANGUAGES,
   LIMIT_DEFAULTS,
@@ -117,6 +120,10 @@ test.each([
   ['evaluations', 'evaluations_verdict_check', VERDICTS],
   ['evaluations', 'evaluations_review_decision_check', REVIEW_DECISIONS],
   ['evaluation_events', 'evaluation_events_type_check', EVENT_TYPES],
+  ['evaluations', 'evaluations_bundle_mode_check', BUNDLE_MODES],
+  ['evaluation_case_results', 'evaluation_case_results_status_check', CASE_STATUSES],
+  ['evaluation_case_results', 'evaluation_case_results_verdict_check', VERDICTS],
+  ['evaluation_builds', 'evaluation_builds_role_check', BUILD_ROLES],
 ])('%s.%s allows exactly the domain constant', async (table, constraint, constant) => {
   const { rows } = await pg.query<{ definition: string }>(
     `SELECT pg_get_constraintdef(c.oid) AS definition FROM pg_constraint c

@@ -109,8 +109,18 @@ test(
   'cancelling mid-bundle stores cancelled within 2 s, kills the running cases and starts no more',
   async () => {
     const sleeper = 'import sys, time\nn = int(sys.stdin.read())\nif n >= 3: time.sleep(60)\nprint(n * 2)';
-    const id = await submit({ language: 'python', code: sleeper, testCases: TEN_CASES, caseParallelism: 2, limits: { wallTimeMs: 120_000, cpuTimeMs: 60_000 } });
-    await waitFor(async () => ((await cases(id)).filter((c) => c.status === 'completed').length >= 2 ? true : undefined), 'cases 1 and 2', TIMEOUT);
+    const id = await submit({
+      language: 'python',
+      code: sleeper,
+      testCases: TEN_CASES,
+      caseParallelism: 2,
+      limits: { wallTimeMs: 120_000, cpuTimeMs: 60_000 },
+    });
+    await waitFor(
+      async () => ((await cases(id)).filter((c) => c.status === 'completed').length >= 2 ? true : undefined),
+      'cases 1 and 2',
+      TIMEOUT,
+    );
     // Cases 3 and 4 are now sleeping in their sandboxes.
     await waitFor(async () => (sandboxProcesses().length >= 2 ? true : undefined), 'the sleeping cases to run', TIMEOUT);
 
@@ -146,7 +156,10 @@ describe('checkers', () => {
       expect((await judge({ kind: 'tokens' }, '1   2\n3', '1 2 3\n')).item.verdict).toBe('accepted');
       expect((await judge({ kind: 'float', absolute: 1e-6, relative: 0 }, '3.1415927\n', '3.14159265\n')).item.verdict).toBe('accepted');
       const far = await judge({ kind: 'float', absolute: 1e-6, relative: 0 }, '3.15\n', '3.14159265\n');
-      expect(far.item).toMatchObject({ verdict: 'wrong_answer', difference: { unit: 'token', index: 1, expected: '3.14159265', actual: '3.15' } });
+      expect(far.item).toMatchObject({
+        verdict: 'wrong_answer',
+        difference: { unit: 'token', index: 1, expected: '3.14159265', actual: '3.15' },
+      });
     },
     TIMEOUT,
   );
@@ -163,9 +176,9 @@ describe('checkers', () => {
           "inp = open('case/input').read().split()",
           "exp = sorted(open('case/expected').read().split())",
           "out = sorted(open('case/output').read().split())",
-          'if out == exp: sys.exit(0)',
-          "if len(out) == len(exp): print('0.5'); print(f'right count, {len(inp)} words in'); sys.exit(1)",
-          "print('nothing right'); sys.exit(1)",
+          'if out == exp: sys.exit(42)',
+          "if len(out) == len(exp): print('0.5'); print(f'right count, {len(inp)} words in'); sys.exit(43)",
+          "print('nothing right'); sys.exit(43)",
         ].join('\n'),
       };
       const id = await submit({
@@ -200,7 +213,9 @@ describe('checkers', () => {
       );
       expect(done).toMatchObject({ status: 'failed' });
       expect(done.verdict).toBeUndefined();
-      expect(done.error).toMatch(/custom checker failed on case 1: the checker exited with 1|checker bug/);
+      expect(done.error).toMatch(
+        /^the custom checker failed on case 1: the checker exited with 1 \(42 accepts, 43 rejects\): .*checker bug/s,
+      );
       expect(item).toMatchObject({ status: 'failed', verdict: null });
       expect(item.error).toContain('checker bug');
     },
@@ -209,7 +224,7 @@ describe('checkers', () => {
 });
 
 test(
-  "a stored test set runs by id; a missing or deleted one is refused with 422",
+  'a stored test set runs by id; a missing or deleted one is refused with 422',
   async () => {
     const created = await api.post('/v1/test-sets', { name: 'doubles', cases: TEN_CASES.slice(0, 2), checker: { kind: 'tokens' } });
     expect(created.status).toBe(201);
@@ -238,10 +253,11 @@ test(
     expect(activities.filter((a) => a === 'prepareBundle')).toHaveLength(1);
     expect(activities.filter((a) => a === 'runCase')).toHaveLength(4);
 
-    const broken = await submit({ language: 'cpp', code: 'int main( {', testCases: TEN_CASES.slice(0, 4) });
+    // Parses (so the scan lets it through) but does not compile.
+    const broken = await submit({ language: 'cpp', code: 'int main() { return undeclared_name; }', testCases: TEN_CASES.slice(0, 4) });
     const failed = await waitForTerminal(api, broken, TIMEOUT);
     expect(failed).toMatchObject({ status: 'completed', verdict: 'compilation_error' });
-    expect(failed.result.stderr).toMatch(/error/);
+    expect(failed.result.stderr).toMatch(/undeclared_name/);
     expect((await scheduledActivities(api.client, broken)).filter((a) => a === 'runCase')).toHaveLength(0);
   },
   TIMEOUT,
@@ -254,7 +270,11 @@ describe('multi-file submissions', () => {
       const python = await submit({
         language: 'python',
         entryPoint: 'main.py',
-        files: { 'main.py': { content: 'from geo.area import square\nprint(square(7))' }, 'geo/__init__.py': { content: '' }, 'geo/area.py': { content: 'def square(n):\n    return n * n' } },
+        files: {
+          'main.py': { content: 'from geo.area import square\nprint(square(7))' },
+          'geo/__init__.py': { content: '' },
+          'geo/area.py': { content: 'def square(n):\n    return n * n' },
+        },
         expectedOutput: '49',
       });
       const cpp = await submit({
@@ -279,7 +299,10 @@ describe('multi-file submissions', () => {
       const id = await submit({
         language: 'python',
         entryPoint: 'main.py',
-        files: { 'main.py': { content: 'import helper\nprint(1)' }, 'helper.py': { content: 'import socket\nsocket.create_connection(("example.com", 80))' } },
+        files: {
+          'main.py': { content: 'import helper\nprint(1)' },
+          'helper.py': { content: 'import socket\nsocket.create_connection(("example.com", 80))' },
+        },
       });
       // Held for review or blocked, depending on the policy: either way once the scan is done.
       const done: any = await waitFor(

@@ -1,6 +1,7 @@
 /**
  * Records one workflow history per path of evaluationWorkflow (accepted, blocked, review
- * approved, rejected, review timed out, cancelled, failed) into test/replay/histories/<label>/,
+ * approved, rejected, review timed out, cancelled, failed, and the test-case bundle's: judged,
+ * compile error, checker failed, cancelled) into test/replay/histories/<label>/,
  * for replay.test.ts to replay against the current workflow code.
  *
  *   npx tsx test/replay/record-histories.ts <label>     # e.g. v2-updates
@@ -12,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import globalSetup from '../support/global-setup';
 import globalTeardown from '../support/global-teardown';
-import { startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal } from '../support/harness';
+import { sandboxProcesses, startTestApi, startTestWorker, uniqueQueue, waitFor, waitForTerminal } from '../support/harness';
 import { createEngine } from '../../src/sandbox';
 import { SandboxInfrastructureError } from '../../src/sandbox/engine';
 import { temporal } from '@temporalio/proto';
@@ -76,6 +77,34 @@ async function main(): Promise<void> {
         return id;
       },
       failed: async () => submit(failingApi, { language: 'python', code: 'print(1)' }),
+      bundle: async () =>
+        submit(api, {
+          language: 'python',
+          code: 'n = int(input())\nprint(n * 2 if n != 3 else 0)',
+          testCases: [1, 2, 3, 4].map((n) => ({ stdin: `${n}\n`, expectedOutput: `${2 * n}\n` })),
+          caseParallelism: 2,
+        }),
+      'bundle-compile-error': async () =>
+        submit(api, { language: 'c', code: 'int main(void) { return missing; }', testCases: [{ stdin: '', expectedOutput: '' }] }),
+      'bundle-checker-failed': async () =>
+        submit(api, {
+          language: 'python',
+          code: 'print(1)',
+          testCases: [{ expectedOutput: '1' }],
+          checker: { kind: 'program', language: 'python', code: 'raise SystemExit(7)' },
+        }),
+      'bundle-cancelled': async () => {
+        const id = await submit(api, {
+          language: 'python',
+          code: 'import time\ntime.sleep(30)',
+          testCases: [{ expectedOutput: '' }, { expectedOutput: '' }],
+          caseParallelism: 1,
+        });
+        await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), `${id} running`);
+        await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), `${id}'s first case running`);
+        expectStatus(await api.post(`/v1/evaluations/${id}/cancel`, {}));
+        return id;
+      },
     };
 
     for (const [name, run] of Object.entries(paths)) {

@@ -32,7 +32,19 @@ function loadHistory(file: string): temporal.api.history.v1.IHistory {
 
 test('there are histories of every path to replay', () => {
   const paths = new Set(files.map((f) => path.basename(f, '.json')));
-  for (const p of ['accepted', 'blocked', 'review-approved', 'review-rejected', 'review-timed-out', 'cancelled', 'failed']) {
+  for (const p of [
+    'accepted',
+    'blocked',
+    'review-approved',
+    'review-rejected',
+    'review-timed-out',
+    'cancelled',
+    'failed',
+    'bundle',
+    'bundle-compile-error',
+    'bundle-checker-failed',
+    'bundle-cancelled',
+  ]) {
     expect(paths).toContain(p);
   }
 });

@@ -103,7 +103,7 @@ test("a custom checker failing on a case fails the evaluation with the checker's
     prepareBundle: async () => ({ weights: [1, 1, 1, 1], mode: 'all', parallelism: 1 }),
     runCase: async ({ position }) =>
       position === 2
-        ? { position, status: 'failed', verdict: null, score: 0, timeMs: 5, error: 'the checker exited with 3 (0 accepts, 1 rejects)' }
+        ? { position, status: 'failed', verdict: null, score: 0, timeMs: 5, error: 'the checker exited with 3 (42 accepts, 43 rejects)' }
         : judged(position),
   });
   const handle = await start({ bundle: true });
@@ -113,7 +113,7 @@ test("a custom checker failing on a case fails the evaluation with the checker's
   expect(calls.runCase.map((c) => c.position)).toEqual([1, 2]);
   expect(calls.persistResults[0]).toMatchObject({
     status: 'failed',
-    error: 'the custom checker failed on case 2: the checker exited with 3 (0 accepts, 1 rejects)',
+    error: 'the custom checker failed on case 2: the checker exited with 3 (42 accepts, 43 rejects)',
   });
   expect(calls.persistResults[0]?.verdict).toBeUndefined();
 });

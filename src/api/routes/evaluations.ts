@@ -54,7 +54,7 @@ const errorDescriptions: Record<number, string> = {
   400: 'Invalid request',
   404: 'No such evaluation',
   409: "Conflict with the evaluation's current state",
-  422: 'Idempotency-Key reused with a different body (`idempotency_key_reused`), or the language is not available on this service (`language_unavailable`, with the reason; see GET /v1/languages), or the test set named by `testSetId` is not this tenant\'s (`test_set_not_found`)',
+  422: "Idempotency-Key reused with a different body (`idempotency_key_reused`), or the language is not available on this service (`language_unavailable`, with the reason; see GET /v1/languages), or the test set named by `testSetId` is not this tenant's (`test_set_not_found`)",
   429: 'Rate limit or in-flight cap reached',
   401: 'Missing or invalid API key',
   403: 'The API key lacks the scope',
