@@ -7,6 +7,7 @@
  * - with `first_failure`, no case starts after one that was not accepted (the rest count as skipped);
  * - a compile failure ends the evaluation with its outcome before any case runs;
  * - a custom checker that fails on a case fails the evaluation, naming the case;
+ * - the run's current details in the Web UI show the bundle's progress;
  * - cancelling mid-bundle cancels the running cases and starts no more.
  */
 import { Context } from '@temporalio/activity';
@@ -138,6 +139,12 @@ test('cancelling mid-bundle cancels the running cases and starts no more', async
   });
   const handle: EvaluationHandle = await start({ bundle: true });
   await waitFor('cases 3 and 4 to run', () => (calls.runCase.length >= 4 ? true : undefined));
+  // What an operator reads on the run's page in the Web UI while it runs.
+  const details = await waitFor('the progress to show', async () => {
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    return metadata.currentDetails?.includes('2 of 10 finished, 2 running') ? metadata.currentDetails : undefined;
+  });
+  expect(details).toMatch(/^\*\*Running test cases\*\* since .*\nSo far: accepted 2\./);
 
   await handle.cancel();
   const failure = await handle.result().then(
