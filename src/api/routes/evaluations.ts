@@ -29,6 +29,7 @@ import {
   WebhookDelivery,
 } from '../../contract/schemas';
 import type { Submissions } from '../submissions';
+import { SUBMISSION_EXAMPLES } from '../../contract/examples';
 import type { Metrics } from '../../metrics/metrics';
 import { validationHook } from '../validation';
 import { parseLastEventId, streamEvents } from '../event-stream';
@@ -77,7 +78,7 @@ const submitRoute = createRoute({
   request: {
     headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
     query: z.object({ wait: z.coerce.number().min(0).max(MAX_WAIT_SECONDS).optional() }),
-    body: { required: true, content: { 'application/json': { schema: CreateEvaluationRequest } } },
+    body: { required: true, content: { 'application/json': { schema: CreateEvaluationRequest, examples: SUBMISSION_EXAMPLES } } },
   },
   responses: {
     200: json(Evaluation, 'Finished within the wait time'),
