@@ -27,6 +27,8 @@ export interface BenchOptions {
   workerConcurrency?: number;
   apiPid?: number;
   workerPid?: number;
+  /** Folder for V8 CPU profiles of the started service's Node processes (API and worker), written when it stops. */
+  cpuProfDir?: string;
 }
 
 const HELP = `npm run bench -- [flags]
@@ -44,7 +46,9 @@ const HELP = `npm run bench -- [flags]
   --rate-seconds S    how long (default 10)
   --backlog N         evaluations submitted at once, RSS sampled, until all finish (default 0: skipped; the goal is 10000)
   --worker-concurrency N   WORKER_CONCURRENCY of the started service
-  --api-pid P --worker-pid P   processes whose RSS the backlog run samples, with --url`;
+  --api-pid P --worker-pid P   processes whose RSS the backlog run samples, with --url
+  --cpu-prof DIR      the started service's Node processes (API, worker, and their worker threads) write V8 CPU
+                      profiles (.cpuprofile, for Chrome DevTools or speedscope) into DIR when the suite stops them`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -67,6 +71,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'worker-concurrency': { type: 'string' },
       'api-pid': { type: 'string' },
       'worker-pid': { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -105,7 +110,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     workerConcurrency: int('worker-concurrency', values['worker-concurrency'], 1),
     apiPid: int('api-pid', values['api-pid'], 1),
     workerPid: int('worker-pid', values['worker-pid'], 1),
+    cpuProfDir: values['cpu-prof'],
   };
+  if (options.url && options.cpuProfDir) throw new Error('--cpu-prof profiles a service the suite starts, not one given by --url');
   if (options.url && (!options.apiKey || !options.databaseUrl)) {
     throw new Error(
       '--url needs --api-key (or API_KEY) and --database-url: the stage split and the lost/duplicated counts read PostgreSQL',

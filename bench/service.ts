@@ -77,7 +77,10 @@ async function startService(options: BenchOptions): Promise<Service> {
   };
   const logFile = path.join(dataDir, 'service.log');
   const log = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main/start.ts')], {
+  // Node options are inherited by the worker process (it is started with this one's execArgv);
+  // --cpu-prof is not allowed in NODE_OPTIONS, so it goes on the command line.
+  const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfDir)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'src/main/start.ts')], {
     cwd: root,
     env,
     stdio: ['ignore', log, log],

@@ -210,7 +210,13 @@ export class EvaluationStore {
 
   /**
    * A non-terminal step (scanning, awaiting_review, running). Never moves an evaluation out of a
-   * terminal status, so a late retry cannot undo a cancellation. Only the owning run may write.
+   * terminal status, so a late retry cannot undo a cancellation. Only the owning run may write;
+   * the first run of the evaluation's own workflow id claims it while it is still `queued`.
+   *
+   * One statement, one round trip (it runs between the workflow's steps, as a local activity
+   * inside a workflow task): the row is locked and read, claimed and moved only if this run owns
+   * it or may claim it and it is not terminal, and the event is inserted only with that move,
+   * at most once per dedupe key. The row as it was decides which error, if any, is raised.
    */
   async recordTransition(input: {
     evaluationId: string;
@@ -222,20 +228,46 @@ export class EvaluationStore {
     startedAt?: Date;
     review?: ReviewRecord;
   }): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      await claimOrVerify(tx, input.evaluationId, input.run);
-      const { count } = await tx.evaluation.updateMany({
-        where: { id: input.evaluationId, status: { notIn: terminal } },
-        data: {
-          status: input.status,
-          ...(input.findings ? { findings: input.findings as unknown as Prisma.InputJsonValue } : {}),
-          ...(input.startedAt ? { startedAt: input.startedAt } : {}),
-          ...reviewColumns(input.review),
-        },
-      });
-      // After a terminal status, a step's event would contradict it: it is not stored.
-      if (input.event && count > 0) await insertEvent(tx, input.evaluationId, input.event);
-    });
+    const { evaluationId, run, event, review } = input;
+    const columns = [
+      Prisma.sql`run_id = ${run.runId}`,
+      Prisma.sql`status = ${input.status}`,
+      // What Prisma's @updatedAt would set: the writer's clock, which the reconciler compares against.
+      Prisma.sql`updated_at = ${new Date()}::timestamptz`,
+      ...(input.findings ? [Prisma.sql`findings = ${JSON.stringify(input.findings)}::jsonb`] : []),
+      ...(input.startedAt ? [Prisma.sql`started_at = ${input.startedAt}::timestamptz`] : []),
+      ...(review
+        ? [
+            Prisma.sql`review_decision = ${review.decision}, reviewed_by = ${review.by}, review_reason = ${review.reason}, reviewed_at = ${review.at}::timestamptz`,
+          ]
+        : []),
+    ];
+    const logged = event
+      ? Prisma.sql`, logged AS (
+          INSERT INTO evaluation_events (evaluation_id, type, dedupe_key, data, created_at)
+          SELECT id, ${event.type}, ${event.dedupeKey}, ${JSON.stringify(event.data ?? {})}::jsonb, ${event.at}::timestamptz FROM moved
+          ON CONFLICT (evaluation_id, dedupe_key) DO NOTHING
+        )`
+      : Prisma.empty;
+    const rows = await this.db.$queryRaw<Array<{ workflowId: string; runId: string | null; status: string }>>`
+      WITH current AS (
+        SELECT id, workflow_id, run_id, status FROM evaluations WHERE id = ${evaluationId}::uuid FOR UPDATE
+      ), moved AS (
+        UPDATE evaluations AS e SET ${Prisma.join(columns, ', ')}
+        FROM current AS c
+        WHERE e.id = c.id
+          AND c.workflow_id = ${run.workflowId}
+          AND (c.run_id = ${run.runId} OR (c.run_id IS NULL AND c.status = 'queued'))
+          AND c.status NOT IN (${Prisma.join(terminal)})
+        RETURNING e.id
+      )${logged}
+      SELECT workflow_id AS "workflowId", run_id AS "runId", status FROM current`;
+    const before = rows[0];
+    if (!before) throw new EvaluationNotFoundError(evaluationId);
+    const mayClaim = before.runId === null && before.status === 'queued';
+    if (before.workflowId !== run.workflowId || (before.runId !== run.runId && !mayClaim)) {
+      throw new NotOwningRunError(evaluationId, run, before);
+    }
   }
 
   /**

@@ -76,7 +76,8 @@ export async function startWorker(
     reviewTimeout: config.reviewTimeout,
     publicUrl: config.publicUrl,
   });
-  const workflowBundle = prebuiltWorkflowBundle();
+  // Its workflow interceptors must match the tracing setting (see workflow-bundle.ts).
+  const workflowBundle = prebuiltWorkflowBundle(undefined, { tracing: tracing !== undefined });
   const worker = await createEvaluationWorker({
     connection,
     namespace: config.temporal.namespace,

@@ -47,8 +47,9 @@ async function main() {
     let uiUrl: string | undefined;
     if (!temporalAddress) {
       // The embedded server runs through the SDK's runtime, which must be ours (no signal handlers
-      // of its own) before anything instantiates the default one.
-      installTemporalRuntime(log, undefined, config.temporalMetricsBindAddress);
+      // of its own) before anything instantiates the default one. It serves no SDK metrics: the
+      // worker process does, on TEMPORAL_METRICS_BIND_ADDRESS (both binding it failed the start).
+      installTemporalRuntime(log);
       const temporal = await startEmbeddedTemporal({
         dataDir: path.join(config.dataDir, 'temporal'),
         port: config.temporal.port,

@@ -34,6 +34,7 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
     activities: setup.activities,
     // Each execute holds a sandbox (CPU and memory); more at once than the machine has cores only queues inside it.
     maxConcurrentActivityTaskExecutions: setup.maxConcurrentExecutions,
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: activityPollers(setup.maxConcurrentExecutions) },
     // Cancellation reaches an activity only on a heartbeat's response; the SDK's default throttle
     // (80% of the heartbeat timeout) would delay a cancel by up to 4 s.
     maxHeartbeatThrottleInterval: '500 milliseconds',
@@ -41,6 +42,19 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
     ...(setup.interceptors ? { interceptors: setup.interceptors } : {}),
     ...(setup.sinks ? { sinks: setup.sinks } : {}),
   });
+}
+
+/**
+ * Activity pollers: fewer than the slots, so that slots stay free for eager activities. Each
+ * poller holds a slot while it waits, and the SDK's default (as many pollers as slots, up to 10)
+ * left none, so the server never handed an activity back with the workflow task that scheduled it
+ * and every activity waited for matching and a poll instead (about 8 ms each, three per
+ * evaluation, and the server's CPU for each). An eager activity is the same activity task,
+ * recorded in the history, with the same timeouts, heartbeats and retries; two pollers still take
+ * whatever is not dispatched eagerly (retries, activities scheduled while every slot was busy).
+ */
+export function activityPollers(slots: number): number {
+  return Math.max(1, Math.min(2, slots - 1));
 }
 
 export async function connectWorker(address: string, security: ConnectionSecurity = {}): Promise<NativeConnection> {

@@ -11,8 +11,6 @@ import {
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import type { WorkerOptions } from '@temporalio/worker';
-import { Resource } from '@opentelemetry/resources';
-import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { activityContextInterceptor } from './activity-context';
@@ -29,7 +27,12 @@ export interface WorkerObservability {
   sinks: NonNullable<WorkerOptions['sinks']>;
 }
 
-/** `prebuiltBundle`: the worker loads a bundle that already has the workflow interceptor modules. */
+/**
+ * `prebuiltBundle`: the worker loads a bundle that already has the workflow interceptor modules,
+ * which must be those of `workflowInterceptorModules({ tracing: tracing !== undefined })`.
+ * With tracing off nothing of OpenTelemetry runs: no activity interceptors, no workflow
+ * interceptors, no sink.
+ */
 export function workerObservability(
   metrics: Metrics,
   log: Logger,
@@ -50,9 +53,9 @@ export function workerObservability(
         activityContextInterceptor(metrics, log),
       ],
       // For a worker that bundles from source; a prebuilt bundle has them already (and the SDK warns).
-      ...(prebuiltBundle ? {} : { workflowModules: workflowInterceptorModules() }),
+      ...(prebuiltBundle ? {} : { workflowModules: workflowInterceptorModules({ tracing: tracing !== undefined }) }),
     },
-    // The workflow's OpenTelemetry interceptors always call this sink; with tracing off it drops.
-    sinks: { exporter: makeWorkflowExporter(tracing?.processor ?? new NoopSpanProcessor(), tracing?.resource ?? Resource.empty()) },
+    // The workflow's OpenTelemetry interceptors hand their spans to this sink.
+    sinks: tracing ? { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) } : {},
   };
 }

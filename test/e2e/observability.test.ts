@@ -56,7 +56,7 @@ beforeAll(async () => {
     taskQueue: queue,
     workflowBundle: await bundleWorkflowCode({
       workflowsPath: workflowsPath(),
-      workflowInterceptorModules: workflowInterceptorModules(),
+      workflowInterceptorModules: workflowInterceptorModules({ tracing: true }),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
     }),
     maxConcurrentExecutions: 2,

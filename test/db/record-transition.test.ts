@@ -1,0 +1,114 @@
+/**
+ * recordTransition, the status write between the workflow's steps (one SQL statement), against
+ * real PostgreSQL: what it stores, that a retry stores nothing twice, that a missing row and a
+ * run that does not own the evaluation are told apart and change nothing, and that of two runs
+ * racing to claim a queued evaluation exactly one wins.
+ */
+import { randomUUID } from 'node:crypto';
+import { createDb, type Db } from '../../src/db/client';
+import { EvaluationNotFoundError, EvaluationStore, NotOwningRunError, type RunRef } from '../../src/db/evaluations';
+import { LIMIT_DEFAULTS, workflowIdFor, type Finding } from '../../src/domain/evaluation';
+import { databaseUrl } from '../support/harness';
+
+let db: Db;
+let store: EvaluationStore;
+
+beforeAll(() => {
+  db = createDb(databaseUrl(), { maxConnections: 4 });
+  store = new EvaluationStore(db);
+});
+afterAll(() => db.$disconnect());
+
+async function evaluation(): Promise<{ id: string; run: RunRef }> {
+  const id = randomUUID();
+  await store.create({
+    id,
+    tenant: `transition-${id}`,
+    language: 'python',
+    code: Buffer.from('print(1)'),
+    limits: LIMIT_DEFAULTS,
+    metadata: {},
+  });
+  return { id, run: { workflowId: workflowIdFor(id), runId: randomUUID() } };
+}
+
+const updatedAt = async (id: string) =>
+  (await db.evaluation.findUniqueOrThrow({ where: { id }, select: { updatedAt: true } })).updatedAt.getTime();
+
+test('stores the status, the columns given and the event; a retry adds no second event', async () => {
+  const { id, run } = await evaluation();
+  const at = new Date('2026-01-02T03:04:05.678Z');
+  const findings: Finding[] = [{ ruleId: 'py.eval', severity: 'high', message: 'eval', line: 1, column: 1 }];
+  const created = await updatedAt(id);
+  const scan = { type: 'SCAN_COMPLETED' as const, dedupeKey: 'scan', at, data: { action: 'allow', findings: 1 } };
+  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at, findings, event: scan });
+  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at, findings, event: scan });
+  const row = await store.get(id);
+  expect(row).toMatchObject({ status: 'scanning', runId: run.runId, findings, startedAt: null, reviewDecision: null });
+  expect(await updatedAt(id)).toBeGreaterThanOrEqual(created);
+  const events = (await store.events(id)).filter((e) => e.type === 'SCAN_COMPLETED');
+  expect(events).toHaveLength(1);
+  expect(events[0]).toMatchObject({ dedupeKey: 'scan', data: { action: 'allow', findings: 1 } });
+  expect(events[0]!.createdAt.toISOString()).toBe(at.toISOString());
+
+  const review = { decision: 'approved' as const, by: 'ana', reason: null, at };
+  await store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, review });
+  expect(await store.get(id)).toMatchObject({
+    status: 'running',
+    findings,
+    startedAt: at,
+    reviewDecision: 'approved',
+    reviewedBy: 'ana',
+    reviewReason: null,
+    reviewedAt: at,
+  });
+});
+
+test('a missing evaluation is EvaluationNotFoundError', async () => {
+  const id = randomUUID();
+  await expect(
+    store.recordTransition({
+      evaluationId: id,
+      run: { workflowId: workflowIdFor(id), runId: randomUUID() },
+      status: 'scanning',
+      at: new Date(),
+    }),
+  ).rejects.toBeInstanceOf(EvaluationNotFoundError);
+});
+
+test('a run that does not own the evaluation is refused and stores neither status nor event', async () => {
+  const { id, run } = await evaluation();
+  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date() });
+  const other = { ...run, runId: randomUUID() };
+  const event = { type: 'EXECUTION_STARTED' as const, dedupeKey: 'execution-started', at: new Date() };
+  const refused = store.recordTransition({ evaluationId: id, run: other, status: 'running', at: new Date(), event });
+  await expect(refused).rejects.toBeInstanceOf(NotOwningRunError);
+  await expect(refused).rejects.toMatchObject({ owner: { workflowId: run.workflowId, runId: run.runId, status: 'scanning' } });
+  expect(await store.get(id)).toMatchObject({ status: 'scanning', runId: run.runId });
+  expect((await store.events(id)).map((e) => e.type)).not.toContain('EXECUTION_STARTED');
+});
+
+test('two runs racing to claim a queued evaluation: exactly one owns it', async () => {
+  for (let i = 0; i < 5; i++) {
+    const { id, run } = await evaluation();
+    const runs = [run, { ...run, runId: randomUUID() }];
+    const results = await Promise.allSettled(
+      runs.map((r) =>
+        store.recordTransition({
+          evaluationId: id,
+          run: r,
+          status: 'scanning',
+          at: new Date(),
+          event: { type: 'SCAN_COMPLETED', dedupeKey: `scan-${r.runId}`, at: new Date() },
+        }),
+      ),
+    );
+    const won = results.findIndex((r) => r.status === 'fulfilled');
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: expect.any(NotOwningRunError) });
+    expect((await store.get(id))?.runId).toBe(runs[won]!.runId);
+    expect((await store.events(id)).filter((e) => e.type === 'SCAN_COMPLETED').map((e) => e.dedupeKey)).toEqual([
+      `scan-${runs[won]!.runId}`,
+    ]);
+  }
+});
