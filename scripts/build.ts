@@ -8,7 +8,9 @@
  *    C compiler here the build says so and goes on (the service then compiles it at start, or
  *    falls back to init.py: see src/sandbox/run/compiled-init.ts);
  * 4. the workflow code is bundled once (bundleWorkflowCode, the webpack step a worker otherwise
- *    runs at every start) into dist/workflow-bundle.js, with the workflow interceptors included (request context, tracing).
+ *    runs at every start), twice over: dist/workflow-bundle.js with the request-context
+ *    interceptors only (tracing off, the default), dist/workflow-bundle-tracing.js with the
+ *    OpenTelemetry ones too (see src/main/workflow-bundle.ts).
  *
  * `npx tsx scripts/build.ts [outDir]` (default dist/; the build test builds into a temporary
  * folder). Fails on the first error.
@@ -17,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_FILE } from '../src/main/workflow-bundle';
+import { TRACING_WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_FILE } from '../src/main/workflow-bundle';
 import { prebuildInit } from '../src/sandbox/run/compiled-init';
 import { workflowInterceptorModules } from '../src/tracing/workflow-modules';
 
@@ -33,16 +35,21 @@ async function main(): Promise<void> {
   compile();
   const assets = copyAssets(src);
   const init = await prebuildInit(path.join(dist, 'sandbox', 'run'));
-  const bundle = await bundleWorkflowCode({
-    // From source: the same code tsc compiled, and resolvable wherever dist/ is written.
-    workflowsPath: path.join(src, 'workflows'),
-    workflowInterceptorModules: workflowInterceptorModules(),
-    logger: quietLogger,
-  });
-  fs.writeFileSync(path.join(dist, WORKFLOW_BUNDLE_FILE), bundle.code);
-  console.log(
-    `built ${dist}: compiled src/, ${assets.length} assets (${assets.join(', ')}), ${init}, ${WORKFLOW_BUNDLE_FILE} (${Math.round(bundle.code.length / 1024)} KiB)`,
-  );
+  const bundles: string[] = [];
+  for (const [file, tracing] of [
+    [WORKFLOW_BUNDLE_FILE, false],
+    [TRACING_WORKFLOW_BUNDLE_FILE, true],
+  ] as const) {
+    const bundle = await bundleWorkflowCode({
+      // From source: the same code tsc compiled, and resolvable wherever dist/ is written.
+      workflowsPath: path.join(src, 'workflows'),
+      workflowInterceptorModules: workflowInterceptorModules({ tracing }),
+      logger: quietLogger,
+    });
+    fs.writeFileSync(path.join(dist, file), bundle.code);
+    bundles.push(`${file} (${Math.round(bundle.code.length / 1024)} KiB)`);
+  }
+  console.log(`built ${dist}: compiled src/, ${assets.length} assets (${assets.join(', ')}), ${init}, ${bundles.join(', ')}`);
 }
 
 function compile(): void {

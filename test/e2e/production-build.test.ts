@@ -75,6 +75,8 @@ test('the build has the compiled entry points, the scanner script and the workfl
     'scanner/python/scan.py',
     'scanner/python/rules.json',
     'workflow-bundle.js',
+    // For a worker with tracing on, which would otherwise bundle at start.
+    'workflow-bundle-tracing.js',
   ]) {
     expect(fs.existsSync(path.join(folder, 'dist', file))).toBe(true);
   }
