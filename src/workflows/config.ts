@@ -2,7 +2,7 @@
  * What the workflows, the activities and the callers must agree on, in one place: failure type
  * names and the activities' timeouts and retry policies. Bundle-safe (workflow code imports it).
  */
-import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 
 /** ApplicationFailure types that cross the workflow/activity boundary. */
 export const FailureType = {
@@ -30,6 +30,19 @@ export const PERSIST_OPTIONS: ActivityOptions = {
 };
 
 export const TRANSITION_OPTIONS = { startToCloseTimeout: '30 seconds', retry: persistRetry } as const;
+
+/**
+ * The terminal write as a local activity (runs started since the `persist-as-local-activity`
+ * patch): the same write, retries and timeout, run by the worker that holds the workflow task, so
+ * the result is stored without one more round trip through the server and one more workflow task.
+ * A worker that dies mid-write loses the task; the next worker replays to this point and writes
+ * again, which the store makes a no-op.
+ */
+export const PERSIST_LOCAL_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: persistRetry,
+  summary: PERSIST_OPTIONS.summary,
+};
 
 export const SCAN_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '1 minute',

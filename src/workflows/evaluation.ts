@@ -28,6 +28,7 @@ import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
 import {
   EXECUTE_OPTIONS,
   FailureType,
+  PERSIST_LOCAL_OPTIONS,
   PERSIST_OPTIONS,
   PREPARE_BUNDLE_OPTIONS,
   RUN_CASE_OPTIONS,
@@ -50,6 +51,7 @@ import {
 } from './definitions';
 
 const { persistResults } = proxyActivities<EvaluationActivities>(PERSIST_OPTIONS);
+const { persistResults: persistResultsLocally } = proxyLocalActivities<EvaluationActivities>(PERSIST_LOCAL_OPTIONS);
 
 // Status changes between the main steps are small idempotent writes: as local activities they
 // run in this worker without a round trip through the Temporal server per write.
@@ -158,7 +160,9 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     // race a `cancelled` write against this one nor turn the stored result into another. Runs that
     // started before this rule replay without it.
     const settlesOnStore = patched('finish-settles-on-store');
-    const persist = () => persistResults({ evaluationId, at: now(), ...outcome });
+    // Runs that started before the terminal write became a local activity replay with the activity.
+    const store = patched('persist-as-local-activity') ? persistResultsLocally : persistResults;
+    const persist = () => store({ evaluationId, at: now(), ...outcome });
     await (settlesOnStore ? CancellationScope.nonCancellable(persist) : persist());
     reviewStored = true;
     setCurrentDetails(

@@ -209,12 +209,23 @@ export async function waitForTerminal(api: TestApi, id: string, timeoutMs = 3000
   );
 }
 
-/** Activity types scheduled in a workflow's history, in order. */
-export async function scheduledActivities(client: Client, evaluationId: string): Promise<string[]> {
+/**
+ * Activity types run by a workflow, in order: those scheduled through the server and, with
+ * `{ local: true }`, the local activities recorded as markers too.
+ */
+export async function scheduledActivities(client: Client, evaluationId: string, { local = false } = {}): Promise<string[]> {
   const history = await client.workflow.getHandle(`evaluation-${evaluationId}`).fetchHistory();
   return (history.events ?? [])
-    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? (local ? localActivityType(e) : undefined))
     .filter((n): n is string => typeof n === 'string');
+}
+
+/** The activity type of a local activity's marker (the SDK's core records it in the marker's `data`). */
+function localActivityType(event: { markerRecordedEventAttributes?: { markerName?: string | null; details?: any } | null }): string | undefined {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_local_activity') return undefined;
+  const data = marker.details?.data?.payloads?.[0]?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
 }
 
 /** PIDs of sandbox processes (bwrap and the launcher) still alive on this machine. */
