@@ -10,7 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { CaseResultStore, NewCaseResult } from '../db/case-results';
 import type { Db } from '../db/client';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
-import { findBundlePlan, findTestCase } from '../db/test-sets';
+import { findTestCase, findTestSet } from '../db/test-sets';
 import type { TestSetCaseRow } from '../db/rows';
 import { CHECKER_FILES, checkerLimits, isProgramChecker, judgeByChecker, type AnyCheckerSpec } from '../domain/checker-program';
 import { checkOutput, type OutputDifference } from '../domain/checkers';
@@ -48,10 +48,10 @@ export function makeRunCase(deps: RunCaseDeps) {
     const row = await refusalsAreFinal(() => admitSubmission(deps.store, evaluationId, run, ctx));
     const testSetId = row.testSetId;
     if (testSetId === null) throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} has no test cases`);
-    const [testCase, plan] = await waitOutDatabaseBlips(ctx, () =>
-      Promise.all([findTestCase(deps.db, testSetId, position), findBundlePlan(deps.db, testSetId)]),
+    const [testCase, set] = await waitOutDatabaseBlips(ctx, () =>
+      Promise.all([findTestCase(deps.db, testSetId, position), findTestSet(deps.db, testSetId)]),
     );
-    if (testCase === null || plan === null) throw ApplicationFailure.nonRetryable(`case ${position} of test set ${testSetId} is gone`);
+    if (testCase === null || set === null) throw ApplicationFailure.nonRetryable(`case ${position} of test set ${testSetId} is gone`);
     const program = await deps.builds.load(evaluationId, 'program', row.language);
     if (program === null)
       throw ApplicationFailure.nonRetryable(`evaluation ${evaluationId} has no built program: prepareBundle did not run`);
@@ -64,7 +64,7 @@ export function makeRunCase(deps: RunCaseDeps) {
 
     const judgement =
       ranVerdict === 'accepted'
-        ? await withHeartbeat(ctx, () => judge(deps, evaluationId, plan.set.checker, testCase, result.stdout, ctx.cancellationSignal))
+        ? await withHeartbeat(ctx, () => judge(deps, evaluationId, set.checker, testCase, result.stdout, ctx.cancellationSignal))
         : notRunToEnd(ranVerdict);
     const caseResult: NewCaseResult = {
       position,

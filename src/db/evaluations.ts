@@ -330,7 +330,11 @@ export class EvaluationStore {
       if (row.status !== 'running') {
         throw new ExecutionRefusedError(evaluationId, `it is ${row.status}, not running`);
       }
-      const stored = await tx.evaluationEvent.findMany({ where: { evaluationId }, select: { id: true, type: true, data: true } });
+      // Only the events that decide (a bundle adds one event per case, which must not slow each case's gate).
+      const stored = await tx.evaluationEvent.findMany({
+        where: { evaluationId, type: { in: ['SCAN_COMPLETED', 'SECURITY_VIOLATION', 'REVIEW_APPROVED', 'REVIEW_REJECTED'] } },
+        select: { id: true, type: true, data: true },
+      });
       const events = stored.map(parseEventColumns);
       const types = new Set(events.map((e) => e.type));
       if (types.has('SECURITY_VIOLATION') || types.has('REVIEW_REJECTED')) {

@@ -108,6 +108,12 @@ export async function findTestCase(db: Db, testSetId: string, position: number):
   return row === null ? null : parseTestSetCaseRow(row);
 }
 
+/** The set itself (its checker), without its cases: what each case's run needs besides its own case. */
+export async function findTestSet(db: Db, testSetId: string): Promise<TestSetRow | null> {
+  const set = await db.testSet.findUnique({ where: { id: testSetId } });
+  return set === null ? null : parseTestSetRow(set);
+}
+
 /** The set's checker and every case's weight, name and position, without the cases' bytes. */
 export async function findBundlePlan(
   db: Db,

@@ -283,7 +283,12 @@ describe('runs that explain themselves', () => {
     const id = await submit({ ...HELD, metadata: { task: 'cwd-check' } });
     await statusIs(id, 'awaiting_review');
     const handle = handleOf(id);
-    const description = await handle.describe();
+    // The row says awaiting_review as soon as the status write (a local activity) is done; the
+    // search attributes reach the server only when that workflow task completes, a moment later.
+    const description = await waitFor(async () => {
+      const described = await handle.describe();
+      return described.searchAttributes.EvaluationStatus?.[0] === 'awaiting_review' ? described : undefined;
+    }, 'the held status in the search attributes');
     expect(await description.staticSummary()).toMatch(/^python · default · \d+ B · sha256:[0-9a-f]{12} · "import os"$/);
     expect(await description.staticDetails()).toMatch(/cpuTimeMs \| 5000[\s\S]*task: cwd-check[\s\S]*GET \/v1\/evaluations\//);
     expect(description.searchAttributes).toMatchObject({
