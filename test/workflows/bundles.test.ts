@@ -156,6 +156,8 @@ test('cancelling mid-bundle cancels the running cases and starts no more', async
   expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
   expect(cancelledCases.sort()).toEqual([3, 4]);
   expect(calls.runCase).toHaveLength(4);
-  expect(calls.persistResults).toHaveLength(1);
-  expect(calls.persistResults[0]).toMatchObject({ status: 'cancelled' });
+  // The terminal write is a local activity: when the workflow task it ran in is retried (here because
+  // the second case's cancellation arrived meanwhile), it runs again, and the store keeps the first.
+  expect(calls.persistResults.length).toBeGreaterThanOrEqual(1);
+  expect(calls.persistResults.every((call) => call.status === 'cancelled' && call.event.type === 'EVALUATION_CANCELLED')).toBe(true);
 });
