@@ -221,7 +221,9 @@ export async function scheduledActivities(client: Client, evaluationId: string, 
 }
 
 /** The activity type of a local activity's marker (the SDK's core records it in the marker's `data`). */
-function localActivityType(event: { markerRecordedEventAttributes?: { markerName?: string | null; details?: any } | null }): string | undefined {
+function localActivityType(event: {
+  markerRecordedEventAttributes?: { markerName?: string | null; details?: any } | null;
+}): string | undefined {
   const marker = event.markerRecordedEventAttributes;
   if (marker?.markerName !== 'core_local_activity') return undefined;
   const data = marker.details?.data?.payloads?.[0]?.data;
