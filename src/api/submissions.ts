@@ -19,6 +19,7 @@ import { DestinationLookupError, validateCallbackUrl } from '../webhooks/ssrf-gu
 import { checkCapacity } from './ratelimit';
 import { admissionGate } from '../db/admission';
 import { DEFAULT_CASE_PARALLELISM, type CreateEvaluationRequest } from '../contract/schemas';
+import { toNewTestCases } from '../contract/test-sets';
 
 export interface SubmissionDeps {
   store: EvaluationStore;
@@ -184,13 +185,7 @@ function bundleOf(request: CreateEvaluationRequest, evaluationId: string): NewBu
       inline: {
         name: `inline cases of evaluation ${evaluationId}`,
         checker: request.checker ?? DEFAULT_CHECKER,
-        cases: request.testCases.map((testCase) => ({
-          name: testCase.name,
-          stdin: Buffer.from(testCase.stdin ?? '', 'utf8'),
-          expectedOutput: Buffer.from(testCase.expectedOutput, 'utf8'),
-          weight: testCase.weight,
-          limits: testCase.limits ? stripUndefined(testCase.limits) : undefined,
-        })),
+        cases: toNewTestCases(request.testCases),
       },
     },
   };

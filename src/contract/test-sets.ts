@@ -6,6 +6,7 @@
 import { z } from '@hono/zod-openapi';
 import { CHECKER_KINDS } from '../domain/checkers';
 import { LANGUAGES } from '../domain/evaluation';
+import type { NewTestCase } from '../db/test-sets';
 import { byteBounded, LimitsInput, Limits, MAX_EXPECTED_OUTPUT_BYTES, MAX_STDIN_BYTES } from './primitives';
 
 export const MAX_CASES_PER_SET = 1000;
@@ -117,3 +118,14 @@ export const TestSetListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });
+
+/** Cases as the API receives them, as the store keeps them (bytes). */
+export function toNewTestCases(cases: readonly TestCaseInput[]): NewTestCase[] {
+  return cases.map((testCase) => ({
+    name: testCase.name,
+    stdin: Buffer.from(testCase.stdin ?? '', 'utf8'),
+    expectedOutput: Buffer.from(testCase.expectedOutput, 'utf8'),
+    weight: testCase.weight,
+    limits: testCase.limits,
+  }));
+}

@@ -21,7 +21,15 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time';
-import type { CaseSummary, EvaluationActivities, LifecycleEventInput, OutcomeInput, ReviewInputRecord, ScanOutcome } from './activities';
+import type {
+  CaseSummary,
+  EvaluationActivities,
+  ExecuteOutcome,
+  LifecycleEventInput,
+  OutcomeInput,
+  ReviewInputRecord,
+  ScanOutcome,
+} from './activities';
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
 import { EvaluationRuleIdsKey, EvaluationSeverityKey, EvaluationStatusKey, EvaluationVerdictKey } from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
@@ -207,6 +215,16 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     };
   };
 
+  /** A single run (or a bundle's failed compile) decides the outcome. */
+  const finishRun = (run: ExecuteOutcome) =>
+    finish({
+      status: 'completed',
+      verdict: run.verdict,
+      execution: run.execution,
+      output: run.output,
+      event: event('EVALUATION_COMPLETED', 'completed', { verdict: run.verdict, limitHit: run.limitHit }),
+    });
+
   /**
    * A bundle: the program is built once, then each case runs in a fresh sandbox (runCase), up to
    * `parallelism` at a time and in order of position; with `first_failure`, no case starts once
@@ -215,16 +233,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
    */
   const runBundle = async (startedAt: string): Promise<EvaluationWorkflowResult> => {
     const plan = await prepareBundle({ evaluationId });
-    if (plan.compileFailure) {
-      const run = plan.compileFailure;
-      return await finish({
-        status: 'completed',
-        verdict: run.verdict,
-        execution: run.execution,
-        output: run.output,
-        event: event('EVALUATION_COMPLETED', 'completed', { verdict: run.verdict, limitHit: run.limitHit }),
-      });
-    }
+    if (plan.compileFailure) return await finishRun(plan.compileFailure);
     const total = plan.weights.length;
     const finished: (CaseSummary | undefined)[] = new Array<CaseSummary | undefined>(total).fill(undefined);
     const counts: Record<string, number> = {};
@@ -350,14 +359,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     // Only evaluations submitted with test cases take this branch, and their input says so from the
     // start, so histories recorded before bundles existed replay down the single-run path below.
     if (input.bundle) return await runBundle(startedAt);
-    const run = await execute({ evaluationId });
-    return await finish({
-      status: 'completed',
-      verdict: run.verdict,
-      execution: run.execution,
-      output: run.output,
-      event: event('EVALUATION_COMPLETED', 'completed', { verdict: run.verdict, limitHit: run.limitHit }),
-    });
+    return await finishRun(await execute({ evaluationId }));
   } catch (err) {
     if (isCancellation(err)) {
       // Cleanup must run even though the workflow's own scope is cancelled.

@@ -16,6 +16,7 @@ import {
   TestSetList,
   TestSetListQuery,
   TestSetSummary,
+  toNewTestCases,
   type TestSet as TestSetBody,
   type TestSetSummary as TestSetSummaryBody,
 } from '../../contract/test-sets';
@@ -86,13 +87,7 @@ export function testSetRoutes(deps: { testSets: TestSetStore }) {
         tenant: c.get('principal').tenant,
         name: request.name,
         checker: request.checker ?? DEFAULT_CHECKER,
-        cases: request.cases.map((testCase) => ({
-          name: testCase.name,
-          stdin: Buffer.from(testCase.stdin ?? '', 'utf8'),
-          expectedOutput: Buffer.from(testCase.expectedOutput, 'utf8'),
-          weight: testCase.weight,
-          limits: testCase.limits,
-        })),
+        cases: toNewTestCases(request.cases),
       }),
     );
     return c.json(presentSummary(row), 201, { location: selfLink(row.id) });
