@@ -231,3 +231,32 @@ test('a client that drops the connection stops the server polling for it', async
   expect((await api.request(`/v1/evaluations/${id}/cancel`, { method: 'POST' })).status).toBe(202);
   expect((await waitForTerminal(api, id)).status).toBe('cancelled');
 });
+
+test("a bundle streams one CASE_COMPLETED per case as each case finishes, before the evaluation's terminal event", async () => {
+  // Each case sleeps a little, so the cases finish while the stream is open.
+  const id = await submit({
+    language: 'python',
+    code: 'import time\nn = int(input())\ntime.sleep(0.3)\nprint(n)',
+    testCases: [1, 2, 3].map((n) => ({ stdin: `${n}\n`, expectedOutput: `${n}\n` })),
+    caseParallelism: 1,
+  });
+  const stream = await openStream(id);
+  const frames = (await stream.rest()).map(asEvent);
+
+  const types = frames.map((e) => e.type);
+  expect(types).toEqual([
+    'EVALUATION_QUEUED',
+    'SCAN_COMPLETED',
+    'EXECUTION_STARTED',
+    'CASE_COMPLETED',
+    'CASE_COMPLETED',
+    'CASE_COMPLETED',
+    'EVALUATION_COMPLETED',
+  ]);
+  expect(frames.filter((e) => e.type === 'CASE_COMPLETED').map((e) => [e.data.position, e.data.verdict])).toEqual([
+    [1, 'accepted'],
+    [2, 'accepted'],
+    [3, 'accepted'],
+  ]);
+  expect(frames.at(-1).data).toMatchObject({ verdict: 'accepted', score: 1 });
+});
