@@ -142,8 +142,24 @@ export function presentCode(row: EvaluationRow): SubmittedCode {
     language: row.language,
     code: code.toString('utf8'),
     sizeBytes: code.byteLength,
-    sha256: createHash('sha256').update(code).digest('hex'),
+    sha256: sha256(code),
+    ...(row.files !== null
+      ? {
+          entryPoint: row.entryPoint ?? undefined,
+          files: row.files.map((file) => {
+            const bytes = Buffer.from(file.base64, 'base64');
+            const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+            // Text is shown as text; a file that is not valid UTF-8 stays base64, byte for byte.
+            const asText = Buffer.from(text, 'utf8').equals(bytes) ? { content: text } : { base64: file.base64 };
+            return { path: file.path, ...asText, sizeBytes: bytes.byteLength, sha256: sha256(bytes) };
+          }),
+        }
+      : {}),
   };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function presentEvent(row: EventRow): LifecycleEvent {

@@ -203,9 +203,24 @@ export const SubmittedCode = z
   .object({
     id: z.uuid(),
     language: z.enum(LANGUAGES),
-    code: z.string().openapi({ description: 'The code as submitted (UTF-8; a NUL byte is \\u0000 in JSON)' }),
+    code: z.string().openapi({
+      description: 'The code as submitted (UTF-8; a NUL byte is \\u0000 in JSON); of a multi-file submission, the entry point',
+    }),
     sizeBytes: z.number().int(),
     sha256: z.string(),
+    entryPoint: z.string().optional().openapi({ description: 'Multi-file submissions: the file that runs' }),
+    files: z
+      .array(
+        z.object({
+          path: z.string(),
+          content: z.string().optional().openapi({ description: 'The file as UTF-8 text, when it is valid UTF-8' }),
+          base64: z.string().optional().openapi({ description: 'The file as base64, when it is not valid UTF-8' }),
+          sizeBytes: z.number().int(),
+          sha256: z.string(),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'Multi-file submissions: every file, in the order submitted, so a reviewer reads all of them' }),
   })
   .openapi('SubmittedCode');
 export type SubmittedCode = z.infer<typeof SubmittedCode>;

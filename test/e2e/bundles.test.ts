@@ -314,6 +314,14 @@ describe('multi-file submissions', () => {
         TIMEOUT,
       );
       expect(done.status).not.toBe('completed');
+      // A reviewer reads every file, not only the entry point.
+      const code = (await (await api.request(`/v1/evaluations/${id}/code`)).json()) as any;
+      expect(code).toMatchObject({ code: 'import helper\nprint(1)', entryPoint: 'main.py' });
+      expect(code.files.map((f: { path: string; content: string }) => [f.path, f.content])).toEqual([
+        ['main.py', 'import helper\nprint(1)'],
+        ['helper.py', 'import socket\nsocket.create_connection(("example.com", 80))'],
+      ]);
+      expect(code.files[1].sha256).toMatch(/^[0-9a-f]{64}$/);
       const findings = (done.findings ?? []) as { ruleId: string; file?: string }[];
       expect(findings.some((f) => f.file === 'helper.py' && f.ruleId.includes('socket'))).toBe(true);
     },
