@@ -6,7 +6,8 @@
  * is parked in PostgreSQL so the history carries only a reference and a preview.
  */
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { FailureType } from '../workflows/config';
 import type { EvaluationRow, EvaluationStore, OutputPreview, RunRef } from '../db/evaluations';
 import { computeVerdict } from '../domain/verdict';
 import type { Metrics } from '../metrics/metrics';
@@ -34,6 +35,13 @@ export function makeExecute(deps: ExecuteDeps) {
     const ctx = Context.current();
     const run = currentRun();
     const row = await refusalsAreFinal(() => admitSubmission(deps.store, input.evaluationId, run, ctx));
+    if (row.bundleMode !== null) {
+      // Its cases would not run, and its one run would be judged against nothing: a wrong verdict.
+      throw ApplicationFailure.nonRetryable(
+        `evaluation ${input.evaluationId} has test cases: it runs as a bundle (prepareBundle, runCase), not through execute`,
+        FailureType.ExecutionRefused,
+      );
+    }
 
     const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
     let result;

@@ -12,6 +12,7 @@ import type { LanguageCatalog } from '../sandbox/language-catalog';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { TemporalGateway } from '../temporal/gateway';
 import { describeRun } from '../temporal/run-description';
+import { workflowInputFor } from '../temporal/workflow-input';
 import { TemporalUnavailableError } from '../temporal/gateway';
 import { withDatabase } from './dependency-errors';
 import { ApiError, serviceUnavailable } from './errors';
@@ -98,16 +99,7 @@ export class Submissions {
     }
 
     try {
-      await this.deps.temporal.startEvaluation(
-        {
-          evaluationId: id,
-          language: request.language,
-          reviewTimeout: this.deps.reviewTimeout,
-          callback: callbackUrl !== undefined,
-          ...(row.bundleMode !== null ? { bundle: true } : {}),
-        },
-        describeRun(row, this.deps.publicUrl),
-      );
+      await this.deps.temporal.startEvaluation(workflowInputFor(row, this.deps.reviewTimeout), describeRun(row, this.deps.publicUrl));
     } catch (err) {
       await withDatabase(() => this.deps.store.remove(id));
       if (err instanceof TemporalUnavailableError) {

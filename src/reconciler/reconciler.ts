@@ -7,6 +7,7 @@
  * stranded. Run by the reconcile schedule (src/temporal/reconcile-schedule.ts), and by the API
  * for one evaluation when a cancel finds its workflow already closed.
  */
+import { workflowInputFor } from '../temporal/workflow-input';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
 import { describeRun } from '../temporal/run-description';
@@ -61,7 +62,7 @@ export class Reconciler {
     if (run.kind === 'not_found') {
       if (row.status === 'queued' && !row.runId && now.getTime() - row.createdAt.getTime() >= this.strandedAfterMs) {
         await this.options.temporal.startEvaluation(
-          { evaluationId: row.id, language: row.language, reviewTimeout: this.options.reviewTimeout, callback: row.callbackUrl !== null },
+          workflowInputFor(row, this.options.reviewTimeout),
           describeRun(row, this.options.publicUrl),
         );
         this.options.log.warn({ evaluationId: row.id }, 'reconciler: started the workflow of a stranded queued evaluation');

@@ -135,6 +135,35 @@ describe('terminate in the Web UI', () => {
     const done = await waitForTerminal(api, id, 60_000);
     expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'rescued\n' } });
   });
+
+  test('a stranded queued bundle is started again as a bundle: its cases run and judge it', async () => {
+    const id = randomUUID();
+    await api.store.create({
+      id,
+      tenant: 'default',
+      language: 'python',
+      code: Buffer.from('print(int(input()) + 1)'),
+      limits: { cpuTimeMs: 5000, wallTimeMs: 10000, memoryMb: 256, maxProcesses: 64, maxOutputBytes: 65536 },
+      metadata: {},
+      bundle: {
+        mode: 'all',
+        parallelism: 2,
+        cases: {
+          inline: {
+            name: 'stranded',
+            checker: { kind: 'lines' },
+            cases: [
+              { stdin: Buffer.from('1'), expectedOutput: Buffer.from('2') },
+              { stdin: Buffer.from('2'), expectedOutput: Buffer.from('4') },
+            ],
+          },
+        },
+      },
+    });
+    const done = await waitForTerminal(api, id, 60_000);
+    // Run as one program without its cases, it would have been `accepted`.
+    expect(done).toMatchObject({ status: 'completed', verdict: 'wrong_answer', bundle: { score: 0.5, decidingCase: 2 } });
+  });
 });
 
 describe('a second run of an evaluation changes nothing', () => {
