@@ -413,7 +413,9 @@ function highestSeverity(scan: ScanOutcome): string {
 function describeFailure(err: unknown): string {
   if (err instanceof ActivityFailure) {
     const cause = err.cause?.message ? `: ${err.cause.message}` : '';
-    return `${err.activityType ?? 'activity'} failed after retries${cause}`;
+    // A failure the activity marked final was not retried: saying "after retries" would mislead.
+    const final = err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+    return `${err.activityType ?? 'activity'} failed${final ? '' : ' after retries'}${cause}`;
   }
   return err instanceof Error ? err.message : String(err);
 }

@@ -204,6 +204,52 @@ describe('checkers', () => {
   );
 
   test(
+    'a custom checker in a compiled language is built once and judges every case; one that does not compile fails the evaluation',
+    async () => {
+      const checker = {
+        kind: 'program',
+        language: 'c',
+        code: [
+          '#include <stdio.h>',
+          'int main(void) {',
+          '  long want, got;',
+          '  FILE *e = fopen("case/expected", "r"), *o = fopen("case/output", "r");',
+          '  if (!e || !o || fscanf(e, "%ld", &want) != 1) return 2;',
+          '  if (fscanf(o, "%ld", &got) != 1) { puts("no number printed"); return 43; }',
+          '  if (got == want) return 42;',
+          '  printf("off by %ld\\n", got - want); return 43;',
+          '}',
+        ].join('\n'),
+      };
+      const id = await submit({
+        language: 'python',
+        code: 'n = int(input())\nprint(n * 2 if n < 3 else n)',
+        testCases: [1, 2, 3].map((n) => ({ stdin: `${n}`, expectedOutput: `${2 * n}` })),
+        checker,
+      });
+      expect(await waitForTerminal(api, id, TIMEOUT)).toMatchObject({ verdict: 'wrong_answer', bundle: { decidingCase: 3 } });
+      expect((await cases(id)).map((c) => [c.verdict, c.checkerMessage])).toEqual([
+        ['accepted', null],
+        ['accepted', null],
+        ['wrong_answer', 'off by -3'],
+      ]);
+      expect((await scheduledActivities(api.client, id)).filter((a) => a === 'prepareBundle')).toHaveLength(1);
+
+      const broken = await submit({
+        language: 'python',
+        code: 'print(1)',
+        testCases: [{ expectedOutput: '1' }],
+        checker: { kind: 'program', language: 'c', code: 'int main(void) { return undeclared; }' },
+      });
+      const failed = await waitForTerminal(api, broken, TIMEOUT);
+      expect(failed).toMatchObject({ status: 'failed' });
+      expect(failed.error).toMatch(/^prepareBundle failed: the custom checker did not compile: .*undeclared/s);
+      expect((await cases(broken)).map((c) => c.status)).toEqual(['skipped']);
+    },
+    TIMEOUT,
+  );
+
+  test(
     "a custom checker that crashes fails the evaluation with the checker's error; the case is failed, not the submission's verdict",
     async () => {
       const { done, item } = await judge(
