@@ -12,6 +12,7 @@ import { evaluationNotFound, refusalsAreFinal } from './errors';
 import { currentRun } from './current-run';
 import { excerptsFor } from './finding-excerpts';
 import { submittedFiles } from './execute';
+import type { SourceFile } from '../sandbox/engine';
 import type { ScanOutcome } from '../workflows/activities';
 
 /** Findings carried in the workflow's history; the full list goes to PostgreSQL. */
@@ -30,9 +31,11 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
     const row = await deps.store.get(input.evaluationId);
     if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
     const code = Buffer.from(row.code);
+    // Decoded once: the scan reads the files, and the excerpts are cut from the same bytes.
+    const submitted = submittedFiles(row);
     let report: ScanReport;
     try {
-      report = await deps.scan({ language: row.language, code, ...submittedFiles(row) });
+      report = await deps.scan({ language: row.language, code, ...submitted });
     } catch (err) {
       // A scan error caused by the input itself would fail the same way on every retry.
       if (err instanceof ScanError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, `ScanError.${err.code}`);
@@ -53,7 +56,7 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
       findings: report.findings.slice(0, FINDINGS_IN_HISTORY),
       findingCount: report.findings.length,
       findingsStored: true,
-      excerpts: excerptsFor(sourceTexts(code, row), report.findings),
+      excerpts: excerptsFor(sourceTexts(code, submitted.files), report.findings),
       ...(decision.action === 'review' ? { codeHead: codeHead(code) } : {}),
       syntaxError: report.syntaxError,
       action: decision.action,
@@ -71,7 +74,7 @@ function codeHead(code: Buffer): { text: string; totalBytes: number } {
 }
 
 /** The text of each scanned file, by path (the one file of a single-file submission under no path). */
-function sourceTexts(code: Buffer, row: Parameters<typeof submittedFiles>[0]): (file?: string) => string {
-  const files = new Map((submittedFiles(row).files ?? []).map((file) => [file.path, file.content.toString('utf8')]));
-  return (file) => (file === undefined ? code.toString('utf8') : (files.get(file) ?? ''));
+function sourceTexts(code: Buffer, files: readonly SourceFile[] = []): (file?: string) => string {
+  const texts = new Map(files.map((file) => [file.path, file.content.toString('utf8')]));
+  return (file) => (file === undefined ? code.toString('utf8') : (texts.get(file) ?? ''));
 }
