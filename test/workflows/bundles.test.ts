@@ -154,6 +154,8 @@ test('cancelling mid-bundle cancels the running cases and starts no more', async
 
   expect(failure).toBeInstanceOf(WorkflowFailedError);
   expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  // The run ends at the first cancelled case; the other running case sees its cancellation on its next heartbeat.
+  await waitFor('both running cases to see the cancellation', () => (cancelledCases.length === 2 ? true : undefined));
   expect(cancelledCases.sort()).toEqual([3, 4]);
   expect(calls.runCase).toHaveLength(4);
   // The terminal write is a local activity: when the workflow task it ran in is retried (here because
