@@ -15,6 +15,7 @@ export function makeRecordTransition(deps: { store: EvaluationStore }) {
         findings: input.findings,
         startedAt: input.startedAt ? new Date(input.startedAt) : undefined,
         event: input.event ? { ...input.event, at: new Date(input.event.at) } : undefined,
+        events: input.events?.map((event) => ({ ...event, at: new Date(event.at) })),
         review: reviewRecord(input.review),
       }),
     );

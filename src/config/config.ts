@@ -156,6 +156,13 @@ export const ConfigEnv = z.object({
       ),
     ),
   WORKER_CONCURRENCY: int(1, 256).default(8).meta(doc('activities one worker runs at once')),
+  WORKER_MAX_CACHED_WORKFLOWS: int(2, 100000)
+    .default(250)
+    .meta(
+      doc(
+        'open runs a worker keeps in memory between their steps; a run pushed out is replayed from its history when its next step comes (bounds the worker memory under a backlog)',
+      ),
+    ),
   API_DRAIN_SECONDS: int(0, 300)
     .default(5)
     .meta(
@@ -231,6 +238,7 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
   scannerPython: c.SCANNER_PYTHON,
   reviewTimeout: c.REVIEW_TIMEOUT,
   workerConcurrency: c.WORKER_CONCURRENCY,
+  workerMaxCachedWorkflows: c.WORKER_MAX_CACHED_WORKFLOWS,
   workerShutdownGraceSeconds: c.WORKER_SHUTDOWN_GRACE_SECONDS,
   apiDrainSeconds: c.API_DRAIN_SECONDS,
   /** How often the reconciler's schedule runs (seconds). */

@@ -224,11 +224,14 @@ export class EvaluationStore {
     status: EvaluationStatus;
     at: Date;
     event?: LifecycleEvent;
+    /** More events stored with the move, in this order (after `event`). */
+    events?: LifecycleEvent[];
     findings?: Finding[];
     startedAt?: Date;
     review?: ReviewRecord;
   }): Promise<void> {
-    const { evaluationId, run, event, review } = input;
+    const { evaluationId, run, review } = input;
+    const events = [...(input.event ? [input.event] : []), ...(input.events ?? [])];
     const columns = [
       Prisma.sql`run_id = ${run.runId}`,
       Prisma.sql`status = ${input.status}`,
@@ -242,13 +245,21 @@ export class EvaluationStore {
           ]
         : []),
     ];
-    const logged = event
-      ? Prisma.sql`, logged AS (
+    // Rows are numbered in the order given, so the events keep their order when listed by id.
+    const rowsToLog = events.map(
+      (event, index) =>
+        Prisma.sql`(${index}::int, ${event.type}, ${event.dedupeKey}, ${JSON.stringify(event.data ?? {})}::jsonb, ${event.at}::timestamptz)`,
+    );
+    const logged =
+      events.length > 0
+        ? Prisma.sql`, logged AS (
           INSERT INTO evaluation_events (evaluation_id, type, dedupe_key, data, created_at)
-          SELECT id, ${event.type}, ${event.dedupeKey}, ${JSON.stringify(event.data ?? {})}::jsonb, ${event.at}::timestamptz FROM moved
+          SELECT moved.id, v.type, v.dedupe_key, v.data, v.created_at
+          FROM moved, (VALUES ${Prisma.join(rowsToLog, ', ')}) AS v(ord, type, dedupe_key, data, created_at)
+          ORDER BY v.ord
           ON CONFLICT (evaluation_id, dedupe_key) DO NOTHING
         )`
-      : Prisma.empty;
+        : Prisma.empty;
     const rows = await this.db.$queryRaw<Array<{ workflowId: string; runId: string | null; status: string }>>`
       WITH current AS (
         SELECT id, workflow_id, run_id, status FROM evaluations WHERE id = ${evaluationId}::uuid FOR UPDATE

@@ -93,6 +93,7 @@ export async function startWorker(
       scan: (submission) => scanSubmission(submission, { pythonPath: config.scannerPython }),
     }),
     maxConcurrentExecutions: config.workerConcurrency,
+    maxCachedWorkflows: config.workerMaxCachedWorkflows,
     shutdownGraceSeconds: config.workerShutdownGraceSeconds,
     // From a production build: the bundle it made, so no webpack at start. From source: none.
     workflowBundle,

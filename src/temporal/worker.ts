@@ -13,6 +13,8 @@ export interface WorkerSetup {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Activities run at once (WORKER_CONCURRENCY). */
   maxConcurrentExecutions: number;
+  /** Open runs kept in memory (WORKER_MAX_CACHED_WORKFLOWS); the SDK's default grows with the heap limit, to thousands. */
+  maxCachedWorkflows?: number;
   /** On shutdown, how long running activities may finish before they are cancelled (SDK default: none). */
   shutdownGraceSeconds?: number;
   taskQueue?: string;
@@ -38,6 +40,10 @@ export async function createEvaluationWorker(setup: WorkerSetup): Promise<Worker
     // Cancellation reaches an activity only on a heartbeat's response; the SDK's default throttle
     // (80% of the heartbeat timeout) would delay a cancel by up to 4 s.
     maxHeartbeatThrottleInterval: '500 milliseconds',
+    // Under a backlog every submitted run is open at once; the SDK's default cache (about 2,300
+    // runs with Node's default heap limit here) kept most of them in memory between their steps. A run pushed out is
+    // replayed from its short history when its next step comes.
+    ...(setup.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: setup.maxCachedWorkflows } : {}),
     ...(setup.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: setup.shutdownGraceSeconds * 1000 } : {}),
     ...(setup.interceptors ? { interceptors: setup.interceptors } : {}),
     ...(setup.sinks ? { sinks: setup.sinks } : {}),

@@ -55,6 +55,8 @@ export interface TransitionInput {
   status: EvaluationStatus;
   at: string;
   event?: LifecycleEventInput;
+  /** More events stored with the same move, in this order, after `event`. */
+  events?: LifecycleEventInput[];
   findings?: Finding[];
   startedAt?: string;
   review?: ReviewInputRecord;

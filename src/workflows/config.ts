@@ -55,6 +55,20 @@ export const SCAN_OPTIONS: ActivityOptions = {
   summary: 'scan the code (parse only, nothing runs) and apply the policy',
 };
 
+/**
+ * The scan as a local activity (runs started since the `scan-in-first-task` patch): the same
+ * retries and timeout, run by the worker that holds the first workflow task, so an allowed
+ * submission's `execute` is scheduled in that same task. It only parses (nothing of the
+ * submission runs), is bounded by the scanner's own limits, and finishes in milliseconds; a
+ * worker that dies mid-scan loses the task, and the next worker scans again (the stored findings
+ * are simply written again).
+ */
+export const SCAN_LOCAL_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: SCAN_OPTIONS.startToCloseTimeout!,
+  retry: SCAN_OPTIONS.retry,
+  summary: SCAN_OPTIONS.summary,
+};
+
 /** How many times `execute` is tried: each attempt after an infrastructure failure runs the code again. */
 export const EXECUTE_MAX_ATTEMPTS = 3;
 

@@ -64,6 +64,24 @@ test('stores the status, the columns given and the event; a retry adds no second
   });
 });
 
+test('several events stored with one move keep their order; a retry adds none of them again', async () => {
+  const { id, run } = await evaluation();
+  const at = new Date('2026-01-02T03:04:05.678Z');
+  const events = [
+    { type: 'SCAN_COMPLETED' as const, dedupeKey: 'scan', at, data: { action: 'allow', findings: 0 } },
+    { type: 'EXECUTION_STARTED' as const, dedupeKey: 'execution-started', at },
+  ];
+  await store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, events });
+  await store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, events });
+  expect(await store.get(id)).toMatchObject({ status: 'running', runId: run.runId, startedAt: at });
+  const stored = (await store.events(id)).filter((e) => e.type !== 'EVALUATION_QUEUED');
+  expect(stored.map((e) => [e.type, e.dedupeKey])).toEqual([
+    ['SCAN_COMPLETED', 'scan'],
+    ['EXECUTION_STARTED', 'execution-started'],
+  ]);
+  expect(stored[0]!.data).toEqual({ action: 'allow', findings: 0 });
+});
+
 test('a missing evaluation is EvaluationNotFoundError', async () => {
   const id = randomUUID();
   await expect(
