@@ -4,8 +4,11 @@
  * and errors must reach the caller as they do from the direct engine; a dead host must fail its
  * calls as infrastructure errors and be replaced; and the sandboxes must be spawned by the host.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Language, Limits } from '../../src/domain/evaluation';
 import { SandboxInfrastructureError, type RunRequest, type RunResult, type StageName } from '../../src/sandbox/engine';
 import { BwrapEngine } from '../../src/sandbox/engines/bwrap';
@@ -204,6 +207,35 @@ describeIfBwrap('RemoteSandboxEngine (bwrap, through the sandbox host process)',
     expect(text(next).stdout).toBe('again\n');
     expect(remote.hostPid).not.toBe(killed);
     expect(isAlive(killed)).toBe(false);
+  });
+
+  test('a worker that dies (SIGKILL): its host aborts the run, the sandbox dies, the host exits', async () => {
+    const { marker, code } = marked('while True: pass');
+    // A worker of its own (this process must live on): it starts a run and says which host serves it.
+    const script = `
+      const { RemoteSandboxEngine } = require(${JSON.stringify(path.resolve(__dirname, '../../src/sandbox/remote/remote-engine.ts'))});
+      const engine = new RemoteSandboxEngine({ engine: 'bwrap' });
+      engine.run({
+        language: 'python',
+        code: Buffer.from(${JSON.stringify(code)}),
+        limits: ${JSON.stringify({ ...FAST_LIMITS, cpuTimeMs: 30_000, wallTimeMs: 60_000 })},
+        onProgramStart: () => console.log('host ' + engine.hostPid),
+      });`;
+    const worker = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    worker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await waitUntil(() => /host \d+\n/.test(output), 30_000, 'the other worker to start its run');
+      const host = Number(/host (\d+)/.exec(output)![1]);
+      expect(processesWithMarker(marker).length).toBeGreaterThan(0);
+      worker.kill('SIGKILL');
+      await waitUntil(() => processesWithMarker(marker).length === 0, 3000, 'the sandbox to be killed');
+      await waitUntil(() => !isAlive(host), 5000, 'the host to exit');
+    } finally {
+      worker.kill('SIGKILL');
+    }
   });
 
   test('close() stops the host; a call afterwards is refused as an infrastructure error', async () => {

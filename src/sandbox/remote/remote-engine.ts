@@ -303,13 +303,16 @@ class Host {
       ?.reject(new SandboxInfrastructureError(`cannot send the ${message.method} call to the sandbox host: ${errorMessage(error)}`));
   }
 
-  /** The channel holds this process open only while a call waits on it. */
+  /** The host (its channel, its process) holds this process open only while a call waits on it. */
   private busy(): void {
     this.child.channel?.ref();
+    this.child.ref();
   }
 
   private idle(): void {
-    if (this.pending.size === 0) this.child.channel?.unref();
+    if (this.pending.size > 0) return;
+    this.child.channel?.unref();
+    this.child.unref();
   }
 }
 
@@ -321,15 +324,25 @@ function callHook(hook: () => void): void {
   }
 }
 
+/** Node options that make a process run something else than its entry, or open a debugger port. */
+const NOT_FOR_THE_HOST = /^(-e|--eval|-p|--print|-pe|-ep|--inspect.*|--debug.*)$/;
+
 /**
  * host-process.ts from source (tsx), host-process.js from a build: the same extension as this
- * module's, with this process's Node options (so `--import tsx` carries over), minus the
- * inspector's, whose port the host would fight over. A .ts entry under a process that does not
- * load tsx (jest) gets it.
+ * module's, with this process's Node options (so `--import tsx` carries over), minus an
+ * `--eval`/`--print` script (the host would run that instead) and the inspector's (whose port it
+ * would fight over). A .ts entry under a process that does not load tsx (jest) gets it.
  */
 export function hostEntry(): { file: string; execArgv: string[] } {
   const file = path.join(__dirname, `host-process${path.extname(__filename)}`);
-  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--inspect') && !arg.startsWith('--debug'));
+  const execArgv: string[] = [];
+  for (let index = 0; index < process.execArgv.length; index++) {
+    const arg = process.execArgv[index];
+    const [flag, inline] = arg.split(/=(.*)/s);
+    if (!NOT_FOR_THE_HOST.test(flag)) execArgv.push(arg);
+    // -e SCRIPT, --print SCRIPT: the script is the next argument (--inspect's port is never separate).
+    else if (inline === undefined && /^(-e|--eval|-p|--print|-pe|-ep)$/.test(flag)) index++;
+  }
   if (file.endsWith('.ts') && !execArgv.some((arg) => /\btsx\b/.test(arg))) {
     execArgv.push('--import', pathToFileURL(require.resolve('tsx')).href);
   }
