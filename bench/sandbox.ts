@@ -18,8 +18,15 @@
  *   engine      engine.run(), as the execute activity sees it (everything: full bwrap argv, seccomp, supervisor, verdict)
  * Other engines: plain and the two engine layers only. The ratio column is against the floor (bwrap; plain for
  * the others). An engine that cannot work on this machine is listed with the reason and skipped.
+ *
+ * `npm run bench:sandbox -- --remote` compares instead the direct engine (spawns from this process)
+ * with the RemoteSandboxEngine (spawns from its small host process), in a process made worker-sized
+ * by BALLAST_MB (default 500) MB of touched Buffers: per run, the longest stall of this process's
+ * event loop (spawn() forks the whole process synchronously), this process's CPU time, and the wall
+ * time. E.g. RUNS=50 BALLAST_MB=800 npm run bench:sandbox -- --remote (first engine of ENGINES, python).
  */
 import { spawn } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LIMIT_DEFAULTS, type Language } from '../src/domain/evaluation';
 import type { EngineName, SandboxEngine } from '../src/sandbox/engine';
 import { BwrapEngine } from '../src/sandbox/engines/bwrap';
@@ -34,6 +41,7 @@ import { sandboxInit, type InitSettings } from '../src/sandbox/run/compiled-init
 import { initArgv, type InitProgram } from '../src/sandbox/run/init';
 import { COMPILED_INIT_PATH } from '../src/sandbox/layout';
 import { DEFAULT_BWRAP_PATH, DEFAULT_PYTHON_PATH, DEFAULT_SETPRIV_PATH } from '../src/config/defaults';
+import { RemoteSandboxEngine } from '../src/sandbox/remote/remote-engine';
 
 const RUNS = Number(process.env.RUNS ?? 30);
 const ENGINES = (process.env.ENGINES ?? 'bwrap,gvisor,process').split(',') as EngineName[];
@@ -255,7 +263,74 @@ async function main(): Promise<void> {
   console.log(`reproduce: RUNS=${RUNS} ENGINES=${ENGINES.join(',')} LANGUAGES=${LANGUAGES.join(',')} npm run bench:sandbox`);
 }
 
-main().catch((error: unknown) => {
+/** One run's cost to this process: its event loop's longest stall, its CPU time, the run's wall time. */
+interface ParentCost {
+  stallMs: number;
+  cpuMs: number;
+  wallMs: number;
+}
+
+async function parentCost(engine: SandboxEngine, language: Language): Promise<ParentCost> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const cpu = process.cpuUsage();
+  delay.enable();
+  const wallMs = await engineSample(engine, language);
+  delay.disable();
+  const used = process.cpuUsage(cpu);
+  // The histogram records each tick's lateness past its 1 ms resolution.
+  return { stallMs: delay.max / 1e6, cpuMs: (used.user + used.system) / 1000, wallMs };
+}
+
+async function remoteComparison(): Promise<void> {
+  const name = ENGINES[0];
+  const language = LANGUAGES[0];
+  const ballastMb = Number(process.env.BALLAST_MB ?? 500);
+  // Touched, so that the pages are mapped and a fork has to copy their page tables.
+  const ballast = Array.from({ length: Math.ceil(ballastMb / 10) }, () => Buffer.allocUnsafe(10 * 1024 * 1024).fill(1));
+  const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+  const direct = createEngine(name);
+  const remote = new RemoteSandboxEngine({ engine: name, allowProcessEngine: name === 'process' });
+  try {
+    await remote.start();
+    const check = await direct.check();
+    console.log(
+      `${check.detail}\nthis process: RSS ${rssMb} MB (${ballast.length} x 10 MB of ballast); runs: ${RUNS} per engine, interleaved\n`,
+    );
+    if (!check.ok) throw new Error(`${name} cannot work on this machine`);
+    const subjects = [
+      { label: `${name}, direct (spawn from this process)`, engine: direct as SandboxEngine },
+      { label: `${name}, remote (spawn from the host, pid ${remote.hostPid})`, engine: remote as SandboxEngine },
+    ];
+    const samples = subjects.map(() => [] as ParentCost[]);
+    for (let round = 0; round < RUNS + 3; round++) {
+      for (const [index, subject] of subjects.entries()) {
+        const cost = await parentCost(subject.engine, language);
+        if (round >= 3) samples[index].push(cost);
+      }
+    }
+    const rows = [['engine', 'event-loop stall ms (median)', '(max)', 'parent CPU ms/run', 'wall ms']];
+    subjects.forEach((subject, index) => {
+      const of = (key: keyof ParentCost) => samples[index].map((cost) => cost[key]);
+      rows.push([
+        subject.label,
+        median(of('stallMs')).toFixed(1),
+        Math.max(...of('stallMs')).toFixed(1),
+        median(of('cpuMs')).toFixed(1),
+        median(of('wallMs')).toFixed(1),
+      ]);
+    });
+    const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+    for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
+    // Also what keeps the ballast alive to the end.
+    const endRssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
+    console.log(`\nthis process at the end: RSS ${endRssMb} MB, ${ballast.length} ballast buffers`);
+    console.log(`reproduce: RUNS=${RUNS} BALLAST_MB=${ballastMb} ENGINES=${name} LANGUAGES=${language} npm run bench:sandbox -- --remote`);
+  } finally {
+    await remote.close();
+  }
+}
+
+(process.argv.includes('--remote') ? remoteComparison() : main()).catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;
 });

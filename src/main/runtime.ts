@@ -13,6 +13,7 @@ import { EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import { createEngine, createLanguageRegistry, LanguageCatalog } from '../sandbox';
+import { RemoteSandboxEngine } from '../sandbox/remote/remote-engine';
 import { scanSubmission } from '../scanner';
 import type { ScanPolicy } from '../scanner/decide';
 import { connectClient } from '../temporal/connection';
@@ -52,7 +53,13 @@ export async function startWorker(
   tracing?: Tracing,
 ): Promise<Running & { worker: Worker }> {
   installTemporalRuntime(log, undefined, config.temporalMetricsBindAddress);
-  const engine = createEngine({ engine: config.engine, allowProcessEngine: config.allowProcessEngine, settings: config.sandbox });
+  // Served by a small child process (at this process's priority): a spawn from the worker, hundreds
+  // of MB, would block its event loop for tens of ms per sandbox (see src/sandbox/README.md).
+  const engine = new RemoteSandboxEngine({
+    engine: config.engine,
+    allowProcessEngine: config.allowProcessEngine,
+    settings: config.sandbox,
+  });
   const engineCheck = await engine.check();
   if (!engineCheck.ok)
     log.warn(
@@ -105,6 +112,7 @@ export async function startWorker(
     {
       taskQueue: config.temporal.taskQueue,
       engine: engine.name,
+      sandboxHostPid: engine.hostPid,
       reconcileEverySeconds: config.reconcileIntervalSeconds,
       workflowBundle: workflowBundle?.codePath ?? 'bundled from source at start',
     },
@@ -115,6 +123,8 @@ export async function startWorker(
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
+      // The activities are done: nothing runs in the sandbox host any more.
+      await engine.close();
       await connection.close();
       await client.connection.close();
       await db.$disconnect();
