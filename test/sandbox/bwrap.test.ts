@@ -19,13 +19,17 @@ jest.setTimeout(30_000);
 const engine = new BwrapEngine();
 const FAST_LIMITS: Limits = { ...LIMIT_DEFAULTS, cpuTimeMs: 2000, wallTimeMs: 5000 };
 
-function run(code: string, options: { language?: Language; limits?: Partial<Limits>; stdin?: Buffer; signal?: AbortSignal } = {}) {
+function run(
+  code: string,
+  options: { language?: Language; limits?: Partial<Limits>; stdin?: Buffer; signal?: AbortSignal; onStageStart?: () => void } = {},
+) {
   return engine.run({
     language: options.language ?? 'python',
     code: Buffer.from(code),
     stdin: options.stdin,
     limits: { ...FAST_LIMITS, ...options.limits },
     signal: options.signal,
+    onStageStart: options.onStageStart,
   });
 }
 
@@ -242,6 +246,22 @@ describe('BwrapEngine: nothing outlives a run', () => {
     expect(Date.now() - abortedAt).toBeLessThan(2000);
     expect(result.cancelled).toBe(true);
     expect(result.limitHit).toBeNull();
+    expect(processesWithMarker(marker)).toEqual([]);
+  });
+
+  test('an abort that lands while the sandbox is being set up still cancels the run', async () => {
+    const marker = `abort-setup-${randomUUID()}`;
+    const controller = new AbortController();
+    const started = Date.now();
+    // The stage-start callback runs after the cgroup and launch are prepared and before the
+    // launcher is watched: an abort there once went unheard, and the loop ran to its wall limit.
+    const result = await run(execWithMarker(marker, 'while True: pass'), {
+      signal: controller.signal,
+      onStageStart: () => controller.abort(),
+      limits: { cpuTimeMs: 20_000, wallTimeMs: 30_000 },
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(result.cancelled).toBe(true);
     expect(processesWithMarker(marker)).toEqual([]);
   });
 

@@ -244,6 +244,8 @@ export function supervise({ launch, channel, startupTimeoutMs, request, cgroup }
     writeAndClose(launched, SANDBOX_FDS.stdin, request.stdin ?? Buffer.alloc(0), fail);
     launch.dataInputs.forEach((data, index) => writeAndClose(launched, SANDBOX_FDS.firstData + index, data, fail));
     request.signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort during the set-up above (cgroup, launch) fired before anyone listened.
+    if (request.signal?.aborted) onAbort();
 
     // Emitted when the launcher cannot be spawned at all (missing binary, EACCES); 'close' may not follow.
     launched.once('error', (error) =>
