@@ -23,7 +23,7 @@ import { connectWorker, createEvaluationWorker } from '../temporal/worker';
 import { TemporalGateway } from '../temporal/gateway';
 import { ensureReconcileSchedule } from '../temporal/reconcile-schedule';
 import { Reconciler } from '../reconciler/reconciler';
-import { prebuiltWorkflowBundle } from './workflow-bundle';
+import { bundleInChildProcess, prebuiltWorkflowBundle } from './workflow-bundle';
 import { clientInterceptors, workerObservability } from '../tracing/interceptors';
 import type { Tracing } from '../tracing/tracing';
 import { backlogSource, inFlightSource } from './gauges';
@@ -84,7 +84,10 @@ export async function startWorker(
     publicUrl: config.publicUrl,
   });
   // Its workflow interceptors must match the tracing setting (see workflow-bundle.ts).
-  const workflowBundle = prebuiltWorkflowBundle(undefined, { tracing: tracing !== undefined });
+  const prebuilt = prebuiltWorkflowBundle(undefined, { tracing: tracing !== undefined });
+  // From source: bundled by a child process, so webpack's memory leaves with it.
+  const bundledAtStart = prebuilt ? undefined : await bundleInChildProcess({ tracing: tracing !== undefined });
+  const workflowBundle = { codePath: (prebuilt ?? bundledAtStart)!.codePath };
   const worker = await createEvaluationWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -104,7 +107,7 @@ export async function startWorker(
     shutdownGraceSeconds: config.workerShutdownGraceSeconds,
     // From a production build: the bundle it made, so no webpack at start. From source: none.
     workflowBundle,
-    ...workerObservability(metrics, log, tracing, { prebuiltBundle: workflowBundle !== undefined }),
+    ...workerObservability(metrics, log, tracing, { prebuiltBundle: true }),
   });
   const running = worker.run();
   await ensureReconcileSchedule(client, config.temporal.taskQueue, config.reconcileIntervalSeconds);
@@ -114,7 +117,7 @@ export async function startWorker(
       engine: engine.name,
       sandboxHostPid: engine.hostPid,
       reconcileEverySeconds: config.reconcileIntervalSeconds,
-      workflowBundle: workflowBundle?.codePath ?? 'bundled from source at start',
+      workflowBundle: prebuilt ? prebuilt.codePath : 'bundled from source at start, by a child process',
     },
     'worker started',
   );
@@ -125,6 +128,7 @@ export async function startWorker(
       await running;
       // The activities are done: nothing runs in the sandbox host any more.
       await engine.close();
+      bundledAtStart?.remove();
       await connection.close();
       await client.connection.close();
       await db.$disconnect();
