@@ -125,8 +125,13 @@ export async function keepOutputOutOfHistory(
   stderr: Buffer,
   ctx: Context,
 ): Promise<StoredOutput> {
+  const preview = previewOf(stdout, stderr);
+  if (stdout.byteLength <= OUTPUT_PREVIEW_CHARS && stderr.byteLength <= OUTPUT_PREVIEW_CHARS) {
+    // The preview is the whole output: it is in the history either way, so nothing is parked.
+    return { kind: 'inline', stdoutBase64: stdout.toString('base64'), stderrBase64: stderr.toString('base64'), preview };
+  }
   const outputId = await waitOutDatabaseBlips(ctx, () => store.storeOutput(evaluationId, run, stdout, stderr));
-  return { kind: 'stored', outputId, preview: previewOf(stdout, stderr) };
+  return { kind: 'stored', outputId, preview };
 }
 
 /**

@@ -35,9 +35,12 @@ export interface OutputPreview {
 }
 
 /**
- * How `execute` hands the output to `persistResults`. Current runs always park it in PostgreSQL
- * and pass the id with a preview, so histories stay small; `inline` is kept for runs recorded
- * before that (their histories still replay and persist).
+ * How `execute` hands the output to `persistResults`. Output that fits in its preview travels in
+ * the history (`inline`, with that preview): the preview would carry it anyway, and parking it
+ * would cost two more database writes per run. Anything longer is parked in PostgreSQL and only
+ * its id and preview travel (`stored`), so histories stay small. Runs recorded before previews
+ * existed have `inline` without one.
  */
 export type StoredOutput =
-  { kind: 'inline'; stdoutBase64: string; stderrBase64: string } | { kind: 'stored'; outputId: string; preview?: OutputPreview };
+  | { kind: 'inline'; stdoutBase64: string; stderrBase64: string; preview?: OutputPreview }
+  | { kind: 'stored'; outputId: string; preview?: OutputPreview };

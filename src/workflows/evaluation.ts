@@ -183,7 +183,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
         error: outcome.error,
         exitCode: outcome.execution?.exitCode,
         timeMs: outcome.execution?.timeMs,
-        preview: outcome.output?.kind === 'stored' ? outcome.output.preview : undefined,
+        preview: outcome.output?.preview,
       }),
     );
     if (input.callback) {

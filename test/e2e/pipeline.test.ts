@@ -3,6 +3,7 @@
  * real scanner and bwrap sandbox -> PostgreSQL.
  */
 import { scheduledActivities, useTestService, waitFor, waitForTerminal, sandboxProcesses, type TestApi } from '../support/harness';
+import type { WorkflowHandle } from '@temporalio/client';
 
 let api: TestApi;
 useTestService('pipeline', (s) => {
@@ -39,7 +40,16 @@ test('a Python program is scanned, executed in bwrap and stored: completed / acc
   const history = await api.client.workflow.getHandle(`evaluation-${id}`).fetchHistory();
   const tasks = (history.events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length;
   expect(tasks).toBe(2);
+  // Output that fits in its preview travels in the history: nothing is parked in execution_outputs.
+  expect(executeResult(history)).toMatchObject({ output: { kind: 'inline', preview: { stdout: '45\n', stdoutBytes: 3 } } });
 });
+
+/** The result `execute` returned, as its ActivityTaskCompleted event holds it. */
+function executeResult(history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>): { output: { kind: string } } | undefined {
+  const completed = (history.events ?? []).find((e) => e.activityTaskCompletedEventAttributes);
+  const data = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { output: { kind: string } }) : undefined;
+}
 
 test('GET answers right after the POST, never 404', async () => {
   const id = await submit({ language: 'python', code: 'print(1)' });
@@ -99,6 +109,7 @@ test('output larger than a history payload reaches PostgreSQL intact', async () 
   const history = await api.client.workflow.getHandle(`evaluation-${id}`).fetchHistory();
   const largest = Math.max(...(history.events ?? []).map((e) => JSON.stringify(e).length));
   expect(largest).toBeLessThan(256 * 1024);
+  expect(executeResult(history)?.output.kind).toBe('stored');
   expect(await api.db.executionOutput.count({ where: { evaluationId: id } })).toBe(0);
 });
 
