@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const WORKFLOW_BUNDLE_FILE = 'workflow-bundle.js';
 /** The bundle with the OpenTelemetry workflow interceptors, for a worker with tracing on. */
@@ -46,14 +47,14 @@ export async function bundleInChildProcess({ tracing }: { tracing: boolean }): P
   const dir = mkdtempSync(path.join(os.tmpdir(), 'crucible-workflow-bundle-'));
   const codePath = path.join(dir, tracing ? TRACING_WORKFLOW_BUNDLE_FILE : WORKFLOW_BUNDLE_FILE);
   const remove = () => rmSync(dir, { recursive: true, force: true });
-  // The same entry type as this module (.ts from source, .js from a build), with this process's loader.
+  // The same entry type as this module: .ts from source (loaded by tsx), .js from a build.
   const entry = path.join(__dirname, `bundle-workflows${path.extname(__filename)}`);
-  const loader = entry.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx')) ? ['--import', 'tsx'] : [];
+  const loader = entry.endsWith('.ts') ? ['--import', pathToFileURL(require.resolve('tsx')).href] : [];
   try {
     await new Promise<void>((resolve, reject) => {
       execFile(
         process.execPath,
-        [...nodeOptionsToPass(process.execArgv), ...loader, entry, codePath, tracing ? 'tracing' : 'plain'],
+        [...loader, entry, codePath, tracing ? 'tracing' : 'plain'],
         { maxBuffer: 16 * 1024 * 1024 },
         (error, _stdout, stderr) =>
           error ? reject(new Error(`bundling the workflow code failed: ${stderr.trim() || error.message}`, { cause: error })) : resolve(),
@@ -64,19 +65,4 @@ export async function bundleInChildProcess({ tracing }: { tracing: boolean }): P
     throw error;
   }
   return { codePath, remove };
-}
-
-/** This process's Node options without those that would make the child run something else or debug. */
-function nodeOptionsToPass(execArgv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const arg = execArgv[i]!;
-    if (['-e', '--eval', '-p', '--print'].includes(arg)) {
-      i++;
-      continue;
-    }
-    if (/^--(eval|print)=/.test(arg) || arg.startsWith('--inspect') || arg.startsWith('--cpu-prof')) continue;
-    out.push(arg);
-  }
-  return out;
 }

@@ -29,7 +29,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { computeVerdict } from '../../src/domain/verdict';
-import { describeEachEngine, execWithMarker, limiter, processesWithMarker, runner, text, waitUntil } from './engines';
+import { abortOnceStarted, describeEachEngine, execWithMarker, limiter, processesWithMarker, runner, text } from './engines';
 
 const TIMEOUT = 90_000;
 const REPO = path.resolve(__dirname, '../..');
@@ -602,20 +602,10 @@ except OSError as error:
 
     it('cancellation reaches a busy program within 2 s and leaves nothing behind', async () => {
       const marker = `cancel-${randomUUID()}`;
-      const controller = new AbortController();
-      let startedAt = 0;
-      const running = run(execWithMarker(marker, 'while True: pass'), {
-        signal: controller.signal,
-        limits: { cpuTimeMs: 30_000, wallTimeMs: 60_000 },
-        onProgramStart: () => {
-          startedAt = Date.now();
-        },
-      });
-      await waitUntil(() => startedAt > 0, 30_000, 'the program to start');
-      const abortedAt = Date.now();
-      controller.abort();
-      const result = await running;
-      expect(Date.now() - abortedAt).toBeLessThan(2000);
+      const { result, stopMs } = await abortOnceStarted((hooks) =>
+        run(execWithMarker(marker, 'while True: pass'), { ...hooks, limits: { cpuTimeMs: 30_000, wallTimeMs: 60_000 } }),
+      );
+      expect(stopMs).toBeLessThan(2000);
       expect(result).toMatchObject({ cancelled: true, limitHit: null });
       expect(processesWithMarker(marker)).toEqual([]);
     });

@@ -125,6 +125,23 @@ export async function waitUntil(condition: () => boolean, timeoutMs: number, wha
  * At most `slots` sandbox runs at a time across a file's concurrent tests (2 cores here): each
  * run takes a slot for its duration.
  */
+/**
+ * Starts a run through `start` (given the abort signal and an onProgramStart callback), aborts it
+ * once the program has started, and returns the result with how long the abort took to end it.
+ */
+export async function abortOnceStarted<T>(
+  start: (hooks: { signal: AbortSignal; onProgramStart: () => void }) => Promise<T>,
+): Promise<{ result: T; stopMs: number }> {
+  const controller = new AbortController();
+  let started = false;
+  const running = start({ signal: controller.signal, onProgramStart: () => (started = true) });
+  await waitUntil(() => started, 30_000, 'the program to start');
+  const abortedAt = Date.now();
+  controller.abort();
+  const result = await running;
+  return { result, stopMs: Date.now() - abortedAt };
+}
+
 export function limiter(slots: number): <T>(task: () => Promise<T>) => Promise<T> {
   let active = 0;
   const waiting: Array<() => void> = [];
