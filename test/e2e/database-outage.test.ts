@@ -2,7 +2,8 @@
  * PostgreSQL becomes unreachable for the worker while the program runs: `execute` holds the
  * output and waits for the database in place (heartbeating) instead of spending an attempt, so
  * the program runs once; once the database is back, the result is stored exactly once, with no
- * operator action.
+ * operator action. A short output travels in the history instead, so then only the terminal write
+ * (a local activity, retried without limit) waits for the database.
  */
 import { TcpProxy } from '../support/tcp-proxy';
 import {
@@ -40,7 +41,9 @@ afterAll(async () => {
 });
 
 test('a result whose storage fails while PostgreSQL is down is stored once it is back, and the program ran once', async () => {
-  const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("kept")' });
+  // Longer than its preview, so `execute` must park the output in PostgreSQL (a short one would
+  // travel in the history, and only the terminal write would wait for the database).
+  const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("kept" * 200)' });
   const { id } = (await res.json()) as any;
   await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
   // Cut only once the program runs: from here on, the next database write is the output's.
@@ -57,7 +60,7 @@ test('a result whose storage fails while PostgreSQL is down is stored once it is
 
   await proxy.restore();
   const done = await waitForTerminal(api, id, 60000);
-  expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'kept\n' } });
+  expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: `${'kept'.repeat(200)}\n` } });
   const events = await api.db.evaluationEvent.findMany({ where: { evaluationId: id } });
   expect(events.filter((e) => e.type === 'EVALUATION_COMPLETED')).toHaveLength(1);
   expect(new Set(events.map((e) => e.type)).size).toBe(events.length);
@@ -70,4 +73,29 @@ test('a result whose storage fails while PostgreSQL is down is stored once it is
     (e) => String(e.activityTaskStartedEventAttributes!.scheduledEventId) === String(scheduledExecute!.eventId),
   );
   expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(1);
+});
+
+test('a short output travels in the history: while PostgreSQL is down only the terminal write waits, and it is stored once', async () => {
+  const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("short")' });
+  const { id } = (await res.json()) as any;
+  await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
+  await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
+
+  await proxy.cut();
+  await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'the program to finish', 30000, 200);
+  const handle = api.client.workflow.getHandle(`evaluation-${id}`);
+  // execute needed no database write after the run: it completed, and the workflow's terminal write waits.
+  await waitFor(
+    async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes) || undefined,
+    'execute to complete while the database is down',
+  );
+  expect((await api.store.get(id))?.status).toBe('running');
+
+  await proxy.restore();
+  const done = await waitForTerminal(api, id, 60000);
+  expect(done).toMatchObject({ status: 'completed', verdict: 'accepted', result: { stdout: 'short\n' } });
+  const events = await api.db.evaluationEvent.findMany({ where: { evaluationId: id } });
+  expect(events.filter((e) => e.type === 'EVALUATION_COMPLETED')).toHaveLength(1);
+  const history = await handle.fetchHistory();
+  expect((history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes)).toHaveLength(1);
 });
