@@ -296,8 +296,9 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
   try {
     setCurrentDetails(scanningDetails());
     // Since this patch the scan is a local activity and an allowed submission reaches `execute`
-    // in the first workflow task: one workflow task, one activity task and two search-attribute
-    // updates fewer per evaluation. Runs that started before it replay with the scan as an activity.
+    // in the first workflow task: one workflow task and one activity task fewer per evaluation,
+    // and the scan's search attributes reach the server with `running`, in one update. Runs
+    // that started before it replay with the scan as an activity.
     const scanInFirstTask = patched('scan-in-first-task');
     if (scanInFirstTask) {
       // No search-attribute update yet: it would reach the server only with the task's end, by
