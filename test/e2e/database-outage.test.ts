@@ -40,18 +40,24 @@ afterAll(async () => {
   await proxy?.stop();
 });
 
+/**
+ * Submits `code`, cuts the worker's database connection once the program runs (so that every
+ * write after the run meets the outage), and returns when the program has ended.
+ */
+async function runWithDatabaseCut(code: string) {
+  const res = await api.post('/v1/evaluations', { language: 'python', code });
+  const { id } = (await res.json()) as { id: string };
+  await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
+  await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
+  await proxy.cut();
+  await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'the program to finish', 30000, 200);
+  return { id, handle: api.client.workflow.getHandle(`evaluation-${id}`) };
+}
+
 test('a result whose storage fails while PostgreSQL is down is stored once it is back, and the program ran once', async () => {
   // Longer than its preview, so `execute` must park the output in PostgreSQL (a short one would
   // travel in the history, and only the terminal write would wait for the database).
-  const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("kept" * 200)' });
-  const { id } = (await res.json()) as any;
-  await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
-  // Cut only once the program runs: from here on, the next database write is the output's.
-  await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
-
-  await proxy.cut();
-  await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'the program to finish', 30000, 200);
-  const handle = api.client.workflow.getHandle(`evaluation-${id}`);
+  const { id, handle } = await runWithDatabaseCut('import time\ntime.sleep(1.5)\nprint("kept" * 200)');
   // Well past the program's end, execute is still on its first attempt, waiting for the database.
   await new Promise((r) => setTimeout(r, 3000));
   const pending = (await handle.describe()).raw.pendingActivities ?? [];
@@ -76,14 +82,7 @@ test('a result whose storage fails while PostgreSQL is down is stored once it is
 });
 
 test('a short output travels in the history: while PostgreSQL is down only the terminal write waits, and it is stored once', async () => {
-  const res = await api.post('/v1/evaluations', { language: 'python', code: 'import time\ntime.sleep(1.5)\nprint("short")' });
-  const { id } = (await res.json()) as any;
-  await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
-  await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox to run');
-
-  await proxy.cut();
-  await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'the program to finish', 30000, 200);
-  const handle = api.client.workflow.getHandle(`evaluation-${id}`);
+  const { id, handle } = await runWithDatabaseCut('import time\ntime.sleep(1.5)\nprint("short")');
   // execute needed no database write after the run: it completed, and the workflow's terminal write waits.
   await waitFor(
     async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.activityTaskCompletedEventAttributes) || undefined,
