@@ -1,6 +1,6 @@
 /**
  * Accepting an evaluation: the row is written first (so GET never answers 404 after a 202), in
- * one locked transaction with the in-flight caps' check (src/db/admission.ts); then the workflow
+ * one statement with the in-flight caps' check (src/db/admission.ts); then the workflow
  * is started; if Temporal refuses, the row is removed again and the caller gets 503.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -18,7 +18,7 @@ import { withDatabase } from './dependency-errors';
 import { ApiError, serviceUnavailable } from './errors';
 import { DestinationLookupError, validateCallbackUrl } from '../webhooks/ssrf-guard';
 import { checkCapacity } from './ratelimit';
-import { admissionGate } from '../db/admission';
+import { AdmissionRefusedError } from '../db/admission';
 import { DEFAULT_CASE_PARALLELISM, type CreateEvaluationRequest } from '../contract/schemas';
 import { toNewTestCases } from '../contract/test-sets';
 
@@ -83,10 +83,11 @@ export class Submissions {
             callbackUrl,
           },
           undefined,
-          this.admission(tenant),
+          this.deps.maxInFlight,
         ),
       );
     } catch (err) {
+      if (err instanceof AdmissionRefusedError) throw this.refusal(err);
       if (err instanceof TestSetNotFoundError) {
         throw new ApiError(422, 'test_set_not_found', `${err.message} for this tenant (or it was deleted)`, { testSetId: err.testSetId });
       }
@@ -124,20 +125,17 @@ export class Submissions {
     }
   }
 
-  /**
-   * The in-flight caps, checked in the insert's transaction under a lock (src/db/admission.ts), so
-   * concurrent submissions, to any API process, never overshoot them.
-   */
-  private admission(tenant: string) {
-    return admissionGate(tenant, (counts) => {
-      const full = checkCapacity({
-        tenantInFlight: counts.tenant,
-        totalInFlight: counts.total,
-        perTenantMax: this.deps.maxInFlight.perTenant,
-        totalMax: this.deps.maxInFlight.total,
-      });
-      if (full) throw full;
+  /** The answer to a refused admission: the tenant's cap (429) or the service's (503), with the counts. */
+  private refusal(refused: AdmissionRefusedError): ApiError {
+    const answer = checkCapacity({
+      tenantInFlight: refused.counts.tenant,
+      totalInFlight: refused.counts.total,
+      perTenantMax: this.deps.maxInFlight.perTenant,
+      totalMax: this.deps.maxInFlight.total,
     });
+    // The database applied the same caps; if the two disagree, that is a defect to surface, not to admit.
+    if (!answer) throw new Error(`admission refused at counts the caps allow (${refused.message})`, { cause: refused });
+    return answer;
   }
 
   /** Refuses a callback the worker could not or must not call (SSRF guard, after DNS resolution). */

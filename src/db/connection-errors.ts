@@ -18,13 +18,16 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /**
- * Prisma's "no connection or transaction in time" (P2024: pool timeout; P2028: a transaction did
- * not start or finish in time, e.g. behind the admission lock): PostgreSQL answers, but not soon
- * enough under this load; a retry shortly after succeeds.
+ * PostgreSQL answers, but not soon enough under this load; a retry shortly after succeeds:
+ * Prisma's P2024 (no pooled connection in time) and P2028 (a transaction did not start or finish
+ * in time), and PostgreSQL's lock_not_available (55P03: a lock wait ran out its lock_timeout, as
+ * admission's does behind the admission lock), which Prisma reports inside a failed raw query.
  */
 const BUSY_CODES = new Set(['P2024', 'P2028']);
+const LOCK_NOT_AVAILABLE = '55P03';
 
 export function isDatabaseBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && BUSY_CODES.has(code);
+  const failure = err as { code?: unknown; meta?: { driverAdapterError?: { cause?: { code?: unknown } } } } | null;
+  if (typeof failure?.code === 'string' && BUSY_CODES.has(failure.code)) return true;
+  return failure?.meta?.driverAdapterError?.cause?.code === LOCK_NOT_AVAILABLE;
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './client';
 import { Prisma, type Evaluation } from '../generated/prisma/client';
 import { InvalidRowError, parseEvaluationRow, parseEventColumns, parseEventRow, type EvaluationRow, type EventRow } from './rows';
-import { ADMISSION_WAIT_MS } from './admission';
+import { admitEvaluation, ADMISSION_WAIT_MS, type AdmissionCaps } from './admission';
 import { insertTestSet, type NewTestSet } from './test-sets';
 import type { BundleMode } from '../domain/test-cases';
 import type { ExecutionFields, OutputPreview, StoredOutput } from '../domain/execution';
@@ -111,45 +111,23 @@ export class EvaluationStore {
 
   /**
    * The row and its EVALUATION_QUEUED event, atomically: GET answers as soon as this returns.
-   * `admit` runs first in the same transaction and may refuse by throwing (see ./admission.ts).
+   * With `caps`, admitted against the in-flight caps in the same statement, or refused with
+   * AdmissionRefusedError (see ./admission.ts). A bundle's test set (a stored one checked, or its
+   * inline cases stored) is written in the same transaction, so a refusal leaves nothing behind.
    */
-  async create(input: NewEvaluation, at = new Date(), admit?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<EvaluationRow> {
-    return this.db.$transaction(
-      async (tx) => {
-        if (admit) await admit(tx);
-        const testSet = input.bundle ? await bundleTestSet(tx, input.tenant, input.bundle) : null;
-        const row = await tx.evaluation.create({
-          data: {
-            id: input.id,
-            workflowId: workflowIdFor(input.id),
-            tenant: input.tenant,
-            status: 'queued',
-            language: input.language,
-            code: bytes(input.code),
-            stdin: input.stdin ? bytes(input.stdin) : null,
-            expectedOutput: input.expectedOutput ? bytes(input.expectedOutput) : null,
-            limits: { ...input.limits },
-            metadata: input.metadata,
-            idempotencyKey: input.idempotencyKey ?? null,
-            requestHash: input.requestHash ?? null,
-            callbackUrl: input.callbackUrl ?? null,
-            files: input.files ? input.files.map((file) => ({ path: file.path, base64: file.content.toString('base64') })) : undefined,
-            entryPoint: input.entryPoint ?? null,
-            testSetId: testSet?.id ?? null,
-            caseCount: testSet?.caseCount ?? null,
-            bundleMode: input.bundle?.mode ?? null,
-            caseParallelism: input.bundle?.parallelism ?? null,
-            createdAt: at,
-          },
-        });
-        await tx.evaluationEvent.create({
-          data: { evaluationId: input.id, type: 'EVALUATION_QUEUED', dedupeKey: 'queued', createdAt: at, data: {} },
-        });
-        // Inside the transaction: a row this service could not read back is not committed.
-        return parseEvaluationRow(row);
-      },
-      admit ? { maxWait: ADMISSION_WAIT_MS, timeout: ADMISSION_WAIT_MS } : undefined,
-    );
+  async create(input: NewEvaluation, at = new Date(), caps?: AdmissionCaps): Promise<EvaluationRow> {
+    // Parsed before it is stored: a row this service could not read back is never written.
+    const admit = async (db: Db | Tx, testSet: { id: string; caseCount: number } | null) => {
+      const row = parseEvaluationRow(newEvaluationRecord(input, at, testSet));
+      await admitEvaluation(db, row, caps);
+      return row;
+    };
+    if (!input.bundle) return admit(this.db, null);
+    const bundle = input.bundle;
+    return this.db.$transaction(async (tx) => admit(tx, await bundleTestSet(tx, input.tenant, bundle)), {
+      maxWait: ADMISSION_WAIT_MS,
+      timeout: ADMISSION_WAIT_MS,
+    });
   }
 
   /** Undo of `create` when the workflow could not be started: nothing half-created is left. */
@@ -449,7 +427,7 @@ export class ExecutionRefusedError extends Error {
   }
 }
 
-type Tx = Prisma.TransactionClient;
+export type Tx = Prisma.TransactionClient;
 
 /**
  * The first run of the evaluation's own workflow id to reach an activity claims the evaluation
@@ -530,6 +508,57 @@ async function bundleTestSet(tx: Tx, tenant: string, bundle: NewBundle): Promise
 }
 
 /** Prisma's Bytes fields take a Uint8Array backed by a plain ArrayBuffer. */
+/** A new evaluation as the row `create` stores: queued, nothing run yet. */
+function newEvaluationRecord(input: NewEvaluation, at: Date, testSet: { id: string; caseCount: number } | null): Evaluation {
+  return {
+    id: input.id,
+    workflowId: workflowIdFor(input.id),
+    tenant: input.tenant,
+    status: 'queued',
+    language: input.language,
+    code: bytes(input.code),
+    stdin: input.stdin ? bytes(input.stdin) : null,
+    expectedOutput: input.expectedOutput ? bytes(input.expectedOutput) : null,
+    limits: { ...input.limits },
+    metadata: input.metadata,
+    findings: [],
+    verdict: null,
+    stdout: null,
+    stderr: null,
+    exitCode: null,
+    signal: null,
+    timeMs: null,
+    cpuTimeMs: null,
+    memoryKb: null,
+    stdoutTruncated: null,
+    stderrTruncated: null,
+    engine: null,
+    compileTimeMs: null,
+    files: input.files ? input.files.map((file) => ({ path: file.path, base64: file.content.toString('base64') })) : null,
+    entryPoint: input.entryPoint ?? null,
+    testSetId: testSet?.id ?? null,
+    bundleMode: input.bundle?.mode ?? null,
+    caseParallelism: input.bundle?.parallelism ?? null,
+    caseCount: testSet?.caseCount ?? null,
+    score: null,
+    caseCounts: null,
+    decidingCase: null,
+    error: null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    requestHash: input.requestHash ?? null,
+    callbackUrl: input.callbackUrl ?? null,
+    runId: null,
+    reviewDecision: null,
+    reviewedBy: null,
+    reviewReason: null,
+    reviewedAt: null,
+    createdAt: at,
+    startedAt: null,
+    completedAt: null,
+    updatedAt: at,
+  };
+}
+
 export function bytes(buf: Buffer): Uint8Array<ArrayBuffer> {
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);

@@ -154,3 +154,10 @@ test("the in-flight counts' partial index holds exactly the unfinished statuses,
     await pg.query('SET enable_seqscan = on');
   }
 });
+
+test("admission's count (admit_evaluation) treats exactly the terminal statuses as finished", async () => {
+  const { rows } = await pg.query<{ definition: string }>("SELECT pg_get_functiondef('admit_evaluation'::regproc) AS definition");
+  const list = /status NOT IN \(([^)]*)\)/.exec(rows[0]!.definition)?.[1] ?? '';
+  const finished = [...list.matchAll(/'([a-z_]+)'/g)].map((match) => match[1]).sort();
+  expect(finished).toEqual([...TERMINAL_STATUSES].sort());
+});
