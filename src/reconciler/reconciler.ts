@@ -45,7 +45,12 @@ export class Reconciler {
   async pass(now = new Date()): Promise<ReconcileSummary> {
     const rows = await this.options.store.listUnfinished(new Date(now.getTime() - this.quietForMs), this.batchSize);
     const summary: ReconcileSummary = { examined: rows.length, failed: 0, restarted: 0 };
+    // A backlog leaves hundreds of rows quiet while their workflows wait for a worker: one
+    // visibility query skips those, where a describe each cost the worker and Temporal CPU every
+    // pass. Only the rest are described, and only a describe decides that a run has ended.
+    const running = await this.options.temporal.runningRuns(rows.map((row) => row.workflowId));
     for (const row of rows) {
+      if (running.has(row.runId ? `${row.workflowId} ${row.runId}` : row.workflowId)) continue;
       const action = await this.reconcile(row, now);
       if (action === 'failed') summary.failed++;
       if (action === 'restarted') summary.restarted++;

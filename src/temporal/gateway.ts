@@ -19,6 +19,8 @@ import type { RunDescription } from './run-description';
 import { EvaluationLanguageKey, EvaluationStatusKey, EvaluationTenantKey } from '../workflows/search-attributes';
 
 const CALL_DEADLINE_MS = 5000;
+/** Workflow ids per visibility query in runningRuns: a short query string, one page of results. */
+const VISIBILITY_BATCH = 100;
 /** A review update returns once the decision is stored (for a rejection, the final result too). */
 const REVIEW_DEADLINE_MS = 20_000;
 
@@ -82,6 +84,26 @@ export class TemporalGateway {
       if (err instanceof WorkflowNotFoundError) return { kind: 'not_found' };
       throw err;
     }
+  }
+
+  /**
+   * Of these workflow ids, the runs that Temporal's visibility lists as running ("workflowId runId"
+   * keys, and the bare workflow id for its latest run). One list call per VISIBILITY_BATCH ids
+   * instead of a describe each. Visibility trails the history by a moment, so a run listed here may
+   * have just closed: use this to skip runs, never to decide that one has ended.
+   */
+  async runningRuns(workflowIds: readonly string[]): Promise<Set<string>> {
+    const running = new Set<string>();
+    for (let i = 0; i < workflowIds.length; i += VISIBILITY_BATCH) {
+      const ids = workflowIds.slice(i, i + VISIBILITY_BATCH).map((id) => `'${id.replace(/'/g, "''")}'`);
+      const query = `ExecutionStatus = 'Running' AND WorkflowId IN (${ids.join(', ')})`;
+      await this.call(async () => {
+        for await (const run of this.client.workflow.list({ query })) {
+          running.add(run.workflowId).add(`${run.workflowId} ${run.runId}`);
+        }
+      });
+    }
+    return running;
   }
 
   async cancel(evaluationId: string, runId?: string): Promise<void> {
