@@ -43,6 +43,8 @@ RUN apt-get update \
 
 WORKDIR /app
 ENV NODE_ENV=production
+# Two glibc malloc arenas, as `npm start` runs with: about a tenth less RSS under load (README, Speed).
+ENV MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist

@@ -10,6 +10,16 @@ import path from 'node:path';
 import { freePorts } from '../support/free-port';
 import { waitFor } from '../support/harness';
 import { hostProcessesWhere } from '../../src/sandbox/host/processes';
+import { WORKER_MALLOC_ARENA_MAX, WORKER_NICENESS } from '../../src/main/worker-process';
+
+/** A process's environment, one VAR=value per entry. */
+function environ(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return []; // gone, or another user's
+  }
+}
 
 const root = path.resolve(__dirname, '../..');
 let dataDir: string;
@@ -99,6 +109,14 @@ test('starts with embedded services, runs an evaluation, stops on Ctrl-C, and a 
     return body.status === 'completed' ? body : undefined;
   }, 'the evaluation to complete');
   expect(done).toMatchObject({ verdict: 'accepted', result: { stdout: '45\n' } });
+
+  // The worker runs in a process of its own, below the API's priority, with two malloc arenas.
+  const [worker] = hostProcessesWhere((cmdline) => cmdline.includes('src/main/worker.ts')).filter((pid) =>
+    environ(pid).includes(`DATA_DIR=${dataDir}`),
+  );
+  expect(worker).toBeDefined();
+  expect(os.getPriority(worker!)).toBe(WORKER_NICENESS);
+  expect(environ(worker!)).toContain(`MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`);
 
   const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
   expect(ui.status).toBe(200);
