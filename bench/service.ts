@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import type { BenchOptions } from './options';
+import { WORKER_MALLOC_ARENA_MAX } from '../src/main/worker-process';
 
 export interface Service {
   url: string;
@@ -73,6 +74,8 @@ async function startService(options: BenchOptions): Promise<Service> {
     MAX_IN_FLIGHT_PER_TENANT: '1000000',
     MAX_IN_FLIGHT_TOTAL: '1000000',
     LOG_LEVEL: 'warn',
+    // As `npm start` runs it (package.json): two malloc arenas unless the caller says otherwise.
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? WORKER_MALLOC_ARENA_MAX,
     ...(options.workerConcurrency !== undefined ? { WORKER_CONCURRENCY: String(options.workerConcurrency) } : {}),
   };
   const logFile = path.join(dataDir, 'service.log');
