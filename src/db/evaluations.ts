@@ -507,7 +507,6 @@ async function bundleTestSet(tx: Tx, tenant: string, bundle: NewBundle): Promise
   return set;
 }
 
-/** Prisma's Bytes fields take a Uint8Array backed by a plain ArrayBuffer. */
 /** A new evaluation as the row `create` stores: queued, nothing run yet. */
 function newEvaluationRecord(input: NewEvaluation, at: Date, testSet: { id: string; caseCount: number } | null): Evaluation {
   return {
@@ -559,6 +558,7 @@ function newEvaluationRecord(input: NewEvaluation, at: Date, testSet: { id: stri
   };
 }
 
+/** Prisma's Bytes fields take a Uint8Array backed by a plain ArrayBuffer. */
 export function bytes(buf: Buffer): Uint8Array<ArrayBuffer> {
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);

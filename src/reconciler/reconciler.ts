@@ -11,7 +11,7 @@ import { workflowInputFor } from '../temporal/workflow-input';
 import type { EvaluationRow, EvaluationStore } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
 import { describeRun } from '../temporal/run-description';
-import type { TemporalGateway } from '../temporal/gateway';
+import { TemporalUnavailableError, type TemporalGateway } from '../temporal/gateway';
 import type { ReconcileSummary } from '../workflows/reconcile-activities';
 import { closeReason } from './close-reason';
 
@@ -48,7 +48,7 @@ export class Reconciler {
     // A backlog leaves hundreds of rows quiet while their workflows wait for a worker: one
     // visibility query skips those, where a describe each cost the worker and Temporal CPU every
     // pass. Only the rest are described, and only a describe decides that a run has ended.
-    const running = await this.options.temporal.runningRuns(rows.map((row) => row.workflowId));
+    const running = await this.visiblyRunning(rows);
     for (const row of rows) {
       if (running.has(row.runId ? `${row.workflowId} ${row.runId}` : row.workflowId)) continue;
       const action = await this.reconcile(row, now);
@@ -56,6 +56,20 @@ export class Reconciler {
       if (action === 'restarted') summary.restarted++;
     }
     return summary;
+  }
+
+  /**
+   * A visibility store that cannot answer the query (an old cluster's standard visibility has no
+   * IN) costs the describes, not the pass; an unreachable Temporal fails the pass, to be retried.
+   */
+  private async visiblyRunning(rows: EvaluationRow[]): Promise<Set<string>> {
+    try {
+      return await this.options.temporal.runningRuns(rows.map((row) => row.workflowId));
+    } catch (err) {
+      if (err instanceof TemporalUnavailableError) throw err;
+      this.options.log.warn({ err }, 'reconciler: the visibility query failed; describing every unfinished evaluation instead');
+      return new Set();
+    }
   }
 
   /** Examines one unfinished evaluation against its workflow and fixes what is out of step. */

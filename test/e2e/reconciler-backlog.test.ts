@@ -82,3 +82,19 @@ test('queued evaluations whose workflows are visibly running cost one visibility
   expect(gateway.describes).toBeLessThanOrEqual(2);
   for (const id of ids.slice(1)) expect(await api.store.get(id)).toMatchObject({ status: 'queued' });
 });
+
+test('a visibility store that cannot answer the query costs the describes, not the pass', async () => {
+  /** As an old cluster's standard visibility answers a query with IN. */
+  class NoAdvancedVisibility extends CountingGateway {
+    override async runningRuns(): Promise<Set<string>> {
+      throw new Error('3 INVALID_ARGUMENT: operator IN is not supported');
+    }
+  }
+  const gatewayWithoutIn = new NoAdvancedVisibility(api.client, queue);
+  const store = new EvaluationStore(db);
+  const fallback = new Reconciler({ store, temporal: gatewayWithoutIn, log: createLogger('silent'), reviewTimeout: '1h', quietForMs: 0 });
+  const summary = await fallback.pass();
+  expect(summary).toMatchObject({ examined: 4, failed: 0, restarted: 0 });
+  expect(gatewayWithoutIn.describes).toBe(4);
+  for (const id of ids.slice(1)) expect(await api.store.get(id)).toMatchObject({ status: 'queued' });
+});
