@@ -41,7 +41,7 @@ export async function diffMigrationsToSchema(migrationsDir: string, schemaPath: 
   try {
     // Both the "main" and the shadow database are the scratch instance: `diff` only writes to the shadow.
     const adapters = new PrismaPg(pool);
-    const connect = async () => withInternalCharColumns(await adapters.connect());
+    const connect = async () => withWholeScripts(withInternalCharColumns(await adapters.connect()), pool);
     const factory = bindMigrationAwareSqlAdapterFactory({
       provider: adapters.provider,
       adapterName: adapters.adapterName,
@@ -158,6 +158,29 @@ interface PgQueryableInternals {
  * those columns Character (pg already hands the value over as a one-character string). The query
  * object links the two steps, which keeps concurrent queries apart.
  */
+/**
+ * @prisma/adapter-pg runs a migration script by splitting it at every ";", which cuts a function
+ * body (`$$ ... $$`, as in the admission function's migration) into pieces that do not parse.
+ * PostgreSQL takes the whole script as one simple query, which is how src/db/migrate.ts applies it.
+ */
+function withWholeScripts(adapter: SqlDriverAdapter, pool: pg.Pool): SqlDriverAdapter {
+  const internals = adapter as unknown as { onError?: (error: unknown) => never };
+  if (typeof internals.onError !== 'function') {
+    throw new UnsupportedAdapterVersionError(
+      '@prisma/adapter-pg no longer has the onError method src/embedded/migration-diff.ts relies on to report a failed script',
+    );
+  }
+  const onError = internals.onError.bind(adapter);
+  adapter.executeScript = async (script) => {
+    try {
+      await pool.query(script);
+    } catch (error) {
+      onError(error);
+    }
+  };
+  return adapter;
+}
+
 function withInternalCharColumns<T extends SqlDriverAdapter | Transaction>(queryable: T): T {
   const internals = queryable as unknown as PgQueryableInternals;
   if (typeof internals.performIO !== 'function' || typeof internals.queryRaw !== 'function') {

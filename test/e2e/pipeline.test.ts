@@ -164,8 +164,10 @@ test('events are listed oldest first with timestamps', async () => {
 
 test('search attributes follow the evaluation so operators can filter in the Web UI', async () => {
   const id = await submit({ language: 'python', code: 'print(3)' });
-  await waitForTerminal(api, id);
-  const description = await api.client.workflow.getHandle(`evaluation-${id}`).describe();
+  // The stored result comes first (a local activity), the workflow's last upsert with its close.
+  const handle = api.client.workflow.getHandle(`evaluation-${id}`);
+  await handle.result();
+  const description = await handle.describe();
   const attrs = description.searchAttributes as Record<string, unknown[]>;
   expect(attrs.EvaluationStatus).toEqual(['completed']);
   expect(attrs.EvaluationLanguage).toEqual(['python']);
