@@ -2,7 +2,15 @@
  * The whole pipeline against the real things: Hono API -> Temporal dev server -> worker with the
  * real scanner and bwrap sandbox -> PostgreSQL.
  */
-import { scheduledActivities, useTestService, waitFor, waitForTerminal, sandboxProcesses, type TestApi } from '../support/harness';
+import {
+  scheduledActivities,
+  useTestService,
+  waitFor,
+  waitForTerminal,
+  waitForWorkflowClosed,
+  sandboxProcesses,
+  type TestApi,
+} from '../support/harness';
 import type { WorkflowHandle } from '@temporalio/client';
 
 let api: TestApi;
@@ -34,6 +42,7 @@ test('a Python program is scanned, executed in bwrap and stored: completed / acc
 
   // Only the run goes through the server's queue; the scan, the status writes and the result are
   // local activities, and the run is scheduled in the same workflow task as the scan.
+  await waitForWorkflowClosed(api.client, id);
   expect(await scheduledActivities(api.client, id)).toEqual(['execute']);
   const order = (await scheduledActivities(api.client, id, { local: true })).filter((a) => a !== 'recordTransition');
   expect(order).toEqual(['securityScan', 'execute', 'persistResults']);
@@ -85,6 +94,7 @@ test('a program importing socket is blocked and never runs', async () => {
   const events = await api.db.evaluationEvent.findMany({ where: { evaluationId: id }, orderBy: { id: 'asc' } });
   expect(events.map((e) => e.type)).toEqual(['EVALUATION_QUEUED', 'SCAN_COMPLETED', 'SECURITY_VIOLATION']);
   expect(events.map((e) => e.type)).not.toContain('EXECUTION_STARTED');
+  await waitForWorkflowClosed(api.client, id);
   expect(await scheduledActivities(api.client, id, { local: true })).toContain('securityScan');
   expect(await scheduledActivities(api.client, id)).not.toContain('execute');
 });
@@ -164,10 +174,9 @@ test('events are listed oldest first with timestamps', async () => {
 
 test('search attributes follow the evaluation so operators can filter in the Web UI', async () => {
   const id = await submit({ language: 'python', code: 'print(3)' });
-  // The stored result comes first (a local activity), the workflow's last upsert with its close.
-  const handle = api.client.workflow.getHandle(`evaluation-${id}`);
-  await handle.result();
-  const description = await handle.describe();
+  await waitForTerminal(api, id);
+  await waitForWorkflowClosed(api.client, id);
+  const description = await api.client.workflow.getHandle(`evaluation-${id}`).describe();
   const attrs = description.searchAttributes as Record<string, unknown[]>;
   expect(attrs.EvaluationStatus).toEqual(['completed']);
   expect(attrs.EvaluationLanguage).toEqual(['python']);

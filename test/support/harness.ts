@@ -213,6 +213,19 @@ export async function waitForTerminal(api: TestApi, id: string, timeoutMs = 3000
  * Activity types run by a workflow, in order: those scheduled through the server and, with
  * `{ local: true }`, the local activities recorded as markers too.
  */
+/**
+ * Resolves once the evaluation's workflow has closed. The stored result is written by a local
+ * activity inside the last workflow task, so PostgreSQL shows it a moment before the history has
+ * that task (its markers, its last search-attribute upsert) and the run is closed.
+ */
+export async function waitForWorkflowClosed(client: Client, evaluationId: string): Promise<void> {
+  const handle = client.workflow.getHandle(`evaluation-${evaluationId}`);
+  await waitFor(
+    async () => ((await handle.describe()).status.name === 'RUNNING' ? undefined : true),
+    `the workflow of ${evaluationId} to close`,
+  );
+}
+
 export async function scheduledActivities(client: Client, evaluationId: string, { local = false } = {}): Promise<string[]> {
   const history = await client.workflow.getHandle(`evaluation-${evaluationId}`).fetchHistory();
   return (history.events ?? [])
