@@ -220,10 +220,7 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
     hostPaths: [],
     runtimeTasks: 0,
     addressSpaceLimitWorks: true,
-    // The last: the driver's report that a pass (cc1plus, say) died of SIGKILL. Only the OOM killer
-    // sends that inside the sandbox once the CPU limit and the supervisor's own kills are ruled out
-    // (they are checked first), and the cgroup does not always record the kill in time to say so.
-    outOfMemoryPatterns: [/\bout of memory\b/i, /\bvirtual memory exhausted\b/, /\bKilled signal terminated program\b/],
+    outOfMemoryPatterns: [/\bout of memory\b/i, /\bvirtual memory exhausted\b/],
     environment: noEnvironment,
   });
   const javaHostPaths = jdkConfigPaths(javaPath);
