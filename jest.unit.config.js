@@ -20,6 +20,7 @@ module.exports = {
     '<rootDir>/test/sandbox/protocol.test.ts',
     '<rootDir>/test/sandbox/languages.test.ts',
     '<rootDir>/test/sandbox/run-state.test.ts',
+    '<rootDir>/test/sandbox/stage-verdict.test.ts',
     '<rootDir>/test/ratelimit/capacity.test.ts',
     '<rootDir>/test/infra/dockerfile.test.ts',
   ],

@@ -69,8 +69,20 @@ export async function admitEvaluation(db: Db | Tx, row: Evaluation, caps?: Admis
 export function columnsOf(row: Evaluation): Record<string, unknown> {
   const columns: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(row)) {
-    columns[field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)] =
+    columns[columnOf(field)] =
       value instanceof Uint8Array ? `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}` : value;
   }
   return columns;
+}
+
+/** Field names are the model's few dozen: each is converted once, not on every submission. */
+const columnNames = new Map<string, string>();
+
+function columnOf(field: string): string {
+  let column = columnNames.get(field);
+  if (column === undefined) {
+    column = field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+    columnNames.set(field, column);
+  }
+  return column;
 }

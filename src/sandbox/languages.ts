@@ -54,6 +54,12 @@ export interface StageRuntime {
   readonly addressSpaceLimitWorks: boolean;
   /** stderr text meaning the program ran out of memory (used when it exited abnormally). */
   readonly outOfMemoryPatterns: readonly RegExp[];
+  /**
+   * stderr text meaning a process the program started was stopped by the CPU rlimit (used when
+   * the program exited abnormally). RLIMIT_CPU is per process: gcc's driver survives the SIGXCPU
+   * of cc1plus and exits with an error, and its tick-sampled rusage can stay under the limit.
+   */
+  readonly cpuLimitPatterns?: readonly RegExp[];
   /** Variables added to the sandbox's environment (PATH, HOME, TMPDIR, LANG) for this stage. */
   environment(limits: Limits, directories: StageDirectories): Record<string, string>;
 }
@@ -221,6 +227,8 @@ export function createLanguageRegistry(options: LanguageRegistryOptions = {}): L
     runtimeTasks: 0,
     addressSpaceLimitWorks: true,
     outOfMemoryPatterns: [/\bout of memory\b/i, /\bvirtual memory exhausted\b/],
+    // strsignal(SIGXCPU) in the driver's "internal compiler error: ... signal terminated program cc1plus".
+    cpuLimitPatterns: [/\bCPU time limit exceeded signal terminated program\b/],
     environment: noEnvironment,
   });
   const javaHostPaths = jdkConfigPaths(javaPath);

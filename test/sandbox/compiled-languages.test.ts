@@ -114,15 +114,7 @@ describeEachEngine('languages', (subject) => {
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(result.compilation?.ok).toBe(false);
     expect(computeVerdict(result)).toBe('compilation_error');
-    if (result.compilation?.limitHit == null) {
-      // Seen only in full-suite runs on a cgroup v1 host (three CI runs in one session, never
-      // alone): the compiler failed after most of its wall limit with no limit named. Printed so
-      // the next failure shows the compiler's own words; the stage must still have been long.
-      console.log('compile ended without a named limit:', JSON.stringify(result.compilation), text(result).stderr.slice(0, 2000));
-      expect(Date.now() - started).toBeGreaterThan(10_000);
-      return;
-    }
-    expect(['memory', 'cpu_time', 'wall_time', 'output']).toContain(result.compilation.limitHit);
+    expect(['memory', 'cpu_time', 'wall_time', 'output']).toContain(result.compilation?.limitHit);
     expect(text(result).stderr).toMatch(/compilation stopped: it exceeded the compile (memory|CPU time|wall time|output) limit/);
   });
 

@@ -8,8 +8,8 @@
  * else (the init was killed) the cgroup's, counted from the program's start.
  *
  * limitHit: the kill the supervisor made (output, wall time, CPU), else memory when the cgroup
- * recorded an OOM kill, else cpu_time on SIGXCPU or CPU >= limit, else memory when the program
- * ended abnormally with its language's out-of-memory message.
+ * recorded an OOM kill, else cpu_time on SIGXCPU or CPU >= limit, else memory (cpu_time) when the
+ * program ended abnormally with its stage's out-of-memory (CPU-limit) message.
  */
 import type { EngineName, LimitHit, RunResult } from '../engine';
 import { SandboxInfrastructureError } from '../engine';
@@ -112,6 +112,7 @@ export function verdict(
     if (abnormal) {
       const stderrText = ending.stderr.toBuffer().toString('utf8');
       if (stage.outOfMemoryPatterns.some((pattern) => pattern.test(stderrText))) return 'memory';
+      if (stage.cpuLimitPatterns?.some((pattern) => pattern.test(stderrText))) return 'cpu_time';
     }
     return null;
   }
