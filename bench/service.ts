@@ -4,7 +4,7 @@
  * free ports, a throwaway data folder, caps raised so the load is not refused), or a running one
  * given by URL. Stopping removes what was started.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -83,7 +83,9 @@ async function startService(options: BenchOptions): Promise<Service> {
   // Node options are inherited by the worker process (it is started with this one's execArgv);
   // --cpu-prof is not allowed in NODE_OPTIONS, so it goes on the command line.
   const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProfDir)}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, 'src/main/start.ts')], {
+  // As `npm start` runs it: dist/ built first when the source changed, then the compiled service.
+  buildIfStale();
+  const child = spawn(process.execPath, [...profile, '--enable-source-maps', path.join(root, 'dist/main/start.js')], {
     cwd: root,
     env,
     stdio: ['ignore', log, log],
@@ -109,6 +111,15 @@ async function startService(options: BenchOptions): Promise<Service> {
     processes: () => serviceProcesses(child.pid!),
     stop: cleanUp,
   };
+}
+
+function buildIfStale(): void {
+  const build = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/build.ts'), '--if-stale'], {
+    cwd: root,
+    // stderr: the figures on stdout stay a clean table.
+    stdio: ['ignore', 2, 2],
+  });
+  if (build.status !== 0) throw new Error(`building dist/ failed (${build.signal ?? `exit ${build.status}`}); its output is above`);
 }
 
 async function waitForStart(child: ChildProcess, logFile: string): Promise<void> {
@@ -155,11 +166,11 @@ function serviceProcesses(pid: number): Map<string, number> {
       return '';
     }
   };
-  const hasWorkerChild = tree.some((p) => cmdline(p).includes('src/main/worker.ts'));
+  const hasWorkerChild = tree.some((p) => /main\/worker\.[tj]s/.test(cmdline(p)));
   for (const p of tree) {
     const line = cmdline(p);
-    if (line.includes('src/main/start.ts')) found.set(hasWorkerChild ? 'api' : 'api+worker', p);
-    else if (line.includes('src/main/worker.ts')) found.set('worker', p);
+    if (/main\/start\.[tj]s/.test(line)) found.set(hasWorkerChild ? 'api' : 'api+worker', p);
+    else if (/main\/worker\.[tj]s/.test(line)) found.set('worker', p);
     else if (line.includes('start-dev') && !found.has('temporal server')) found.set('temporal server', p);
   }
   return found;

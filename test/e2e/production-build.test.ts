@@ -83,6 +83,28 @@ test('the build has the compiled entry points, the scanner script and the workfl
   expect(fs.readdirSync(path.join(folder, 'dist'), { recursive: true }).filter((f) => String(f).endsWith('.ts'))).toEqual([]);
 });
 
+test('--if-stale (what npm start runs first) leaves an up-to-date build alone, and rebuilds one whose source hash differs', () => {
+  const dist = path.join(folder, 'dist');
+  const buildIfStale = () =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/build.ts'), '--if-stale', dist], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+  const hashFile = path.join(dist, '.source-hash');
+  const builtAt = fs.statSync(path.join(dist, 'main/start.js')).mtimeMs;
+  const upToDate = buildIfStale();
+  expect(upToDate.status).toBe(0);
+  expect(upToDate.stdout).toBe('');
+  expect(fs.statSync(path.join(dist, 'main/start.js')).mtimeMs).toBe(builtAt);
+
+  const hash = fs.readFileSync(hashFile, 'utf8');
+  fs.writeFileSync(hashFile, 'a build of other sources\n');
+  const stale = buildIfStale();
+  expect(stale.status).toBe(0);
+  expect(stale.stdout).toMatch(/^building /);
+  expect(fs.readFileSync(hashFile, 'utf8')).toBe(hash);
+}, 120000);
+
 test('node dist/main/worker.js and dist/main/api.js start without TypeScript tooling and run an evaluation', async () => {
   const [port, metricsPort, sdkMetricsPort] = await freePorts(3);
   const env = {
