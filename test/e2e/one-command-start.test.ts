@@ -1,7 +1,9 @@
 /**
- * `npm start` on a machine with no PostgreSQL or Temporal configured: embedded PGlite and
- * Temporal dev server (with Web UI), an evaluation end to end, Ctrl-C stops everything, and a
- * restart finds the old evaluation.
+ * `npm start` (package.json's script, as npm runs it) on a machine with no PostgreSQL or Temporal
+ * configured: it builds dist/ when the source changed and runs the compiled service, with the
+ * embedded PGlite and Temporal dev server (with Web UI); an evaluation end to end; a worker that
+ * dies is replaced and evaluations go on; Ctrl-C stops everything, and a restart finds the old
+ * evaluation.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +12,7 @@ import path from 'node:path';
 import { freePorts } from '../support/free-port';
 import { waitFor } from '../support/harness';
 import { hostProcessesWhere } from '../../src/sandbox/host/processes';
-import { WORKER_MALLOC_ARENA_MAX, WORKER_NICENESS } from '../../src/main/worker-process';
+import { WORKER_MALLOC_ARENA_MAX, WORKER_MAX_OLD_SPACE_MB, WORKER_NICENESS } from '../../src/main/worker-process';
 
 /** A process's environment, one VAR=value per entry. */
 function environ(pid: number): string[] {
@@ -22,6 +24,7 @@ function environ(pid: number): string[] {
 }
 
 const root = path.resolve(__dirname, '../..');
+const startScript = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
 let dataDir: string;
 let child: ChildProcess | undefined;
 let output = '';
@@ -30,10 +33,12 @@ let ports: { api: number; temporal: number; ui: number; pg: number };
 
 async function start(): Promise<void> {
   output = '';
-  child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main/start.ts')], {
+  // The script's last command execs node, so this child becomes the service itself once built.
+  child = spawn('/bin/sh', ['-c', startScript], {
     cwd: root,
     env: {
       ...process.env,
+      PATH: `${path.join(root, 'node_modules/.bin')}:${process.env.PATH}`,
       DATABASE_URL: '',
       TEMPORAL_ADDRESS: '',
       DATA_DIR: dataDir,
@@ -75,6 +80,21 @@ const api = (p: string, init: RequestInit = {}) =>
     },
   });
 
+function cmdline(pid: number): string {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+}
+
+/** The worker processes of the service started on `dir`. */
+function workerPids(dir: string): number[] {
+  return hostProcessesWhere((line) => /main\/worker\.[jt]s/.test(line)).filter((pid) => environ(pid).includes(`DATA_DIR=${dir}`));
+}
+
+function workerOf(dir: string): number {
+  const pids = workerPids(dir);
+  expect(pids).toHaveLength(1);
+  return pids[0]!;
+}
+
 function temporalServerAlive(): boolean {
   return hostProcessesWhere((cmdline) => cmdline.includes('start-dev') && cmdline.includes(dataDir)).length > 0;
 }
@@ -110,13 +130,37 @@ test('starts with embedded services, runs an evaluation, stops on Ctrl-C, and a 
   }, 'the evaluation to complete');
   expect(done).toMatchObject({ verdict: 'accepted', result: { stdout: '45\n' } });
 
-  // The worker runs in a process of its own, below the API's priority, with two malloc arenas.
-  const [worker] = hostProcessesWhere((cmdline) => cmdline.includes('src/main/worker.ts')).filter((pid) =>
-    environ(pid).includes(`DATA_DIR=${dataDir}`),
+  // The worker runs compiled, in a process of its own, below the API's priority, with two malloc
+  // arenas and a bounded heap.
+  const worker = workerOf(dataDir);
+  expect(os.getPriority(worker)).toBe(WORKER_NICENESS);
+  expect(environ(worker)).toContain(`MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`);
+  expect(cmdline(worker)).toContain(`--max-old-space-size=${WORKER_MAX_OLD_SPACE_MB}`);
+  expect(cmdline(child!.pid!)).toContain('dist/main/start.js');
+
+  // A worker that dies (here SIGKILL, as the OOM killer would) is replaced, and work goes on.
+  process.kill(worker, 'SIGKILL');
+  // It lowers its own priority as it starts.
+  await waitFor(async () => {
+    const pids = workerPids(dataDir).filter((pid) => pid !== worker);
+    return pids.length === 1 && os.getPriority(pids[0]!) === WORKER_NICENESS ? true : undefined;
+  }, 'a new worker process, at the worker priority');
+  const after = await api('/v1/evaluations', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ language: 'python', code: 'print(6 * 7)' }),
+  });
+  expect(after.status).toBe(202);
+  const afterId = ((await after.json()) as { id: string }).id;
+  const afterDone: any = await waitFor(
+    async () => {
+      const body: any = await (await api(`/v1/evaluations/${afterId}`)).json();
+      return body.status === 'completed' ? body : undefined;
+    },
+    'an evaluation on the new worker',
+    60000,
   );
-  expect(worker).toBeDefined();
-  expect(os.getPriority(worker!)).toBe(WORKER_NICENESS);
-  expect(environ(worker!)).toContain(`MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`);
+  expect(afterDone).toMatchObject({ verdict: 'accepted', result: { stdout: '42\n' } });
 
   const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
   expect(ui.status).toBe(200);
@@ -129,4 +173,4 @@ test('starts with embedded services, runs an evaluation, stops on Ctrl-C, and a 
   const again: any = await (await api(`/v1/evaluations/${id}`)).json();
   expect(again).toMatchObject({ id, status: 'completed', verdict: 'accepted', result: { stdout: '45\n' } });
   expect(await stop()).toBe(0);
-});
+}, 300_000);
