@@ -2,12 +2,6 @@
  * The interceptors and sinks a process installs for request context, metrics and tracing: the
  * API's Temporal client gets `clientInterceptors`, the worker `workerObservability`.
  */
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  OpenTelemetryWorkflowClientInterceptor,
-} from '@temporalio/interceptors-opentelemetry';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { Context as ActivityContext } from '@temporalio/activity';
 import type { WorkerOptions } from '@temporalio/worker';
@@ -19,7 +13,9 @@ import type { Tracing } from './tracing';
 import { workflowInterceptorModules } from './workflow-modules';
 
 export function clientInterceptors(tracing: Tracing | undefined): { workflow: WorkflowClientInterceptor[] } {
-  return { workflow: [new RequestIdClientInterceptor(), ...(tracing ? [new OpenTelemetryWorkflowClientInterceptor()] : [])] };
+  return {
+    workflow: [new RequestIdClientInterceptor(), ...(tracing ? [new tracing.temporal.OpenTelemetryWorkflowClientInterceptor()] : [])],
+  };
 }
 
 export interface WorkerObservability {
@@ -45,8 +41,8 @@ export function workerObservability(
         ...(tracing
           ? [
               (ctx: ActivityContext) => ({
-                inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
-                outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+                inbound: new tracing.temporal.OpenTelemetryActivityInboundInterceptor(ctx),
+                outbound: new tracing.temporal.OpenTelemetryActivityOutboundInterceptor(ctx),
               }),
             ]
           : []),
@@ -56,6 +52,6 @@ export function workerObservability(
       ...(prebuiltBundle ? {} : { workflowModules: workflowInterceptorModules({ tracing: tracing !== undefined }) }),
     },
     // The workflow's OpenTelemetry interceptors hand their spans to this sink.
-    sinks: tracing ? { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) } : {},
+    sinks: tracing ? { exporter: tracing.temporal.makeWorkflowExporter(tracing.processor, tracing.resource) } : {},
   };
 }

@@ -1,9 +1,13 @@
 /**
- * Tracing off costs nothing: no OpenTelemetry workflow interceptors in the bundle, no activity
- * interceptors and no sink; tracing on has all three. The request context is there either way.
+ * Tracing off costs nothing: OpenTelemetry's SDK is not even loaded, and there are no
+ * OpenTelemetry workflow interceptors in the bundle, no activity interceptors and no sink; tracing
+ * on has all of them. The request context is there either way.
  */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { Resource } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import * as temporalOpenTelemetry from '@temporalio/interceptors-opentelemetry';
 import { createLogger } from '../../src/logging/logger';
 import {
   prebuiltWorkflowBundle,
@@ -33,6 +37,7 @@ test('tracing on: the OpenTelemetry workflow and activity interceptors and their
   const tracing: Tracing = {
     processor: new SimpleSpanProcessor(new InMemorySpanExporter()),
     resource: Resource.empty(),
+    temporal: temporalOpenTelemetry,
     shutdown: async () => undefined,
   };
   const on = workerObservability(metrics, log, tracing, { prebuiltBundle: false });
@@ -50,3 +55,29 @@ test('a build has one bundle per tracing setting; from source there is none', ()
   expect(prebuiltWorkflowBundle()).toBeUndefined();
   expect(prebuiltWorkflowBundle(undefined, { tracing: true })).toBeUndefined();
 });
+
+/** The OpenTelemetry SDK modules a fresh process has loaded after importing the tracing code and starting tracing with `exporter`. */
+function openTelemetryLoaded(exporter: string): string[] {
+  const probe = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '-e',
+      `const { startTracing } = require('./src/tracing/tracing');
+       require('./src/tracing/interceptors');
+       const tracing = startTracing('probe', ${JSON.stringify(exporter)});
+       const loaded = Object.keys(require.cache).filter((file) => /@opentelemetry[\\/]sdk-|interceptors-opentelemetry/.test(file));
+       console.log(JSON.stringify(loaded));
+       void tracing?.shutdown();`,
+    ],
+    { cwd: path.resolve(__dirname, '../..'), encoding: 'utf8' },
+  );
+  if (probe.status !== 0) throw new Error(`the probe failed: ${probe.stderr}`);
+  return JSON.parse(probe.stdout.trim().split('\n').pop()!) as string[];
+}
+
+test('tracing off loads none of the OpenTelemetry SDK (about 13 MB of each process); tracing on loads it', () => {
+  expect(openTelemetryLoaded('none')).toEqual([]);
+  expect(openTelemetryLoaded('console').length).toBeGreaterThan(0);
+}, 60000);
