@@ -66,6 +66,8 @@ export async function startWorkerProcess(env: Record<string, string>, log: Logge
   let current = await spawnWorker(env, log);
   let stopping = false;
   let restartTimer: NodeJS.Timeout | undefined;
+  /** A replacement being started: stop() waits for it, so that none outlives the stop. */
+  let replacing: Promise<void> | undefined;
   let delayMs = RESTART_DELAY_MS.first;
 
   const superviseCurrent = () => {
@@ -84,10 +86,10 @@ export async function startWorkerProcess(env: Record<string, string>, log: Logge
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
       delayMs = Math.min(delayMs * 2, RESTART_DELAY_MS.max);
-      spawnWorker(env, log).then(
-        (next) => {
+      replacing = spawnWorker(env, log).then(
+        async (next) => {
           if (stopping) {
-            void stopChild(next.child, next.exited);
+            await stopChild(next.child, next.exited);
             return;
           }
           current = next;
@@ -110,6 +112,7 @@ export async function startWorkerProcess(env: Record<string, string>, log: Logge
     stop: async () => {
       stopping = true;
       clearTimeout(restartTimer);
+      await replacing;
       await stopChild(current.child, current.exited);
     },
   };
