@@ -22,10 +22,6 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { TRACING_WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_FILE } from '../src/main/workflow-bundle';
-import { prebuildInit } from '../src/sandbox/run/compiled-init';
-import { workflowInterceptorModules } from '../src/tracing/workflow-modules';
 
 const root = path.resolve(__dirname, '..');
 const src = path.join(root, 'src');
@@ -46,6 +42,11 @@ async function main(): Promise<void> {
     if (readBuiltHash() === inputs) return;
     console.log(`building ${path.relative(process.cwd(), dist) || dist}/ from src/ (none yet, or the source changed): about 20 s`);
   }
+  // Loaded only to build: `npm start` runs the check above before every start.
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const { TRACING_WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_FILE } = await import('../src/main/workflow-bundle.js');
+  const { prebuildInit } = await import('../src/sandbox/run/compiled-init.js');
+  const { workflowInterceptorModules } = await import('../src/tracing/workflow-modules.js');
   fs.rmSync(dist, { recursive: true, force: true });
   compile();
   const assets = copyAssets(src);

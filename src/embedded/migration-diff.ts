@@ -151,14 +151,6 @@ interface PgQueryableInternals {
 }
 
 /**
- * The engine's introspection (part of every diff) reads `pg_constraint.contype`, of PostgreSQL's
- * internal `"char"` type (OID 18), and expects a Character column. @prisma/adapter-pg 7.10 has no
- * mapping for OID 18 and throws UnsupportedNativeDataType; reporting it as text instead makes the
- * engine panic. No public hook sees the column types, so: let the adapter see text, then label
- * those columns Character (pg already hands the value over as a one-character string). The query
- * object links the two steps, which keeps concurrent queries apart.
- */
-/**
  * @prisma/adapter-pg runs a migration script by splitting it at every ";", which cuts a function
  * body (`$$ ... $$`, as in the admission function's migration) into pieces that do not parse.
  * PostgreSQL takes the whole script as one simple query, which is how src/db/migrate.ts applies it.
@@ -181,6 +173,14 @@ function withWholeScripts(adapter: SqlDriverAdapter, pool: pg.Pool): SqlDriverAd
   return adapter;
 }
 
+/**
+ * The engine's introspection (part of every diff) reads `pg_constraint.contype`, of PostgreSQL's
+ * internal `"char"` type (OID 18), and expects a Character column. @prisma/adapter-pg 7.10 has no
+ * mapping for OID 18 and throws UnsupportedNativeDataType; reporting it as text instead makes the
+ * engine panic. No public hook sees the column types, so: let the adapter see text, then label
+ * those columns Character (pg already hands the value over as a one-character string). The query
+ * object links the two steps, which keeps concurrent queries apart.
+ */
 function withInternalCharColumns<T extends SqlDriverAdapter | Transaction>(queryable: T): T {
   const internals = queryable as unknown as PgQueryableInternals;
   if (typeof internals.performIO !== 'function' || typeof internals.queryRaw !== 'function') {
