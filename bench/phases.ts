@@ -3,8 +3,10 @@
  * PostgreSQL (not by polling the API, whose load would be part of the measurement), checks that
  * every one was stored exactly once, and returns its rows for the table.
  */
+import os from 'node:os';
 import autocannon from 'autocannon';
 import { TRIVIAL, type ApiClient } from './client';
+import { cpuPerEvaluation, cpuSnapshot } from './cpu';
 import { historyBreakdowns } from './history';
 import { reproduce, type BenchOptions } from './options';
 import { ms, percentiles, quantile, type Row } from './report';
@@ -159,13 +161,15 @@ function closedLoop(api: ApiClient, watcher: Watcher, clients: number, total = I
   return { ids, done, stop: () => (stopped = true) };
 }
 
-export async function throughput({ options, api, probe }: PhaseContext): Promise<Row[]> {
+export async function throughput({ options, service, api, probe }: PhaseContext): Promise<Row[]> {
   const command = reproduce(options, 'throughput');
   const watcher = new Watcher(probe, 10);
+  const cpuBefore = cpuSnapshot(service.cpuSources);
   const started = performance.now();
   const loop = closedLoop(api, watcher, options.concurrency, options.throughput);
   await loop.done;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuPerEvaluation(cpuBefore, cpuSnapshot(service.cpuSources), loop.ids.length);
   const rate = loop.ids.length / seconds;
   const label = `throughput (${options.throughput}, concurrency ${options.concurrency})`;
   return [
@@ -173,6 +177,12 @@ export async function throughput({ options, api, probe }: PhaseContext): Promise
       measure: `${label}: evaluations finished per second`,
       value: `${rate.toFixed(1)} /s (${loop.ids.length} in ${seconds.toFixed(1)} s)`,
       goal: { text: '>= 31 /s', met: rate >= 31 },
+      command,
+    },
+    {
+      measure: `${label}: CPU per evaluation, by process (/proc)`,
+      // What the goal leaves: every core busy for a second, shared by 31 evaluations.
+      value: `${cpu.map(([process, cpuMs]) => `${process} ${ms(cpuMs)}`).join(' · ')} (31 /s on ${os.cpus().length} CPUs leaves ${ms((os.cpus().length * 1000) / 31)})`,
       command,
     },
     integrityRow(label, await probe.integrity(loop.ids), command),

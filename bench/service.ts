@@ -10,7 +10,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
+import type { CpuSources } from './cpu';
 import type { BenchOptions } from './options';
+import { descendantsOf } from '../src/sandbox/host/processes';
 import { WORKER_MALLOC_ARENA_MAX } from '../src/main/worker-process';
 
 export interface Service {
@@ -22,6 +24,8 @@ export interface Service {
   namespace: string;
   /** The processes whose memory the backlog run samples (label -> pid), found when asked: the API may fork its worker late. */
   processes(): Map<string, number>;
+  /** Where the CPU accounting looks: the service's process trees and its database's backends. */
+  cpuSources: CpuSources;
   stop(): Promise<void>;
 }
 
@@ -43,6 +47,10 @@ export async function provideService(options: BenchOptions): Promise<Service> {
             ['worker', options.workerPid],
           ].filter((entry): entry is [string, number] => entry[1] !== undefined),
         ),
+      cpuSources: {
+        roots: [options.apiPid, options.workerPid].filter((pid): pid is number => pid !== undefined),
+        database: new URL(options.databaseUrl!).pathname.slice(1) || undefined,
+      },
       stop: async () => undefined,
     };
   }
@@ -109,6 +117,7 @@ async function startService(options: BenchOptions): Promise<Service> {
     temporalAddress,
     namespace: 'default',
     processes: () => serviceProcesses(child.pid!),
+    cpuSources: { roots: [child.pid!], database },
     stop: cleanUp,
   };
 }
@@ -158,7 +167,7 @@ async function dropDatabase(adminUrl: string, database: string): Promise<void> {
 /** Node processes of the service (by entry point) and the Temporal server, among `pid` and its descendants. */
 function serviceProcesses(pid: number): Map<string, number> {
   const found = new Map<string, number>();
-  const tree = [pid, ...descendants(pid)];
+  const tree = [pid, ...descendantsOf(pid)];
   const cmdline = (p: number) => {
     try {
       return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
@@ -174,29 +183,6 @@ function serviceProcesses(pid: number): Map<string, number> {
     else if (line.includes('start-dev') && !found.has('temporal server')) found.set('temporal server', p);
   }
   return found;
-}
-
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift()!) ?? []) {
-      out.push(child);
-      queue.push(child);
-    }
-  }
-  return out;
 }
 
 async function freePorts(count: number): Promise<number[]> {

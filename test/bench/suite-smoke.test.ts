@@ -33,6 +33,11 @@ test('npm run bench with tiny sizes prints every phase and loses nothing', async
   ]) {
     expect(output).toContain(measure);
   }
+  // The CPU accounting found each of the service's processes and the database's backends (the
+  // Temporal server here is the test suite's, not the service's, so it is not among them).
+  const cpu = output.split('\n').find((line) => line.includes('CPU per evaluation, by process'));
+  for (const process of ['worker', 'sandbox host with its sandboxes', 'API', 'PostgreSQL', 'all'])
+    expect(cpu).toMatch(new RegExp(`${process} [\\d.]+ ms`));
   const integrity = output.split('\n').filter((line) => line.includes('lost / duplicated'));
   expect(integrity).toHaveLength(4);
   for (const line of integrity) expect(line).toMatch(/\| 0 \/ 0 of \d+ +\| met: 0 \/ 0/);
