@@ -83,12 +83,25 @@ const { deliverWebhook } = proxyActivities<EvaluationActivities>({
 
 type Review = { approved: boolean; reason: string | null; by: string };
 
+/**
+ * The patches of earlier changes, which a run started since `earlier-patches-folded` takes
+ * without recording each (see docs/workflow-changes.md).
+ */
+type EarlierPatch = 'scan-search-attributes' | 'finish-settles-on-store' | 'persist-as-local-activity' | 'scan-in-first-task';
+const EARLIER_PATCHES_FOLDED = 'earlier-patches-folded';
+
 export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promise<EvaluationWorkflowResult> {
   const { evaluationId } = input;
   const state: EvaluationState = { evaluationId, status: 'queued', findings: [] };
   let review: Review | undefined;
   // Set once the decision is in PostgreSQL: an update returns only then.
   let reviewStored = false;
+  // The SDK pairs every patch marker with an update of the `TemporalChangeVersion` search
+  // attribute, a visibility write on the server: four per run until this patch. A run started on
+  // this code records this patch alone and takes every earlier patch's branch; a run that started
+  // before it replays through the earlier patches' own markers. Decided once, before any command.
+  const foldsEarlierPatches = patched(EARLIER_PATCHES_FOLDED);
+  const hasPatch = (id: EarlierPatch) => foldsEarlierPatches || patched(id);
 
   // Typed refusals, so a caller can tell "not now" from "unreadable input".
   const reviewValidator = (decision?: ReviewInput) => {
@@ -170,9 +183,9 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     // Once the result is stored the evaluation is over: a cancellation that arrives now must neither
     // race a `cancelled` write against this one nor turn the stored result into another. Runs that
     // started before this rule replay without it.
-    const settlesOnStore = patched('finish-settles-on-store');
+    const settlesOnStore = hasPatch('finish-settles-on-store');
     // Runs that started before the terminal write became a local activity replay with the activity.
-    const store = patched('persist-as-local-activity') ? persistResultsLocally : persistResults;
+    const store = hasPatch('persist-as-local-activity') ? persistResultsLocally : persistResults;
     const persist = () => store({ evaluationId, at: now(), ...outcome });
     await (settlesOnStore ? CancellationScope.nonCancellable(persist) : persist());
     reviewStored = true;
@@ -204,7 +217,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     state.findings = scan.findings;
     const status = next ? [{ key: EvaluationStatusKey, value: next.status }] : [];
     // Runs recorded before the scan attributes existed must replay without this upsert.
-    if (patched('scan-search-attributes')) upsertSearchAttributes([...scanAttributes(scan), ...status]);
+    if (hasPatch('scan-search-attributes')) upsertSearchAttributes([...scanAttributes(scan), ...status]);
     else if (next) upsertSearchAttributes(status);
     return {
       findings: scan.findingsStored ? undefined : scan.findings,
@@ -299,7 +312,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     // in the first workflow task: one workflow task and one activity task fewer per evaluation,
     // and the scan's search attributes reach the server with `running`, in one update. Runs
     // that started before it replay with the scan as an activity.
-    const scanInFirstTask = patched('scan-in-first-task');
+    const scanInFirstTask = hasPatch('scan-in-first-task');
     if (scanInFirstTask) {
       // No search-attribute update yet: it would reach the server only with the task's end, by
       // when the scan is over; the status in PostgreSQL says `scanning` while it runs.
