@@ -314,32 +314,37 @@ export class EvaluationStore {
    * approved it. Anything else is refused, whatever the workflow code or an operator did.
    */
   async admitExecution(evaluationId: string, run: RunRef): Promise<EvaluationRow> {
-    return this.db.$transaction(async (tx) => {
-      const row = parseEvaluationRow(await claimOrVerify(tx, evaluationId, run));
-      if (row.status !== 'running') {
-        throw new ExecutionRefusedError(evaluationId, `it is ${row.status}, not running`);
-      }
-      // Only the events that decide (a bundle adds one event per case, which must not slow each case's gate).
-      const stored = await tx.evaluationEvent.findMany({
-        where: { evaluationId, type: { in: ['SCAN_COMPLETED', 'SECURITY_VIOLATION', 'REVIEW_APPROVED', 'REVIEW_REJECTED'] } },
-        select: { id: true, type: true, data: true },
-      });
-      const events = stored.map(parseEventColumns);
-      const types = new Set(events.map((e) => e.type));
-      if (types.has('SECURITY_VIOLATION') || types.has('REVIEW_REJECTED')) {
-        throw new ExecutionRefusedError(evaluationId, 'its scan blocked it or a reviewer rejected it');
-      }
-      const scan = events.find((e) => e.type === 'SCAN_COMPLETED');
-      const scanAction = scan?.data.action;
-      const allowed = scanAction === 'allow' || (scanAction === 'review' && types.has('REVIEW_APPROVED'));
-      if (!allowed) {
-        throw new ExecutionRefusedError(
-          evaluationId,
-          scan ? 'it was held for review and no reviewer approved it' : 'it has not been scanned',
-        );
-      }
-      return row;
+    // One read: the row with the events that decide (a bundle adds one event per case, which must
+    // not slow each case's gate). A run that may run code has claimed the row already (it moved
+    // it to `running`), so this gate writes nothing and needs no transaction of its own.
+    const found = await this.db.evaluation.findUnique({
+      where: { id: evaluationId },
+      include: { events: { where: { type: { in: [...DECIDING_EVENTS] } }, select: { id: true, type: true, data: true } } },
     });
+    if (!found) throw new EvaluationNotFoundError(evaluationId);
+    const { events: stored, ...current } = found;
+    // A row its own workflow has not claimed yet is not running either: refused below, unclaimed.
+    const claimable = current.runId === null && current.status === 'queued' && current.workflowId === run.workflowId;
+    if (!claimable) verifyOwner(current, evaluationId, run);
+    const row = parseEvaluationRow(current);
+    if (row.status !== 'running') {
+      throw new ExecutionRefusedError(evaluationId, `it is ${row.status}, not running`);
+    }
+    const events = stored.map(parseEventColumns);
+    const types = new Set(events.map((e) => e.type));
+    if (types.has('SECURITY_VIOLATION') || types.has('REVIEW_REJECTED')) {
+      throw new ExecutionRefusedError(evaluationId, 'its scan blocked it or a reviewer rejected it');
+    }
+    const scan = events.find((e) => e.type === 'SCAN_COMPLETED');
+    const scanAction = scan?.data.action;
+    const allowed = scanAction === 'allow' || (scanAction === 'review' && types.has('REVIEW_APPROVED'));
+    if (!allowed) {
+      throw new ExecutionRefusedError(
+        evaluationId,
+        scan ? 'it was held for review and no reviewer approved it' : 'it has not been scanned',
+      );
+    }
+    return row;
   }
 
   /**
@@ -448,10 +453,17 @@ export async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): 
     row = await tx.evaluation.findUnique({ where: { id: evaluationId } });
     if (!row) throw new EvaluationNotFoundError(evaluationId);
   }
+  verifyOwner(row, evaluationId, run);
+  return row;
+}
+
+/** The events whose presence decides whether code may run (see admitExecution). */
+const DECIDING_EVENTS = ['SCAN_COMPLETED', 'SECURITY_VIOLATION', 'REVIEW_APPROVED', 'REVIEW_REJECTED'] as const;
+
+function verifyOwner(row: Pick<Evaluation, 'workflowId' | 'runId' | 'status'>, evaluationId: string, run: RunRef): void {
   if (row.runId !== run.runId || row.workflowId !== run.workflowId) {
     throw new NotOwningRunError(evaluationId, run, { workflowId: row.workflowId, runId: row.runId, status: row.status });
   }
-  return row;
 }
 
 function reviewColumns(review: ReviewRecord | undefined) {
