@@ -43,12 +43,9 @@ export function makeExecute(deps: ExecuteDeps) {
       );
     }
 
-    const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
-    let result;
-    try {
-      ctx.heartbeat();
-      const asked = performance.now();
-      result = await deps.engine.run({
+    const asked = performance.now();
+    const result = await withHeartbeat(ctx, () =>
+      deps.engine.run({
         language: row.language,
         code: Buffer.from(row.code),
         ...submittedFiles(row),
@@ -60,26 +57,29 @@ export function makeExecute(deps: ExecuteDeps) {
             { engine: deps.engine.name, language: row.language },
             (performance.now() - asked) / 1000,
           ),
-      });
-    } finally {
-      clearInterval(heartbeat);
-    }
+      }),
+    );
     if (result.cancelled) throw new CancelledFailure('execution cancelled; the sandboxed program was killed');
 
     const verdict = computeVerdict(result, row.expectedOutput ? Buffer.from(row.expectedOutput) : null);
     deps.metrics.sandboxRunSeconds.observe({ engine: result.engine, language: row.language, verdict }, result.timeMs / 1000);
     const output = await refusalsAreFinal(() =>
-      keepOutputOutOfHistory(deps.store, input.evaluationId, run, result!.stdout, result!.stderr, ctx),
+      keepOutputOutOfHistory(deps.store, input.evaluationId, run, result.stdout, result.stderr, ctx),
     );
     return { verdict, limitHit: result.limitHit, output, execution: executionFieldsOf(result) };
   };
 }
 
-/** Runs `body` while telling Temporal the activity is alive (which is also how cancellation arrives). */
-export async function withHeartbeat<T>(ctx: Context, body: () => Promise<T>): Promise<T> {
+/**
+ * Runs `body` while telling Temporal the activity is alive (which is also how cancellation
+ * arrives), from HEARTBEAT_INTERVAL_MS on. A body done sooner sends no heartbeat at all: a trivial
+ * run would otherwise cost a round trip to the server, and a write of the activity's state there,
+ * that tells it nothing the completion does not. A cancel sent meanwhile arrives with the first
+ * heartbeat, or the completion ends the run first.
+ */
+export async function withHeartbeat<T>(ctx: Pick<Context, 'heartbeat'>, body: () => Promise<T>): Promise<T> {
   const heartbeat = setInterval(() => ctx.heartbeat(), HEARTBEAT_INTERVAL_MS);
   try {
-    ctx.heartbeat();
     return await body();
   } finally {
     clearInterval(heartbeat);

@@ -123,7 +123,7 @@ test('output larger than a history payload reaches PostgreSQL intact', async () 
   expect(await api.db.executionOutput.count({ where: { evaluationId: id } })).toBe(0);
 });
 
-test('cancelling a `while True: pass` through the API: cancelled within 5 s, no process left', async () => {
+test('cancelling a `while True: pass` through the API: cancelled within 2 s, no process left', async () => {
   const id = await submit({ language: 'python', code: 'while True:\n    pass', limits: { cpuTimeMs: 60000, wallTimeMs: 120000 } });
   await waitFor(async () => ((await api.store.get(id))?.status === 'running' ? true : undefined), 'the program to start');
   await waitFor(async () => (sandboxProcesses().length > 0 ? true : undefined), 'the sandbox process to exist');
@@ -131,11 +131,12 @@ test('cancelling a `while True: pass` through the API: cancelled within 5 s, no 
   const cancelledAt = Date.now();
   const res = await api.request(`/v1/evaluations/${id}/cancel`, { method: 'POST' });
   expect(res.status).toBe(202);
-  const done = await waitForTerminal(api, id, 5000);
+  // The issue's guarantee: heartbeats (the first after 250 ms, then every 500 ms at most) carry it.
+  const done = await waitForTerminal(api, id, 2000);
   expect(done.status).toBe('cancelled');
   const cancelMs = Date.now() - cancelledAt;
   console.log(`cancel -> cancelled stored in ${cancelMs} ms`);
-  expect(cancelMs).toBeLessThan(5000);
+  expect(cancelMs).toBeLessThan(2000);
   await waitFor(async () => (sandboxProcesses().length === 0 ? true : undefined), 'every sandbox process to be gone', 3000);
 
   const events = await api.db.evaluationEvent.findMany({ where: { evaluationId: id } });
