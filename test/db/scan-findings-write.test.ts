@@ -13,6 +13,7 @@ import { LIMIT_DEFAULTS, workflowIdFor } from '../../src/domain/evaluation';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { DEFAULT_SCAN_POLICY, scanSubmission } from '../../src/scanner';
+import type { ScanOutcome } from '../../src/workflows/activities';
 import { databaseUrl } from '../support/harness';
 
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -39,7 +40,7 @@ async function scanning(code: string) {
     metrics: new Metrics(),
   });
   const env = new MockActivityEnvironment({ workflowExecution: run }, { logger: quietLogger });
-  return { id, scan: () => env.run(securityScan, { evaluationId: id }) };
+  return { id, scan: (): Promise<ScanOutcome> => env.run(securityScan, { evaluationId: id }) };
 }
 
 test('a clean submission is scanned without writing to its row', async () => {
