@@ -61,12 +61,12 @@ export async function admitEvaluation(db: Db | Tx, row: Evaluation, caps?: Admis
 }
 
 /**
- * The row keyed by column name, as jsonb_populate_record reads it: every field of the model,
+ * The row (or the fields given of it) keyed by column name, as jsonb_populate_record reads it: every field,
  * camelCase to snake_case (the schema maps each field so), bytes as hex, times as ISO strings.
  * A key that names no column would be dropped silently; test/db/admission.test.ts checks that
  * every key is a column and that the stored row reads back equal.
  */
-export function columnsOf(row: Evaluation): Record<string, unknown> {
+export function columnsOf(row: Partial<Evaluation>): Record<string, unknown> {
   const columns: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(row)) {
     columns[columnOf(field)] =

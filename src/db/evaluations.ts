@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './client';
 import { Prisma, type Evaluation } from '../generated/prisma/client';
 import { InvalidRowError, parseEvaluationRow, parseEventColumns, parseEventRow, type EvaluationRow, type EventRow } from './rows';
-import { admitEvaluation, ADMISSION_WAIT_MS, type AdmissionCaps } from './admission';
+import { admitEvaluation, columnsOf, ADMISSION_WAIT_MS, type AdmissionCaps } from './admission';
 import { insertTestSet, type NewTestSet } from './test-sets';
 import type { BundleMode } from '../domain/test-cases';
 import type { ExecutionFields, OutputPreview, StoredOutput } from '../domain/execution';
@@ -262,39 +262,80 @@ export class EvaluationStore {
   /**
    * The terminal write. Idempotent: once the evaluation is terminal, a retry only makes sure the
    * event exists; it never rewrites the result or duplicates an event. Only the owning run may write.
+   *
+   * One statement, as recordTransition: the row is locked, checked, written, its parked output
+   * (if any) moved into it and deleted, and its event stored, without a round trip in between. The
+   * columns are set from one JSON object through jsonb_populate_record, so PostgreSQL converts
+   * each value to its column's type as admit_evaluation does. An interactive transaction took five
+   * round trips and most of the worker's database CPU per evaluation.
    */
   async recordOutcome(outcome: Outcome): Promise<{ stored: boolean }> {
-    return this.db.$transaction(async (tx) => {
-      const current = await claimOrVerify(tx, outcome.evaluationId, outcome.run);
-      const stored = !terminal.includes(current.status);
-      if (stored) {
-        const output = await resolveOutput(tx, outcome.output);
-        await tx.evaluation.update({
-          where: { id: outcome.evaluationId },
-          data: {
-            status: outcome.status,
-            completedAt: outcome.at,
-            verdict: outcome.verdict ?? null,
-            error: outcome.error ?? null,
-            ...(outcome.findings ? { findings: outcome.findings as unknown as Prisma.InputJsonValue } : {}),
-            ...(outcome.execution ?? {}),
-            ...(output ?? {}),
-            ...reviewColumns(outcome.review),
-            ...(outcome.bundle
-              ? { score: outcome.bundle.score, decidingCase: outcome.bundle.decidingCase, caseCounts: outcome.bundle.counts }
-              : {}),
-          },
-        });
-        if (outcome.output?.kind === 'stored') {
-          await tx.executionOutput.deleteMany({ where: { evaluationId: outcome.evaluationId } });
-        }
-        // An event is stored only with the status it explains, so events never contradict the status.
-        await insertEvent(tx, outcome.evaluationId, outcome.event);
-      } else {
-        await insertEvent(tx, outcome.evaluationId, outcome.event, { onlyIfStatus: outcome.status });
-      }
-      return { stored };
+    const { evaluationId, run, event } = outcome;
+    const parkedId = outcome.output?.kind === 'stored' ? outcome.output.outputId : null;
+    const inline = outcome.output?.kind === 'inline' ? outcome.output : null;
+    const set = columnsOf({
+      runId: run.runId,
+      status: outcome.status,
+      completedAt: outcome.at,
+      verdict: outcome.verdict ?? null,
+      error: outcome.error ?? null,
+      // What Prisma's @updatedAt would set: the writer's clock, which the reconciler compares against.
+      updatedAt: new Date(),
+      ...(outcome.findings ? { findings: outcome.findings as unknown as Prisma.JsonValue } : {}),
+      ...(outcome.execution ? executionColumns(outcome.execution) : {}),
+      ...(inline
+        ? { stdout: Buffer.from(inline.stdoutBase64, 'base64'), stderr: Buffer.from(inline.stderrBase64, 'base64') }
+        : {}),
+      ...reviewColumns(outcome.review),
+      ...(outcome.bundle
+        ? { score: outcome.bundle.score, decidingCase: outcome.bundle.decidingCase, caseCounts: outcome.bundle.counts }
+        : {}),
     });
+    const columns = Prisma.raw(Object.keys(set).join(', '));
+    const rows = await this.db.$queryRaw<
+      Array<{ workflowId: string; runId: string | null; status: string; stored: boolean; parkedFound: boolean }>
+    >`
+      WITH current AS (
+        SELECT id, workflow_id, run_id, status FROM evaluations WHERE id = ${evaluationId}::uuid FOR UPDATE
+      ), owned AS (
+        SELECT id, status FROM current
+        WHERE workflow_id = ${run.workflowId} AND (run_id = ${run.runId} OR (run_id IS NULL AND status = 'queued'))
+      ), parked AS (
+        SELECT stdout, stderr FROM execution_outputs WHERE id = ${parkedId}::uuid AND evaluation_id = ${evaluationId}::uuid
+      ), written AS (
+        UPDATE evaluations AS e
+        SET (${columns}) = (SELECT ${columns} FROM jsonb_populate_record(NULL::evaluations, ${JSON.stringify(set)}::jsonb))
+          ${parkedId === null ? Prisma.empty : Prisma.sql`, stdout = (SELECT stdout FROM parked), stderr = (SELECT stderr FROM parked)`}
+        FROM owned AS o
+        WHERE e.id = o.id
+          AND o.status NOT IN (${Prisma.join(terminal)})
+          AND (${parkedId}::uuid IS NULL OR EXISTS (SELECT 1 FROM parked))
+        RETURNING e.id
+      ), dropped AS (
+        DELETE FROM execution_outputs
+        WHERE ${parkedId}::uuid IS NOT NULL AND evaluation_id = ${evaluationId}::uuid AND EXISTS (SELECT 1 FROM written)
+      ), logged AS (
+        -- An event is stored only with the status it explains, so events never contradict the status:
+        -- with this write, or on a retry that finds this status already stored.
+        INSERT INTO evaluation_events (evaluation_id, type, dedupe_key, data, created_at)
+        SELECT o.id, ${event.type}, ${event.dedupeKey}, ${JSON.stringify(event.data ?? {})}::jsonb, ${event.at}::timestamptz
+        FROM owned AS o
+        WHERE EXISTS (SELECT 1 FROM written) OR o.status = ${outcome.status}
+        ON CONFLICT (evaluation_id, dedupe_key) DO NOTHING
+      )
+      SELECT workflow_id AS "workflowId", run_id AS "runId", status,
+        EXISTS (SELECT 1 FROM written) AS stored, EXISTS (SELECT 1 FROM parked) AS "parkedFound"
+      FROM current`;
+    const before = rows[0];
+    if (!before) throw new EvaluationNotFoundError(evaluationId);
+    const mayClaim = before.runId === null && before.status === 'queued';
+    if (before.workflowId !== run.workflowId || (before.runId !== run.runId && !mayClaim)) {
+      throw new NotOwningRunError(evaluationId, run, before);
+    }
+    if (parkedId !== null && !before.parkedFound && !terminal.includes(before.status)) {
+      throw new Error(`stored output ${parkedId} is missing`);
+    }
+    return { stored: before.stored };
   }
 
   /** The scanner's full list of findings (the workflow's history carries only the first few). */
@@ -466,17 +507,21 @@ function verifyOwner(row: Pick<Evaluation, 'workflowId' | 'runId' | 'status'>, e
   }
 }
 
+/**
+ * The execution result's columns, named one by one: the object comes from the workflow's history,
+ * and its keys become column names in the terminal write.
+ */
+function executionColumns(execution: ExecutionFields): Partial<Evaluation> {
+  const { exitCode, signal, timeMs, cpuTimeMs, memoryKb, stdoutTruncated, stderrTruncated, engine, compileTimeMs } = execution;
+  return { exitCode, signal, timeMs, cpuTimeMs, memoryKb, stdoutTruncated, stderrTruncated, engine, compileTimeMs: compileTimeMs ?? null };
+}
+
 function reviewColumns(review: ReviewRecord | undefined) {
   if (!review) return {};
   return { reviewDecision: review.decision, reviewedBy: review.by, reviewReason: review.reason, reviewedAt: review.at };
 }
 
-export async function insertEvent(tx: Tx, evaluationId: string, event: LifecycleEvent, guard?: { onlyIfStatus: string }): Promise<void> {
-  if (guard) {
-    // A retried terminal write re-adds its event only if the status it explains is the stored one.
-    const row = await tx.evaluation.findUnique({ where: { id: evaluationId }, select: { status: true } });
-    if (row?.status !== guard.onlyIfStatus) return;
-  }
+export async function insertEvent(tx: Tx, evaluationId: string, event: LifecycleEvent): Promise<void> {
   await tx.evaluationEvent.createMany({
     data: [
       {
@@ -489,22 +534,6 @@ export async function insertEvent(tx: Tx, evaluationId: string, event: Lifecycle
     ],
     skipDuplicates: true,
   });
-}
-
-async function resolveOutput(
-  tx: Tx,
-  output: StoredOutput | undefined,
-): Promise<{ stdout: Uint8Array<ArrayBuffer>; stderr: Uint8Array<ArrayBuffer> } | undefined> {
-  if (!output) return undefined;
-  if (output.kind === 'inline') {
-    return {
-      stdout: bytes(Buffer.from(output.stdoutBase64, 'base64')),
-      stderr: bytes(Buffer.from(output.stderrBase64, 'base64')),
-    };
-  }
-  const stored = await tx.executionOutput.findUnique({ where: { id: output.outputId } });
-  if (!stored) throw new Error(`stored output ${output.outputId} is missing`);
-  return { stdout: stored.stdout, stderr: stored.stderr };
 }
 
 /** The test set a new bundle runs: the stored one (checked to be the tenant's), or its inline cases stored now. */
