@@ -1,4 +1,9 @@
-/** securityScan: parse the submission (never run it) and decide allow / review / block by policy. */
+/**
+ * securityScan: parse the submission (never run it) and decide allow / review / block by policy.
+ * For runs that ask (ScanInput.transitions) it also writes the moves around the scan: to
+ * `scanning` before it, and to `running` after it when the code is allowed, so that the workflow
+ * needs one local activity, not three, between its start and `execute`.
+ */
 import type { EvaluationStore } from '../db/evaluations';
 import { EvaluationNotFoundError } from '../db/evaluations';
 import type { Logger } from '../logging/logger';
@@ -13,7 +18,7 @@ import { currentRun } from './current-run';
 import { excerptsFor } from './finding-excerpts';
 import { submittedFiles } from './execute';
 import type { SourceFile } from '../sandbox/engine';
-import type { ScanOutcome } from '../workflows/activities';
+import { scanCompletedData, type ScanInput, type ScanOutcome } from '../workflows/activities';
 
 /** Findings carried in the workflow's history; the full list goes to PostgreSQL. */
 export const FINDINGS_IN_HISTORY = 50;
@@ -27,7 +32,18 @@ export interface SecurityScanDeps {
 }
 
 export function makeSecurityScan(deps: SecurityScanDeps) {
-  return async function securityScan(input: { evaluationId: string }): Promise<ScanOutcome> {
+  return async function securityScan(input: ScanInput): Promise<ScanOutcome> {
+    const run = currentRun();
+    if (input.transitions) {
+      await refusalsAreFinal(() =>
+        deps.store.recordTransition({
+          evaluationId: input.evaluationId,
+          run,
+          status: 'scanning',
+          at: new Date(input.transitions!.scanningAt),
+        }),
+      );
+    }
     const row = await deps.store.get(input.evaluationId);
     if (!row) throw evaluationNotFound(new EvaluationNotFoundError(input.evaluationId));
     const code = Buffer.from(row.code);
@@ -54,9 +70,9 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
     // A new row's findings are `[]` already: a clean submission (most of them) skips the write,
     // a transaction of four round trips. Ownership is checked by the transition that follows.
     if (report.findings.length > 0) {
-      await refusalsAreFinal(() => deps.store.storeFindings(input.evaluationId, currentRun(), report.findings));
+      await refusalsAreFinal(() => deps.store.storeFindings(input.evaluationId, run, report.findings));
     }
-    return {
+    const outcome: ScanOutcome = {
       findings: report.findings.slice(0, FINDINGS_IN_HISTORY),
       findingCount: report.findings.length,
       findingsStored: true,
@@ -66,6 +82,23 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
       action: decision.action,
       reasons: decision.reasons,
     };
+    if (!input.transitions || decision.action !== 'allow') return outcome;
+    // Allowed: the run starts now, in the same write as the scan's result (as the workflow would write them).
+    const startedAt = new Date();
+    await refusalsAreFinal(() =>
+      deps.store.recordTransition({
+        evaluationId: input.evaluationId,
+        run,
+        status: 'running',
+        at: startedAt,
+        startedAt,
+        events: [
+          { type: 'SCAN_COMPLETED', dedupeKey: 'scan', at: startedAt, data: scanCompletedData(outcome) },
+          { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at: startedAt },
+        ],
+      }),
+    );
+    return { ...outcome, startedAt: startedAt.toISOString() };
   };
 }
 

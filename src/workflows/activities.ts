@@ -34,6 +34,28 @@ export interface ScanOutcome {
   syntaxError: { message: string; line: number; column: number } | null;
   action: ScanAction;
   reasons: string[];
+  /**
+   * When the activity moved an allowed submission to `running` itself (ScanInput.transitions),
+   * the time it did: EXECUTION_STARTED's time and `startedAt`. Absent otherwise.
+   */
+  startedAt?: string;
+}
+
+export interface ScanInput {
+  evaluationId: string;
+  /**
+   * Runs started since the `scan-in-one-local-activity` patch pass this: the activity writes the
+   * move to `scanning` at `scanningAt` (the write that claims the evaluation for the run) before it
+   * scans and, when the scan allows the code, the move to `running` with SCAN_COMPLETED and
+   * EXECUTION_STARTED after it. One local activity, where there were three, each a round trip
+   * between the worker's event loop and the workflow's thread. Without it the activity only scans.
+   */
+  transitions?: { scanningAt: string };
+}
+
+/** The data of a SCAN_COMPLETED event, written by the workflow or by the scan itself. */
+export function scanCompletedData(scan: Pick<ScanOutcome, 'action' | 'findings' | 'findingCount' | 'reasons'>): Record<string, unknown> {
+  return { action: scan.action, findings: scan.findingCount ?? scan.findings.length, reasons: scan.reasons };
 }
 
 export interface LifecycleEventInput {
@@ -113,7 +135,7 @@ export interface OutcomeInput {
 
 export interface EvaluationActivities {
   recordTransition(input: TransitionInput): Promise<void>;
-  securityScan(input: { evaluationId: string }): Promise<ScanOutcome>;
+  securityScan(input: ScanInput): Promise<ScanOutcome>;
   execute(input: { evaluationId: string }): Promise<ExecuteOutcome>;
   /** A bundle: builds the program (and a custom checker) once and says what to run. */
   prepareBundle(input: { evaluationId: string }): Promise<BundlePlan>;

@@ -31,6 +31,7 @@ import type {
   ReviewInputRecord,
   ScanOutcome,
 } from './activities';
+import { scanCompletedData } from './activities';
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
 import { EvaluationRuleIdsKey, EvaluationSeverityKey, EvaluationStatusKey, EvaluationVerdictKey } from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
@@ -89,6 +90,8 @@ type Review = { approved: boolean; reason: string | null; by: string };
  */
 type EarlierPatch = 'scan-search-attributes' | 'finish-settles-on-store' | 'persist-as-local-activity' | 'scan-in-first-task';
 const EARLIER_PATCHES_FOLDED = 'earlier-patches-folded';
+/** The scan's local activity writes the moves to `scanning` and (when allowed) `running` itself. */
+const SCAN_IN_ONE_LOCAL_ACTIVITY = 'scan-in-one-local-activity';
 
 export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promise<EvaluationWorkflowResult> {
   const { evaluationId } = input;
@@ -100,7 +103,9 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
   // attribute, a visibility write on the server: four per run until this patch. A run started on
   // this code records this patch alone and takes every earlier patch's branch; a run that started
   // before it replays through the earlier patches' own markers. Decided once, before any command.
-  const foldsEarlierPatches = patched(EARLIER_PATCHES_FOLDED);
+  // A newer patch implies the fold: a run records the newest patch it was started under, only.
+  const scanInOneLocalActivity = patched(SCAN_IN_ONE_LOCAL_ACTIVITY);
+  const foldsEarlierPatches = scanInOneLocalActivity || patched(EARLIER_PATCHES_FOLDED);
   const hasPatch = (id: EarlierPatch) => foldsEarlierPatches || patched(id);
 
   // Typed refusals, so a caller can tell "not now" from "unreadable input".
@@ -221,11 +226,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     else if (next) upsertSearchAttributes(status);
     return {
       findings: scan.findingsStored ? undefined : scan.findings,
-      event: event('SCAN_COMPLETED', 'scan', {
-        action: scan.action,
-        findings: scan.findingCount ?? scan.findings.length,
-        reasons: scan.reasons,
-      }),
+      event: event('SCAN_COMPLETED', 'scan', scanCompletedData(scan)),
     };
   };
 
@@ -317,11 +318,13 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       // No search-attribute update yet: it would reach the server only with the task's end, by
       // when the scan is over; the status in PostgreSQL says `scanning` while it runs.
       state.status = 'scanning';
-      await recordTransition({ evaluationId, status: 'scanning', at: now() });
+      if (!scanInOneLocalActivity) await recordTransition({ evaluationId, status: 'scanning', at: now() });
     } else {
       await moveTo('scanning');
     }
-    const scan = await (scanInFirstTask ? securityScanLocally : securityScan)({ evaluationId });
+    const scan = scanInOneLocalActivity
+      ? await securityScanLocally({ evaluationId, transitions: { scanningAt: now() } })
+      : await (scanInFirstTask ? securityScanLocally : securityScan)({ evaluationId });
 
     if (scan.action === 'block') {
       await moveTo('scanning', scanDone(scan));
@@ -383,21 +386,24 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
       await moveTo('scanning', scanDone(scan));
     }
 
-    const startedAt = now();
+    // The scan's activity says when it started the run (scan-in-one-local-activity), else now.
+    const startedAt = scan.startedAt ?? now();
     setCurrentDetails(runningDetails(startedAt, decidedBy));
     const executionStarted: LifecycleEventInput = { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at: startedAt };
     if (scanInFirstTask && scan.action === 'allow') {
       // The scan's result and the move to `running` in one write, and one search-attribute update.
       const { findings, event: scanCompleted } = scanDone(scan, { status: 'running' });
       state.status = 'running';
-      await recordTransition({
-        evaluationId,
-        status: 'running',
-        at: startedAt,
-        startedAt,
-        findings,
-        events: [scanCompleted, executionStarted],
-      });
+      if (scan.startedAt === undefined) {
+        await recordTransition({
+          evaluationId,
+          status: 'running',
+          at: startedAt,
+          startedAt,
+          findings,
+          events: [scanCompleted, executionStarted],
+        });
+      }
     } else {
       await moveTo('running', { startedAt, event: executionStarted });
     }

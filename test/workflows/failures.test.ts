@@ -121,8 +121,9 @@ test('cancelling while the code runs reaches the running activity, and cancelled
 
 test('a run that does not own its evaluation fails as DuplicateRun at its first write and stores nothing', async () => {
   const refusal = 'evaluation is owned by run 1111 of workflow evaluation-x';
+  // A run's first write is the scan's move to `scanning`, which claims the evaluation.
   const { calls, start } = await bed.worker({
-    recordTransition: async () => {
+    securityScan: async () => {
       throw ApplicationFailure.nonRetryable(refusal, 'DuplicateRun');
     },
   });
@@ -133,8 +134,10 @@ test('a run that does not own its evaluation fails as DuplicateRun at its first 
   expect(failure.cause).toBeInstanceOf(ApplicationFailure);
   expect((failure.cause as ApplicationFailure).type).toBe('DuplicateRun');
   expect(failure.cause?.message).toBe(refusal);
-  expect(calls.recordTransition).toHaveLength(1);
-  expect(calls.securityScan).toHaveLength(0);
+  expect(calls.securityScan).toHaveLength(1);
+  expect(calls.securityScan[0]).toMatchObject({ transitions: { scanningAt: expect.any(String) } });
+  expect(calls.recordTransition).toHaveLength(0);
+  expect(calls.execute).toHaveLength(0);
   expect(calls.persistResults).toHaveLength(0);
 });
 

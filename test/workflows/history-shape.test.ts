@@ -5,8 +5,10 @@
  * queue. Proves that:
  * - a run records one patch marker and one `TemporalChangeVersion` update, not one per patch
  *   (the `earlier-patches-folded` patch);
- * - an accepted trivial run takes two workflow tasks and one activity task, and updates its own
- *   search attributes twice (running with the scan's result, then the outcome).
+ * - an accepted trivial run takes two workflow tasks and one activity task, runs one local
+ *   activity in each task (the scan, which writes the moves to `scanning` and `running` itself,
+ *   then the result), and updates its own search attributes twice (running with the scan's
+ *   result, then the outcome).
  */
 import { temporal } from '@temporalio/proto';
 import { Testbed, type EvaluationHandle } from './testbed';
@@ -23,6 +25,7 @@ afterAll(() => bed?.teardown());
 
 const { EventType } = temporal.api.enums.v1;
 const PATCH_MARKER = 'core_patch';
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 const CHANGE_VERSION = 'TemporalChangeVersion';
 
 interface Shape {
@@ -30,6 +33,8 @@ interface Shape {
   patchMarkers: number;
   changeVersionUpdates: number;
   ownUpdates: string[][];
+  /** Activity types of the local activity markers, in order. */
+  localActivities: string[];
 }
 
 async function shapeOf(handle: EvaluationHandle): Promise<Shape> {
@@ -44,12 +49,18 @@ async function shapeOf(handle: EvaluationHandle): Promise<Shape> {
     patchMarkers: events.filter((e) => e.markerRecordedEventAttributes?.markerName === PATCH_MARKER).length,
     changeVersionUpdates: upserts.filter((keys) => keys.includes(CHANGE_VERSION)).length,
     ownUpdates: upserts.filter((keys) => !keys.includes(CHANGE_VERSION)),
+    localActivities: events.flatMap((e) => {
+      const marker = e.markerRecordedEventAttributes;
+      if (marker?.markerName !== LOCAL_ACTIVITY_MARKER) return [];
+      const data = marker.details?.data?.payloads?.[0]?.data;
+      return [(JSON.parse(Buffer.from(data ?? []).toString()) as { activity_type: string }).activity_type];
+    }),
   };
 }
 
 const count = (types: string[], type: string) => types.filter((t) => t === `EVENT_TYPE_${type}`).length;
 
-test('an accepted run records one patch marker and one TemporalChangeVersion update, in two workflow tasks and one activity task', async () => {
+test('an accepted run records one patch marker and one TemporalChangeVersion update, in two workflow tasks of one local activity each and one activity task', async () => {
   const { start } = await bed.worker();
   const handle = await start();
   expect(await handle.result()).toEqual({ status: 'completed', verdict: 'accepted' });
@@ -58,13 +69,17 @@ test('an accepted run records one patch marker and one TemporalChangeVersion upd
   expect(shape.patchMarkers).toBe(1);
   expect(shape.changeVersionUpdates).toBe(1);
   expect(count(shape.types, 'WORKFLOW_TASK_COMPLETED')).toBe(2);
+  // The scan's local activity writes the moves to scanning and running: the first task runs one
+  // local activity (three before the scan-in-one-local-activity patch), the second one (the result).
+  expect(shape.localActivities).toEqual(['securityScan', 'persistResults']);
   expect(count(shape.types, 'ACTIVITY_TASK_SCHEDULED')).toBe(1);
   expect(shape.ownUpdates).toEqual([
     ['EvaluationRuleIds', 'EvaluationSeverity', 'EvaluationStatus'],
     ['EvaluationStatus', 'EvaluationVerdict'],
   ]);
-  // Before the fold: 25 events, four patch markers and four TemporalChangeVersion updates.
-  expect(shape.types.length).toBeLessThanOrEqual(19);
+  // Before the fold: 25 events, four patch markers and four TemporalChangeVersion updates; 19 after
+  // it, 17 since the scan's activity writes its moves.
+  expect(shape.types.length).toBeLessThanOrEqual(17);
 });
 
 test('a blocked run records one patch marker too, though its path passes other earlier patches', async () => {

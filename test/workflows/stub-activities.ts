@@ -46,7 +46,8 @@ export const ACCEPTED_RUN: ExecuteOutcome = {
 
 const HAPPY_PATH: EvaluationActivities = {
   recordTransition: async () => undefined,
-  securityScan: async () => scanOutcome('allow'),
+  // As the real activity: with `transitions` it starts the allowed run itself and says when.
+  securityScan: async (input) => ({ ...scanOutcome('allow'), ...(input.transitions ? { startedAt: new Date().toISOString() } : {}) }),
   execute: async () => ACCEPTED_RUN,
   prepareBundle: async () => ({ weights: [1, 1, 1], mode: 'all', parallelism: 2 }),
   runCase: async ({ position }) => ({ position, status: 'completed', verdict: 'accepted', score: 1, timeMs: 5, error: null }),
