@@ -1,7 +1,8 @@
 /**
  * Where a run's time goes, from its workflow history (the server's own timestamps): how long each
  * workflow task waited in the task queue and took to process (local activities run inside it),
- * and, per activity type, the dispatch delay (scheduled -> started) and the run (started -> closed).
+ * and, per activity type, when it was first scheduled, the dispatch delay (scheduled -> started)
+ * and the run (started -> closed).
  */
 import { Client, Connection } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
@@ -51,8 +52,13 @@ function breakdown(history: History): Breakdown {
         time - at.get(Number(event.workflowTaskCompletedEventAttributes.startedEventId))!,
       );
     }
-    if (event.activityTaskScheduledEventAttributes)
-      activityType.set(id, event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (event.activityTaskScheduledEventAttributes) {
+      const type = event.activityTaskScheduledEventAttributes.activityType?.name ?? '?';
+      activityType.set(id, type);
+      // On the server's clock, unlike the stored events' times (the workflow's clock, or the writer's).
+      const label = `workflow: started -> ${type} scheduled`;
+      if (!parts.has(label)) parts.set(label, time - first!);
+    }
     if (event.activityTaskStartedEventAttributes) {
       const scheduled = Number(event.activityTaskStartedEventAttributes.scheduledEventId);
       add(`activity ${activityType.get(scheduled)}: dispatch (scheduled -> started)`, time - at.get(scheduled)!);
