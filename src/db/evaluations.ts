@@ -283,9 +283,7 @@ export class EvaluationStore {
       updatedAt: new Date(),
       ...(outcome.findings ? { findings: outcome.findings as unknown as Prisma.JsonValue } : {}),
       ...(outcome.execution ? executionColumns(outcome.execution) : {}),
-      ...(inline
-        ? { stdout: Buffer.from(inline.stdoutBase64, 'base64'), stderr: Buffer.from(inline.stderrBase64, 'base64') }
-        : {}),
+      ...(inline ? { stdout: Buffer.from(inline.stdoutBase64, 'base64'), stderr: Buffer.from(inline.stderrBase64, 'base64') } : {}),
       ...reviewColumns(outcome.review),
       ...(outcome.bundle
         ? { score: outcome.bundle.score, decidingCase: outcome.bundle.decidingCase, caseCounts: outcome.bundle.counts }
