@@ -20,7 +20,8 @@ beforeAll(() => {
 });
 afterAll(() => db.$disconnect());
 
-async function running(): Promise<{ id: string; run: RunRef }> {
+/** A new evaluation and a run of its workflow: moved to `running` by that run unless `queued`. */
+async function running({ queued = false } = {}): Promise<{ id: string; run: RunRef }> {
   const id = randomUUID();
   await store.create({
     id,
@@ -31,7 +32,7 @@ async function running(): Promise<{ id: string; run: RunRef }> {
     metadata: {},
   });
   const run = { workflowId: workflowIdFor(id), runId: randomUUID() };
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at: new Date() });
+  if (!queued) await store.recordTransition({ evaluationId: id, run, status: 'running', at: new Date() });
   return { id, run };
 }
 
@@ -157,16 +158,7 @@ test('a missing evaluation and a run that does not own it are told apart, and no
 });
 
 test("a queued evaluation's own workflow may settle it (cancelled before its scan): the run claims it", async () => {
-  const id = randomUUID();
-  await store.create({
-    id,
-    tenant: `outcome-${id}`,
-    language: 'python',
-    code: Buffer.from('print(1)'),
-    limits: LIMIT_DEFAULTS,
-    metadata: {},
-  });
-  const run = { workflowId: workflowIdFor(id), runId: randomUUID() };
+  const { id, run } = await running({ queued: true });
   const cancelled: Outcome = {
     evaluationId: id,
     run,
