@@ -8,16 +8,17 @@
  */
 import fs from 'node:fs';
 import { descendantsOf } from '../src/sandbox/host/processes';
+import { PROCESS_COMMANDS } from './service';
 
 /** /proc counts in clock ticks; Linux fixes USER_HZ at 100 for every architecture it reports to user space. */
 const TICKS_PER_SECOND = 100;
 
 const CLASSES: ReadonlyArray<[label: string, matches: RegExp]> = [
-  ['worker', /main\/worker\.[tj]s/],
+  ['worker', PROCESS_COMMANDS.worker],
   ['sandbox host with its sandboxes', /sandbox\/remote\/host-process\.[tj]s/],
   ['scan servers with their scans', /scan\.py --serve/],
-  ['API', /main\/start\.[tj]s|main\/api\.[tj]s/],
-  ['Temporal server', /start-dev/],
+  ['API', PROCESS_COMMANDS.api],
+  ['Temporal server', PROCESS_COMMANDS.temporalServer],
 ];
 const POSTGRES = 'PostgreSQL';
 const REST = 'rest of the machine';

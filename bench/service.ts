@@ -30,6 +30,13 @@ export interface Service {
 }
 
 const root = path.resolve(__dirname, '..');
+
+/** How the service's processes are told apart by command line (here for RSS, in cpu.ts for CPU). */
+export const PROCESS_COMMANDS = {
+  api: /main\/(start|api)\.[tj]s/,
+  worker: /main\/worker\.[tj]s/,
+  temporalServer: /start-dev/,
+} as const;
 const START_TIMEOUT_MS = 180_000;
 
 export async function provideService(options: BenchOptions): Promise<Service> {
@@ -175,12 +182,12 @@ function serviceProcesses(pid: number): Map<string, number> {
       return '';
     }
   };
-  const hasWorkerChild = tree.some((p) => /main\/worker\.[tj]s/.test(cmdline(p)));
+  const hasWorkerChild = tree.some((p) => PROCESS_COMMANDS.worker.test(cmdline(p)));
   for (const p of tree) {
     const line = cmdline(p);
-    if (/main\/start\.[tj]s/.test(line)) found.set(hasWorkerChild ? 'api' : 'api+worker', p);
-    else if (/main\/worker\.[tj]s/.test(line)) found.set('worker', p);
-    else if (line.includes('start-dev') && !found.has('temporal server')) found.set('temporal server', p);
+    if (PROCESS_COMMANDS.api.test(line)) found.set(hasWorkerChild ? 'api' : 'api+worker', p);
+    else if (PROCESS_COMMANDS.worker.test(line)) found.set('worker', p);
+    else if (PROCESS_COMMANDS.temporalServer.test(line) && !found.has('temporal server')) found.set('temporal server', p);
   }
   return found;
 }

@@ -18,7 +18,7 @@ import { currentRun } from './current-run';
 import { excerptsFor } from './finding-excerpts';
 import { submittedFiles } from './execute';
 import type { SourceFile } from '../sandbox/engine';
-import { scanCompletedData, type ScanInput, type ScanOutcome } from '../workflows/activities';
+import { executionStartedEvent, scanCompletedEvent, type ScanInput, type ScanOutcome } from '../workflows/activities';
 
 /** Findings carried in the workflow's history; the full list goes to PostgreSQL. */
 export const FINDINGS_IN_HISTORY = 50;
@@ -85,6 +85,7 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
     if (!input.transitions || decision.action !== 'allow') return outcome;
     // Allowed: the run starts now, in the same write as the scan's result (as the workflow would write them).
     const startedAt = new Date();
+    const at = startedAt.toISOString();
     await refusalsAreFinal(() =>
       deps.store.recordTransition({
         evaluationId: input.evaluationId,
@@ -92,13 +93,10 @@ export function makeSecurityScan(deps: SecurityScanDeps) {
         status: 'running',
         at: startedAt,
         startedAt,
-        events: [
-          { type: 'SCAN_COMPLETED', dedupeKey: 'scan', at: startedAt, data: scanCompletedData(outcome) },
-          { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at: startedAt },
-        ],
+        events: [scanCompletedEvent(outcome, at), executionStartedEvent(at)].map((event) => ({ ...event, at: startedAt })),
       }),
     );
-    return { ...outcome, startedAt: startedAt.toISOString() };
+    return { ...outcome, startedAt: at };
   };
 }
 

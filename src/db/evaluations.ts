@@ -245,18 +245,14 @@ export class EvaluationStore {
         UPDATE evaluations AS e SET ${Prisma.join(columns, ', ')}
         FROM current AS c
         WHERE e.id = c.id
-          AND c.workflow_id = ${run.workflowId}
-          AND (c.run_id = ${run.runId} OR (c.run_id IS NULL AND c.status = 'queued'))
+          AND ${ownedOrClaimableBy(run, 'c')}
           AND c.status NOT IN (${Prisma.join(terminal)})
         RETURNING e.id
       )${logged}
       SELECT workflow_id AS "workflowId", run_id AS "runId", status FROM current`;
     const before = rows[0];
     if (!before) throw new EvaluationNotFoundError(evaluationId);
-    const mayClaim = before.runId === null && before.status === 'queued';
-    if (before.workflowId !== run.workflowId || (before.runId !== run.runId && !mayClaim)) {
-      throw new NotOwningRunError(evaluationId, run, before);
-    }
+    verifyOwnerOrClaimant(before, evaluationId, run);
   }
 
   /**
@@ -296,8 +292,8 @@ export class EvaluationStore {
       WITH current AS (
         SELECT id, workflow_id, run_id, status FROM evaluations WHERE id = ${evaluationId}::uuid FOR UPDATE
       ), owned AS (
-        SELECT id, status FROM current
-        WHERE workflow_id = ${run.workflowId} AND (run_id = ${run.runId} OR (run_id IS NULL AND status = 'queued'))
+        SELECT id, status FROM current AS c
+        WHERE ${ownedOrClaimableBy(run, 'c')}
       ), parked AS (
         SELECT stdout, stderr FROM execution_outputs WHERE id = ${parkedId}::uuid AND evaluation_id = ${evaluationId}::uuid
       ), written AS (
@@ -326,10 +322,7 @@ export class EvaluationStore {
       FROM current`;
     const before = rows[0];
     if (!before) throw new EvaluationNotFoundError(evaluationId);
-    const mayClaim = before.runId === null && before.status === 'queued';
-    if (before.workflowId !== run.workflowId || (before.runId !== run.runId && !mayClaim)) {
-      throw new NotOwningRunError(evaluationId, run, before);
-    }
+    verifyOwnerOrClaimant(before, evaluationId, run);
     if (parkedId !== null && !before.parkedFound && !terminal.includes(before.status)) {
       throw new Error(`stored output ${parkedId} is missing`);
     }
@@ -363,8 +356,7 @@ export class EvaluationStore {
     if (!found) throw new EvaluationNotFoundError(evaluationId);
     const { events: stored, ...current } = found;
     // A row its own workflow has not claimed yet is not running either: refused below, unclaimed.
-    const claimable = current.runId === null && current.status === 'queued' && current.workflowId === run.workflowId;
-    if (!claimable) verifyOwner(current, evaluationId, run);
+    verifyOwnerOrClaimant(current, evaluationId, run);
     const row = parseEvaluationRow(current);
     if (row.status !== 'running') {
       throw new ExecutionRefusedError(evaluationId, `it is ${row.status}, not running`);
@@ -484,7 +476,7 @@ export async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): 
   let row = await tx.evaluation.findUnique({ where: { id: evaluationId } });
   if (!row) throw new EvaluationNotFoundError(evaluationId);
   // Only the first write of a run claims; every later write (the hot path) is this one read.
-  if (row.runId === null && row.status === 'queued' && row.workflowId === run.workflowId) {
+  if (isClaimableBy(row, run)) {
     await tx.evaluation.updateMany({
       where: { id: evaluationId, runId: null, status: 'queued', workflowId: run.workflowId },
       data: { runId: run.runId },
@@ -499,10 +491,31 @@ export async function claimOrVerify(tx: Tx, evaluationId: string, run: RunRef): 
 /** The events whose presence decides whether code may run (see admitExecution). */
 const DECIDING_EVENTS = ['SCAN_COMPLETED', 'SECURITY_VIOLATION', 'REVIEW_APPROVED', 'REVIEW_REJECTED'] as const;
 
-function verifyOwner(row: Pick<Evaluation, 'workflowId' | 'runId' | 'status'>, evaluationId: string, run: RunRef): void {
+type Ownership = Pick<Evaluation, 'workflowId' | 'runId' | 'status'>;
+
+/**
+ * The claim rule: a queued row nobody has claimed may be claimed by a run of its own workflow
+ * (its first write does it). isClaimableBy and ownedOrClaimableBy say it in TypeScript and in SQL.
+ */
+function isClaimableBy(row: Ownership, run: RunRef): boolean {
+  return row.runId === null && row.status === 'queued' && row.workflowId === run.workflowId;
+}
+
+/** The rule of isClaimableBy, or ownership, as a condition on the columns of `alias`. */
+function ownedOrClaimableBy(run: RunRef, alias: string): Prisma.Sql {
+  const c = Prisma.raw(alias);
+  return Prisma.sql`${c}.workflow_id = ${run.workflowId} AND (${c}.run_id = ${run.runId} OR (${c}.run_id IS NULL AND ${c}.status = 'queued'))`;
+}
+
+function verifyOwner(row: Ownership, evaluationId: string, run: RunRef): void {
   if (row.runId !== run.runId || row.workflowId !== run.workflowId) {
     throw new NotOwningRunError(evaluationId, run, { workflowId: row.workflowId, runId: row.runId, status: row.status });
   }
+}
+
+/** A write of the owning run, or the first one of a run that may claim the row. */
+function verifyOwnerOrClaimant(row: Ownership, evaluationId: string, run: RunRef): void {
+  if (!isClaimableBy(row, run)) verifyOwner(row, evaluationId, run);
 }
 
 /**

@@ -53,9 +53,24 @@ export interface ScanInput {
   transitions?: { scanningAt: string };
 }
 
-/** The data of a SCAN_COMPLETED event, written by the workflow or by the scan itself. */
-export function scanCompletedData(scan: Pick<ScanOutcome, 'action' | 'findings' | 'findingCount' | 'reasons'>): Record<string, unknown> {
-  return { action: scan.action, findings: scan.findingCount ?? scan.findings.length, reasons: scan.reasons };
+/**
+ * SCAN_COMPLETED and EXECUTION_STARTED, written by the workflow or by the scan's activity
+ * (ScanInput.transitions): the same dedupe keys either way, so a retry never stores one twice.
+ */
+export function scanCompletedEvent(
+  scan: Pick<ScanOutcome, 'action' | 'findings' | 'findingCount' | 'reasons'>,
+  at: string,
+): LifecycleEventInput {
+  return {
+    type: 'SCAN_COMPLETED',
+    dedupeKey: 'scan',
+    at,
+    data: { action: scan.action, findings: scan.findingCount ?? scan.findings.length, reasons: scan.reasons },
+  };
+}
+
+export function executionStartedEvent(at: string): LifecycleEventInput {
+  return { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at };
 }
 
 export interface LifecycleEventInput {

@@ -31,7 +31,7 @@ import type {
   ReviewInputRecord,
   ScanOutcome,
 } from './activities';
-import { scanCompletedData } from './activities';
+import { executionStartedEvent, scanCompletedEvent } from './activities';
 import { SEVERITIES, type EvaluationStatus, type EventType, type Verdict } from '../domain/evaluation';
 import { EvaluationRuleIdsKey, EvaluationSeverityKey, EvaluationStatusKey, EvaluationVerdictKey } from './search-attributes';
 import { WEBHOOK_ACTIVITY_OPTIONS } from './webhook-retry';
@@ -226,7 +226,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     else if (next) upsertSearchAttributes(status);
     return {
       findings: scan.findingsStored ? undefined : scan.findings,
-      event: event('SCAN_COMPLETED', 'scan', scanCompletedData(scan)),
+      event: scanCompletedEvent(scan, now()),
     };
   };
 
@@ -389,7 +389,7 @@ export async function evaluationWorkflow(input: EvaluationWorkflowInput): Promis
     // The scan's activity says when it started the run (scan-in-one-local-activity), else now.
     const startedAt = scan.startedAt ?? now();
     setCurrentDetails(runningDetails(startedAt, decidedBy));
-    const executionStarted: LifecycleEventInput = { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at: startedAt };
+    const executionStarted = executionStartedEvent(startedAt);
     if (scanInFirstTask && scan.action === 'allow') {
       // The scan's result and the move to `running` in one write, and one search-attribute update.
       const { findings, event: scanCompleted } = scanDone(scan, { status: 'running' });
