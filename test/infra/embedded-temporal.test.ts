@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
 import { locateTemporalCli, TemporalCliNotFoundError } from '../../src/temporal/cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
@@ -108,6 +109,36 @@ describe('startEmbeddedTemporal', () => {
     }
     await server.stop();
     server = undefined;
+  });
+
+  it('hands each new workflow task to a waiting poller at once, run after run (no transfer-queue read limit)', async () => {
+    const [port, uiPort] = await freePorts(2);
+    server = await startEmbeddedTemporal({ dataDir, port, uiPort, namespace: NAMESPACE, searchAttributes: SEARCH_ATTRIBUTE_KEYS });
+    const connection = await Connection.connect({ address: server.address });
+    const taskQueue = { name: 'dispatch-probe' };
+    // As the worker does: a poll is sent before the workflow starts (on the same connection, so it
+    // reaches the server first). The server says
+    // when it scheduled the task and when it handed it out; the gap is the dispatch wait. The
+    // server's default reads its single shard's transfer queue at most 20 times a second, so
+    // once that limiter's burst is spent each run waits for the next read (about 45 ms here).
+    const waits: number[] = [];
+    try {
+      const client = new Client({ connection, namespace: NAMESPACE });
+      for (let run = 0; run < 60; run++) {
+        const poll = connection.withDeadline(Date.now() + 10_000, () =>
+          connection.workflowService.pollWorkflowTaskQueue({ namespace: NAMESPACE, taskQueue, identity: 'dispatch-probe' }),
+        );
+        await client.workflow.start('dispatchProbe', { taskQueue: taskQueue.name, workflowId: `dispatch-probe-${run}` });
+        const task = await poll;
+        waits.push(tsToMs(task.startedTime) - tsToMs(task.scheduledTime));
+      }
+    } finally {
+      await connection.close();
+      await server.stop();
+      server = undefined;
+    }
+    const lastHalf = waits.slice(30).sort((a, b) => a - b);
+    expect(lastHalf[lastHalf.length >> 1]).toBeLessThan(20);
   });
 
   it('does not let the dev server outlive a Node process that is killed with SIGKILL', async () => {

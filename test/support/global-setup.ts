@@ -5,7 +5,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client as PgClient } from 'pg';
 import { applyMigrations } from '../../src/db/migrate';
-import { SINGLE_PARTITION_ARGS } from '../../src/embedded/temporal';
+import { TASK_DISPATCH_ARGS } from '../../src/embedded/temporal';
 import { locateTemporalCli } from '../../src/temporal/cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts } from './free-port';
@@ -38,8 +38,8 @@ export default async function globalSetup(): Promise<void> {
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
       ui: true,
       uiPort,
-      // As the embedded server runs: no waits between task queue partitions.
-      extraArgs: SINGLE_PARTITION_ARGS,
+      // As the embedded server runs: no waits between task queue partitions or for the transfer queue.
+      extraArgs: TASK_DISPATCH_ARGS,
     },
   });
   process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
