@@ -9,17 +9,29 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../logging/logger';
+import { placeInWorkerCpuGroup, WORKER_CPU_SHARES } from './worker-cpu-group';
 
 /** Niceness of worker processes: above the API and Temporal server, which must stay responsive. */
 export const WORKER_NICENESS = 10;
 
-/** Lowers this process's priority (on Linux, of the calling thread and the threads and processes it starts later). */
+/**
+ * Lowers this process's priority (on Linux, of the calling thread and the threads and processes it
+ * starts later), and moves it into the worker CPU group where the host allows, so that sandboxes,
+ * each in a session of its own, cannot win the CPU back (see worker-cpu-group.ts).
+ */
 export function lowerWorkerPriority(log: Logger): void {
   try {
     os.setPriority(0, Math.max(os.getPriority(0), WORKER_NICENESS));
   } catch (err) {
     log.warn({ err }, 'could not lower the worker priority; it competes with the API for the CPU');
   }
+  const placement = placeInWorkerCpuGroup();
+  if (placement.placed) log.info({ cpuGroup: placement.group, cpuShares: WORKER_CPU_SHARES }, 'worker placed in its CPU group');
+  else
+    log.info(
+      { reason: placement.reason },
+      'worker left in its CPU group; sandboxes, each in a session of its own, compete with the API at normal weight',
+    );
 }
 
 /**

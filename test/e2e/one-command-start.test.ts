@@ -11,7 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from '../support/free-port';
 import { waitFor } from '../support/harness';
-import { hostProcessesWhere } from '../../src/sandbox/host/processes';
+import { descendantsOf, hostProcessesWhere } from '../../src/sandbox/host/processes';
+import { parseOwnGroups } from '../../src/sandbox/host/cgroup-v1';
+import { WORKER_CPU_GROUP, WORKER_CPU_SHARES, workerCpuGroupDirectory } from '../../src/main/worker-cpu-group';
 import { WORKER_MALLOC_ARENA_MAX, WORKER_MAX_OLD_SPACE_MB, WORKER_NICENESS } from '../../src/main/worker-process';
 
 /** A process's environment, one VAR=value per entry. */
@@ -84,6 +86,15 @@ function cmdline(pid: number): string {
   return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
 }
 
+/** A process's group in the cgroup v1 cpu hierarchy ('' once it has exited). */
+function cpuGroupOf(pid: number): string {
+  try {
+    return parseOwnGroups(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).get('cpu') ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** The worker processes of the service started on `dir`. */
 function workerPids(dir: string): number[] {
   return hostProcessesWhere((line) => /main\/worker\.[jt]s/.test(line)).filter((pid) => environ(pid).includes(`DATA_DIR=${dir}`));
@@ -137,6 +148,37 @@ test('starts with embedded services, runs an evaluation, stops on Ctrl-C, and a 
   expect(environ(worker)).toContain(`MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`);
   expect(cmdline(worker)).toContain(`--max-old-space-size=${WORKER_MAX_OLD_SPACE_MB}`);
   expect(cmdline(child!.pid!)).toContain('dist/main/start.js');
+
+  // Where the host has a writable cgroup v1 cpu hierarchy (as here), the worker is in the worker
+  // CPU group, and so are the sandboxes it starts later: each runs in a session of its own, which
+  // the kernel's autogroups would otherwise weigh like the API, whatever their niceness.
+  const group = workerCpuGroupDirectory(fs.readFileSync('/proc/self/mountinfo', 'utf8'), fs.readFileSync('/proc/self/cgroup', 'utf8'));
+  if (typeof group === 'string') {
+    expect(cpuGroupOf(worker).endsWith(`/${WORKER_CPU_GROUP}`)).toBe(true);
+    expect(fs.readFileSync(path.join(group, 'cpu.shares'), 'utf8').trim()).toBe(String(WORKER_CPU_SHARES));
+    const sleeper = await api('/v1/evaluations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ language: 'python', code: 'import time\ntime.sleep(2)\nprint("rested")' }),
+    });
+    expect(sleeper.status).toBe(202);
+    const sandboxed = await waitFor(async () => {
+      const running = descendantsOf(worker).filter((pid) => {
+        try {
+          return cmdline(pid).includes('main.py');
+        } catch {
+          return false; // exited while we looked
+        }
+      });
+      return running.length > 0 ? running : undefined;
+    }, 'the sandboxed program to start');
+    for (const pid of sandboxed) expect([pid, cpuGroupOf(pid)]).toEqual([pid, cpuGroupOf(worker)]);
+    const sleeperId = ((await sleeper.json()) as { id: string }).id;
+    await waitFor(async () => {
+      const body: any = await (await api(`/v1/evaluations/${sleeperId}`)).json();
+      return body.status === 'completed' ? body : undefined;
+    }, 'the sleeping evaluation to complete');
+  }
 
   // A worker that dies (here SIGKILL, as the OOM killer would) is replaced, and work goes on.
   process.kill(worker, 'SIGKILL');

@@ -28,13 +28,13 @@ export interface CgroupV1Layout {
   cpuacct: string | null;
 }
 
-interface MountedHierarchy {
+export interface MountedHierarchy {
   mountPoint: string;
   root: string;
   controllers: string[];
 }
 
-function parseCgroupV1Mounts(mountinfo: string): MountedHierarchy[] {
+export function parseCgroupV1Mounts(mountinfo: string): MountedHierarchy[] {
   const mounts: MountedHierarchy[] = [];
   for (const line of mountinfo.split('\n')) {
     // "<id> <parent> <maj:min> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>"
@@ -57,7 +57,7 @@ function unescapeMountPath(value: string): string {
   return value.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
-function parseOwnGroups(procSelfCgroup: string): Map<string, string> {
+export function parseOwnGroups(procSelfCgroup: string): Map<string, string> {
   const groups = new Map<string, string>();
   for (const line of procSelfCgroup.split('\n')) {
     const match = /^\d+:([^:]*):(.*)$/.exec(line);
