@@ -13,7 +13,9 @@
  *
  * cgroup v1 only (a writable `cpu` hierarchy, as for a root service on a v1 host). On cgroup v2
  * the worker's own group cannot gain a child while it holds processes, so nothing moves there;
- * nor where the hierarchy is not writable. Then the worker runs as before, at its niceness.
+ * nor where the hierarchy is not writable. Then the worker runs as before, at its niceness, and
+ * its sandboxes get a session's weight only where the service runs in the root CPU group (a
+ * service that systemd or a container runtime puts in a group of its own is not affected).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -27,11 +27,7 @@ export function lowerWorkerPriority(log: Logger): void {
   }
   const placement = placeInWorkerCpuGroup();
   if (placement.placed) log.info({ cpuGroup: placement.group, cpuShares: WORKER_CPU_SHARES }, 'worker placed in its CPU group');
-  else
-    log.info(
-      { reason: placement.reason },
-      'worker left in its CPU group; sandboxes, each in a session of its own, compete with the API at normal weight',
-    );
+  else log.info({ reason: placement.reason }, 'worker not moved into a CPU group of its own (see worker-cpu-group.ts for what that costs)');
 }
 
 /**
