@@ -4,23 +4,22 @@
  * is claimed once, by the evaluation's own workflow id.
  */
 import { randomUUID } from 'node:crypto';
-import { createDb, type Db } from '../../src/db/client';
-import { EvaluationStore, ExecutionRefusedError, NotOwningRunError, type RunRef } from '../../src/db/evaluations';
+import { ExecutionRefusedError, NotOwningRunError, type RunRef } from '../../src/db/evaluations';
 import { LIMIT_DEFAULTS, workflowIdFor } from '../../src/domain/evaluation';
-import { databaseUrl } from '../support/harness';
+import { useEvaluationStore } from '../support/evaluation-store';
 
-let db: Db;
-let store: EvaluationStore;
-
-beforeAll(() => {
-  db = createDb(databaseUrl(), { maxConnections: 2 });
-  store = new EvaluationStore(db);
-});
-afterAll(() => db.$disconnect());
+const clients = useEvaluationStore();
 
 async function evaluation(): Promise<{ id: string; run: RunRef }> {
   const id = randomUUID();
-  await store.create({ id, tenant: `gate-${id}`, language: 'python', code: Buffer.from('print(1)'), limits: LIMIT_DEFAULTS, metadata: {} });
+  await clients.store.create({
+    id,
+    tenant: `gate-${id}`,
+    language: 'python',
+    code: Buffer.from('print(1)'),
+    limits: LIMIT_DEFAULTS,
+    metadata: {},
+  });
   return { id, run: { workflowId: workflowIdFor(id), runId: randomUUID() } };
 }
 
@@ -30,56 +29,58 @@ const scanned = (action: string) => ({ type: 'SCAN_COMPLETED' as const, dedupeKe
 test("the first run of the evaluation's own workflow id claims it; any other run is refused", async () => {
   const { id, run } = await evaluation();
   await expect(
-    store.recordTransition({ evaluationId: id, run: { workflowId: 'forged', runId: run.runId }, status: 'scanning', at }),
+    clients.store.recordTransition({ evaluationId: id, run: { workflowId: 'forged', runId: run.runId }, status: 'scanning', at }),
   ).rejects.toBeInstanceOf(NotOwningRunError);
-  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at });
-  expect((await store.get(id))?.runId).toBe(run.runId);
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at });
+  expect((await clients.store.get(id))?.runId).toBe(run.runId);
   const second = { ...run, runId: randomUUID() };
-  await expect(store.recordTransition({ evaluationId: id, run: second, status: 'running', at })).rejects.toBeInstanceOf(NotOwningRunError);
-  await expect(store.storeOutput(id, second, Buffer.from('x'), Buffer.from(''))).rejects.toBeInstanceOf(NotOwningRunError);
-  expect((await store.get(id))?.status).toBe('scanning');
+  await expect(clients.store.recordTransition({ evaluationId: id, run: second, status: 'running', at })).rejects.toBeInstanceOf(
+    NotOwningRunError,
+  );
+  await expect(clients.store.storeOutput(id, second, Buffer.from('x'), Buffer.from(''))).rejects.toBeInstanceOf(NotOwningRunError);
+  expect((await clients.store.get(id))?.status).toBe('scanning');
 });
 
 test('allowed by the scan and running: admitted', async () => {
   const { id, run } = await evaluation();
-  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at, event: scanned('allow') });
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at });
-  expect((await store.admitExecution(id, run)).id).toBe(id);
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at, event: scanned('allow') });
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at });
+  expect((await clients.store.admitExecution(id, run)).id).toBe(id);
 });
 
 test('held for review: refused until a reviewer approves', async () => {
   const { id, run } = await evaluation();
-  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at, event: scanned('review') });
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at });
-  await expect(store.admitExecution(id, run)).rejects.toThrow(/no reviewer approved it/);
-  await store.recordTransition({
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at, event: scanned('review') });
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at });
+  await expect(clients.store.admitExecution(id, run)).rejects.toThrow(/no reviewer approved it/);
+  await clients.store.recordTransition({
     evaluationId: id,
     run,
     status: 'running',
     at,
     event: { type: 'REVIEW_APPROVED', dedupeKey: 'review-approved', at },
   });
-  expect((await store.admitExecution(id, run)).id).toBe(id);
+  expect((await clients.store.admitExecution(id, run)).id).toBe(id);
 });
 
 test('blocked, rejected, not running or finished: refused', async () => {
   const blocked = await evaluation();
-  await store.recordTransition({
+  await clients.store.recordTransition({
     evaluationId: blocked.id,
     run: blocked.run,
     status: 'running',
     at,
     event: { type: 'SECURITY_VIOLATION', dedupeKey: 'violation', at },
   });
-  await expect(store.admitExecution(blocked.id, blocked.run)).rejects.toBeInstanceOf(ExecutionRefusedError);
+  await expect(clients.store.admitExecution(blocked.id, blocked.run)).rejects.toBeInstanceOf(ExecutionRefusedError);
 
   const scanning = await evaluation();
-  await store.recordTransition({ evaluationId: scanning.id, run: scanning.run, status: 'scanning', at, event: scanned('allow') });
-  await expect(store.admitExecution(scanning.id, scanning.run)).rejects.toThrow(/it is scanning, not running/);
+  await clients.store.recordTransition({ evaluationId: scanning.id, run: scanning.run, status: 'scanning', at, event: scanned('allow') });
+  await expect(clients.store.admitExecution(scanning.id, scanning.run)).rejects.toThrow(/it is scanning, not running/);
 
   const done = await evaluation();
-  await store.recordTransition({ evaluationId: done.id, run: done.run, status: 'running', at, event: scanned('allow') });
-  await store.recordOutcome({
+  await clients.store.recordTransition({ evaluationId: done.id, run: done.run, status: 'running', at, event: scanned('allow') });
+  await clients.store.recordOutcome({
     evaluationId: done.id,
     run: done.run,
     status: 'completed',
@@ -87,27 +88,27 @@ test('blocked, rejected, not running or finished: refused', async () => {
     verdict: 'accepted',
     event: { type: 'EVALUATION_COMPLETED', dedupeKey: 'completed', at },
   });
-  await expect(store.admitExecution(done.id, done.run)).rejects.toThrow(/it is completed, not running/);
+  await expect(clients.store.admitExecution(done.id, done.run)).rejects.toThrow(/it is completed, not running/);
 });
 
 test('a step after a terminal status stores no event that would contradict it', async () => {
   const { id, run } = await evaluation();
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at, event: scanned('allow') });
-  await store.recordOutcome({
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at, event: scanned('allow') });
+  await clients.store.recordOutcome({
     evaluationId: id,
     run,
     status: 'cancelled',
     at,
     event: { type: 'EVALUATION_CANCELLED', dedupeKey: 'cancelled', at },
   });
-  await store.recordTransition({
+  await clients.store.recordTransition({
     evaluationId: id,
     run,
     status: 'running',
     at,
     event: { type: 'EXECUTION_STARTED', dedupeKey: 'execution-started', at },
   });
-  const types = (await store.events(id)).map((e) => e.type);
+  const types = (await clients.store.events(id)).map((e) => e.type);
   expect(types).not.toContain('EXECUTION_STARTED');
-  expect((await store.get(id))?.status).toBe('cancelled');
+  expect((await clients.store.get(id))?.status).toBe('cancelled');
 });

@@ -6,24 +6,16 @@
  * gone are each refused with nothing written.
  */
 import { randomUUID } from 'node:crypto';
-import { createDb, type Db } from '../../src/db/client';
-import { EvaluationNotFoundError, EvaluationStore, NotOwningRunError, type Outcome, type RunRef } from '../../src/db/evaluations';
+import { EvaluationNotFoundError, NotOwningRunError, type Outcome, type RunRef } from '../../src/db/evaluations';
 import { LIMIT_DEFAULTS, workflowIdFor } from '../../src/domain/evaluation';
-import { databaseUrl } from '../support/harness';
+import { useEvaluationStore } from '../support/evaluation-store';
 
-let db: Db;
-let store: EvaluationStore;
-
-beforeAll(() => {
-  db = createDb(databaseUrl(), { maxConnections: 4 });
-  store = new EvaluationStore(db);
-});
-afterAll(() => db.$disconnect());
+const clients = useEvaluationStore({ maxConnections: 4 });
 
 /** A new evaluation and a run of its workflow: moved to `running` by that run unless `queued`. */
 async function running({ queued = false } = {}): Promise<{ id: string; run: RunRef }> {
   const id = randomUUID();
-  await store.create({
+  await clients.store.create({
     id,
     tenant: `outcome-${id}`,
     language: 'python',
@@ -32,7 +24,7 @@ async function running({ queued = false } = {}): Promise<{ id: string; run: RunR
     metadata: {},
   });
   const run = { workflowId: workflowIdFor(id), runId: randomUUID() };
-  if (!queued) await store.recordTransition({ evaluationId: id, run, status: 'running', at: new Date() });
+  if (!queued) await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at: new Date() });
   return { id, run };
 }
 
@@ -58,7 +50,7 @@ const completed = (id: string, run: RunRef, extra: Partial<Outcome> = {}): Outco
   execution,
   ...extra,
 });
-const eventsOf = async (id: string) => (await store.events(id)).map((e) => e.type);
+const eventsOf = async (id: string) => (await clients.store.events(id)).map((e) => e.type);
 
 test('stores every column given, the output bytes as sent, and the event; a retry changes nothing', async () => {
   const { id, run } = await running();
@@ -75,9 +67,9 @@ test('stores every column given, the output bytes as sent, and the event; a retr
     review: { decision: 'approved', by: 'reviewer', reason: 'fine', at },
     bundle: { score: 0.5, decidingCase: 2, counts: { accepted: 1, wrong_answer: 1 } },
   });
-  expect(await store.recordOutcome(outcome)).toEqual({ stored: true });
+  expect(await clients.store.recordOutcome(outcome)).toEqual({ stored: true });
 
-  const row = (await store.get(id))!;
+  const row = (await clients.store.get(id))!;
   expect(row).toMatchObject({
     status: 'completed',
     runId: run.runId,
@@ -100,15 +92,15 @@ test('stores every column given, the output bytes as sent, and the event; a retr
 
   // A retry (the local activity ran again) and a late different outcome: neither rewrites anything.
   const updatedAt = row.updatedAt;
-  expect(await store.recordOutcome(outcome)).toEqual({ stored: false });
+  expect(await clients.store.recordOutcome(outcome)).toEqual({ stored: false });
   expect(
-    await store.recordOutcome({
+    await clients.store.recordOutcome({
       ...completed(id, run),
       status: 'cancelled',
       event: { type: 'EVALUATION_CANCELLED', dedupeKey: 'cancelled', at },
     }),
   ).toEqual({ stored: false });
-  const after = (await store.get(id))!;
+  const after = (await clients.store.get(id))!;
   expect(after.updatedAt).toEqual(updatedAt);
   expect(after.status).toBe('completed');
   expect(await eventsOf(id)).toEqual(['EVALUATION_QUEUED', 'EVALUATION_COMPLETED']);
@@ -116,44 +108,48 @@ test('stores every column given, the output bytes as sent, and the event; a retr
 
 test('a retry of the stored outcome puts back its event if it is missing, but never an event of another status', async () => {
   const { id, run } = await running();
-  await store.recordOutcome(completed(id, run));
-  await db.evaluationEvent.deleteMany({ where: { evaluationId: id } });
-  await store.recordOutcome(completed(id, run));
+  await clients.store.recordOutcome(completed(id, run));
+  await clients.db.evaluationEvent.deleteMany({ where: { evaluationId: id } });
+  await clients.store.recordOutcome(completed(id, run));
   expect(await eventsOf(id)).toEqual(['EVALUATION_COMPLETED']);
-  await store.recordOutcome({ ...completed(id, run), status: 'failed', event: { type: 'EVALUATION_FAILED', dedupeKey: 'failed', at } });
+  await clients.store.recordOutcome({
+    ...completed(id, run),
+    status: 'failed',
+    event: { type: 'EVALUATION_FAILED', dedupeKey: 'failed', at },
+  });
   expect(await eventsOf(id)).toEqual(['EVALUATION_COMPLETED']);
 });
 
 test('parked output is moved into the row and its parking row deleted; a parked output that is gone writes nothing', async () => {
   const { id, run } = await running();
   const big = Buffer.alloc(100_000, 0x61);
-  const outputId = await store.storeOutput(id, run, big, Buffer.from('e'));
+  const outputId = await clients.store.storeOutput(id, run, big, Buffer.from('e'));
   const parked = { kind: 'stored' as const, outputId, preview: { stdout: 'a', stderr: 'e', stdoutBytes: 100_000, stderrBytes: 1 } };
-  expect(await store.recordOutcome(completed(id, run, { output: parked }))).toEqual({ stored: true });
-  const row = (await store.get(id))!;
+  expect(await clients.store.recordOutcome(completed(id, run, { output: parked }))).toEqual({ stored: true });
+  const row = (await clients.store.get(id))!;
   expect(Buffer.from(row.stdout!)).toEqual(big);
   expect(Buffer.from(row.stderr!).toString()).toBe('e');
-  expect(await db.executionOutput.count({ where: { evaluationId: id } })).toBe(0);
+  expect(await clients.db.executionOutput.count({ where: { evaluationId: id } })).toBe(0);
   // Its retry finds the parking row gone and the result stored: a no-op, not an error.
-  expect(await store.recordOutcome(completed(id, run, { output: parked }))).toEqual({ stored: false });
+  expect(await clients.store.recordOutcome(completed(id, run, { output: parked }))).toEqual({ stored: false });
 
   const other = await running();
-  await expect(store.recordOutcome(completed(other.id, other.run, { output: { ...parked, outputId: randomUUID() } }))).rejects.toThrow(
-    /stored output .* is missing/,
-  );
-  expect((await store.get(other.id))!.status).toBe('running');
+  await expect(
+    clients.store.recordOutcome(completed(other.id, other.run, { output: { ...parked, outputId: randomUUID() } })),
+  ).rejects.toThrow(/stored output .* is missing/);
+  expect((await clients.store.get(other.id))!.status).toBe('running');
   expect(await eventsOf(other.id)).toEqual(['EVALUATION_QUEUED']);
 });
 
 test('a missing evaluation and a run that does not own it are told apart, and nothing is written', async () => {
   const missing = randomUUID();
-  await expect(store.recordOutcome(completed(missing, { workflowId: workflowIdFor(missing), runId: randomUUID() }))).rejects.toBeInstanceOf(
-    EvaluationNotFoundError,
-  );
+  await expect(
+    clients.store.recordOutcome(completed(missing, { workflowId: workflowIdFor(missing), runId: randomUUID() })),
+  ).rejects.toBeInstanceOf(EvaluationNotFoundError);
   const { id, run } = await running();
-  await expect(store.recordOutcome(completed(id, { ...run, runId: randomUUID() }))).rejects.toBeInstanceOf(NotOwningRunError);
-  await expect(store.recordOutcome(completed(id, { ...run, workflowId: 'forged' }))).rejects.toBeInstanceOf(NotOwningRunError);
-  expect((await store.get(id))!.status).toBe('running');
+  await expect(clients.store.recordOutcome(completed(id, { ...run, runId: randomUUID() }))).rejects.toBeInstanceOf(NotOwningRunError);
+  await expect(clients.store.recordOutcome(completed(id, { ...run, workflowId: 'forged' }))).rejects.toBeInstanceOf(NotOwningRunError);
+  expect((await clients.store.get(id))!.status).toBe('running');
   expect(await eventsOf(id)).toEqual(['EVALUATION_QUEUED']);
 });
 
@@ -166,7 +162,7 @@ test("a queued evaluation's own workflow may settle it (cancelled before its sca
     at,
     event: { type: 'EVALUATION_CANCELLED', dedupeKey: 'cancelled', at },
   };
-  expect(await store.recordOutcome(cancelled)).toEqual({ stored: true });
-  expect(await store.get(id)).toMatchObject({ status: 'cancelled', runId: run.runId, verdict: null, completedAt: at });
+  expect(await clients.store.recordOutcome(cancelled)).toEqual({ stored: true });
+  expect(await clients.store.get(id)).toMatchObject({ status: 'cancelled', runId: run.runId, verdict: null, completedAt: at });
   expect(await eventsOf(id)).toEqual(['EVALUATION_QUEUED', 'EVALUATION_CANCELLED']);
 });

@@ -5,23 +5,15 @@
  * racing to claim a queued evaluation exactly one wins.
  */
 import { randomUUID } from 'node:crypto';
-import { createDb, type Db } from '../../src/db/client';
-import { EvaluationNotFoundError, EvaluationStore, NotOwningRunError, type RunRef } from '../../src/db/evaluations';
+import { EvaluationNotFoundError, NotOwningRunError, type RunRef } from '../../src/db/evaluations';
 import { LIMIT_DEFAULTS, workflowIdFor, type Finding } from '../../src/domain/evaluation';
-import { databaseUrl } from '../support/harness';
+import { useEvaluationStore } from '../support/evaluation-store';
 
-let db: Db;
-let store: EvaluationStore;
-
-beforeAll(() => {
-  db = createDb(databaseUrl(), { maxConnections: 4 });
-  store = new EvaluationStore(db);
-});
-afterAll(() => db.$disconnect());
+const clients = useEvaluationStore({ maxConnections: 4 });
 
 async function evaluation(): Promise<{ id: string; run: RunRef }> {
   const id = randomUUID();
-  await store.create({
+  await clients.store.create({
     id,
     tenant: `transition-${id}`,
     language: 'python',
@@ -33,7 +25,7 @@ async function evaluation(): Promise<{ id: string; run: RunRef }> {
 }
 
 const updatedAt = async (id: string) =>
-  (await db.evaluation.findUniqueOrThrow({ where: { id }, select: { updatedAt: true } })).updatedAt.getTime();
+  (await clients.db.evaluation.findUniqueOrThrow({ where: { id }, select: { updatedAt: true } })).updatedAt.getTime();
 
 test('stores the status, the columns given and the event; a retry adds no second event', async () => {
   const { id, run } = await evaluation();
@@ -41,19 +33,19 @@ test('stores the status, the columns given and the event; a retry adds no second
   const findings: Finding[] = [{ ruleId: 'py.eval', severity: 'high', message: 'eval', line: 1, column: 1 }];
   const created = await updatedAt(id);
   const scan = { type: 'SCAN_COMPLETED' as const, dedupeKey: 'scan', at, data: { action: 'allow', findings: 1 } };
-  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at, findings, event: scan });
-  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at, findings, event: scan });
-  const row = await store.get(id);
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at, findings, event: scan });
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at, findings, event: scan });
+  const row = await clients.store.get(id);
   expect(row).toMatchObject({ status: 'scanning', runId: run.runId, findings, startedAt: null, reviewDecision: null });
   expect(await updatedAt(id)).toBeGreaterThanOrEqual(created);
-  const events = (await store.events(id)).filter((e) => e.type === 'SCAN_COMPLETED');
+  const events = (await clients.store.events(id)).filter((e) => e.type === 'SCAN_COMPLETED');
   expect(events).toHaveLength(1);
   expect(events[0]).toMatchObject({ dedupeKey: 'scan', data: { action: 'allow', findings: 1 } });
   expect(events[0]!.createdAt.toISOString()).toBe(at.toISOString());
 
   const review = { decision: 'approved' as const, by: 'ana', reason: null, at };
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, review });
-  expect(await store.get(id)).toMatchObject({
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, review });
+  expect(await clients.store.get(id)).toMatchObject({
     status: 'running',
     findings,
     startedAt: at,
@@ -71,10 +63,10 @@ test('several events stored with one move keep their order; a retry adds none of
     { type: 'SCAN_COMPLETED' as const, dedupeKey: 'scan', at, data: { action: 'allow', findings: 0 } },
     { type: 'EXECUTION_STARTED' as const, dedupeKey: 'execution-started', at },
   ];
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, events });
-  await store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, events });
-  expect(await store.get(id)).toMatchObject({ status: 'running', runId: run.runId, startedAt: at });
-  const stored = (await store.events(id)).filter((e) => e.type !== 'EVALUATION_QUEUED');
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, events });
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at, startedAt: at, events });
+  expect(await clients.store.get(id)).toMatchObject({ status: 'running', runId: run.runId, startedAt: at });
+  const stored = (await clients.store.events(id)).filter((e) => e.type !== 'EVALUATION_QUEUED');
   expect(stored.map((e) => [e.type, e.dedupeKey])).toEqual([
     ['SCAN_COMPLETED', 'scan'],
     ['EXECUTION_STARTED', 'execution-started'],
@@ -85,7 +77,7 @@ test('several events stored with one move keep their order; a retry adds none of
 test('a missing evaluation is EvaluationNotFoundError', async () => {
   const id = randomUUID();
   await expect(
-    store.recordTransition({
+    clients.store.recordTransition({
       evaluationId: id,
       run: { workflowId: workflowIdFor(id), runId: randomUUID() },
       status: 'scanning',
@@ -96,14 +88,14 @@ test('a missing evaluation is EvaluationNotFoundError', async () => {
 
 test('a run that does not own the evaluation is refused and stores neither status nor event', async () => {
   const { id, run } = await evaluation();
-  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date() });
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date() });
   const other = { ...run, runId: randomUUID() };
   const event = { type: 'EXECUTION_STARTED' as const, dedupeKey: 'execution-started', at: new Date() };
-  const refused = store.recordTransition({ evaluationId: id, run: other, status: 'running', at: new Date(), event });
+  const refused = clients.store.recordTransition({ evaluationId: id, run: other, status: 'running', at: new Date(), event });
   await expect(refused).rejects.toBeInstanceOf(NotOwningRunError);
   await expect(refused).rejects.toMatchObject({ owner: { workflowId: run.workflowId, runId: run.runId, status: 'scanning' } });
-  expect(await store.get(id)).toMatchObject({ status: 'scanning', runId: run.runId });
-  expect((await store.events(id)).map((e) => e.type)).not.toContain('EXECUTION_STARTED');
+  expect(await clients.store.get(id)).toMatchObject({ status: 'scanning', runId: run.runId });
+  expect((await clients.store.events(id)).map((e) => e.type)).not.toContain('EXECUTION_STARTED');
 });
 
 test('two runs racing to claim a queued evaluation: exactly one owns it', async () => {
@@ -112,7 +104,7 @@ test('two runs racing to claim a queued evaluation: exactly one owns it', async 
     const runs = [run, { ...run, runId: randomUUID() }];
     const results = await Promise.allSettled(
       runs.map((r) =>
-        store.recordTransition({
+        clients.store.recordTransition({
           evaluationId: id,
           run: r,
           status: 'scanning',
@@ -124,8 +116,8 @@ test('two runs racing to claim a queued evaluation: exactly one owns it', async 
     const won = results.findIndex((r) => r.status === 'fulfilled');
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: expect.any(NotOwningRunError) });
-    expect((await store.get(id))?.runId).toBe(runs[won]!.runId);
-    expect((await store.events(id)).filter((e) => e.type === 'SCAN_COMPLETED').map((e) => e.dedupeKey)).toEqual([
+    expect((await clients.store.get(id))?.runId).toBe(runs[won]!.runId);
+    expect((await clients.store.events(id)).filter((e) => e.type === 'SCAN_COMPLETED').map((e) => e.dedupeKey)).toEqual([
       `scan-${runs[won]!.runId}`,
     ]);
   }

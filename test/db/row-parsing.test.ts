@@ -4,26 +4,18 @@
  * names the row, the column, where in it, and the value found, never a silently cast value.
  */
 import { randomUUID } from 'node:crypto';
-import { createDb, type Db } from '../../src/db/client';
-import { EvaluationStore, InvalidRowError, type RunRef } from '../../src/db/evaluations';
+import { InvalidRowError, type RunRef } from '../../src/db/evaluations';
 import { parseEvaluationRow } from '../../src/db/rows';
 import { LIMIT_DEFAULTS, workflowIdFor, type Finding } from '../../src/domain/evaluation';
-import { databaseUrl } from '../support/harness';
+import { useEvaluationStore } from '../support/evaluation-store';
 
-let db: Db;
-let store: EvaluationStore;
-
-beforeAll(() => {
-  db = createDb(databaseUrl(), { maxConnections: 2 });
-  store = new EvaluationStore(db);
-});
-afterAll(() => db.$disconnect());
+const clients = useEvaluationStore();
 
 const tenant = `parsing-${randomUUID()}`;
 
 async function evaluation(): Promise<string> {
   const id = randomUUID();
-  await store.create({
+  await clients.store.create({
     id,
     tenant,
     language: 'javascript',
@@ -48,8 +40,8 @@ test('a well-formed row comes back with its columns as the domain types', async 
   const id = await evaluation();
   const findings: Finding[] = [{ ruleId: 'js.eval', severity: 'high', message: 'eval', line: 1, column: 1 }];
   const run: RunRef = { workflowId: workflowIdFor(id), runId: randomUUID() };
-  await store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date(), findings });
-  const row = await store.get(id);
+  await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date(), findings });
+  const row = await clients.store.get(id);
   expect(row).toMatchObject({
     status: 'scanning',
     language: 'javascript',
@@ -62,9 +54,13 @@ test('a well-formed row comes back with its columns as the domain types', async 
 
 test('a JSON column that does not fit is an error naming the row, the column, the place and the value', async () => {
   const id = await evaluation();
-  await db.$executeRaw`UPDATE evaluations SET limits = jsonb_set(limits, '{memoryMb}', '"lots"') WHERE id = ${id}::uuid`;
+  await clients.db.$executeRaw`UPDATE evaluations SET limits = jsonb_set(limits, '{memoryMb}', '"lots"') WHERE id = ${id}::uuid`;
 
-  for (const read of [() => store.get(id), () => store.getMany([id], tenant), () => store.list({ tenant, limit: 10 })]) {
+  for (const read of [
+    () => clients.store.get(id),
+    () => clients.store.getMany([id], tenant),
+    () => clients.store.list({ tenant, limit: 10 }),
+  ]) {
     const err = await invalidRow(read);
     expect(err).toMatchObject({ table: 'evaluations', rowId: id, columns: ['limits'] });
     expect(err.message).toContain(`evaluations row ${id} cannot be read`);
@@ -75,11 +71,11 @@ test('a JSON column that does not fit is an error naming the row, the column, th
 
 test('every column that does not fit is named, findings and metadata included', async () => {
   const id = await evaluation();
-  await db.$executeRaw`UPDATE evaluations
+  await clients.db.$executeRaw`UPDATE evaluations
     SET findings = '[{"ruleId": "py.exec", "severity": "fatal", "message": "exec", "line": 3, "column": 1}]',
         metadata = '{"team": 7}'
     WHERE id = ${id}::uuid`;
-  const err = await invalidRow(() => store.get(id));
+  const err = await invalidRow(() => clients.store.get(id));
   expect(err.columns).toEqual(['findings', 'metadata']);
   expect(err.message).toContain('column "findings" at [0].severity');
   expect(err.message).toContain('(found "fatal")');
@@ -88,7 +84,7 @@ test('every column that does not fit is named, findings and metadata included', 
 
 test('a text column outside the vocabulary is refused by the parser as well (PostgreSQL refuses it first)', async () => {
   const id = await evaluation();
-  const stored = await db.evaluation.findUniqueOrThrow({ where: { id } });
+  const stored = await clients.db.evaluation.findUniqueOrThrow({ where: { id } });
   expect(parseEvaluationRow(stored).status).toBe('queued');
   // Such a row can no longer be stored, so this one only ever exists in memory.
   const err = (() => {
@@ -106,9 +102,9 @@ test('a text column outside the vocabulary is refused by the parser as well (Pos
 
 test('an event whose data is not an object is an error naming the event and the column', async () => {
   const id = await evaluation();
-  await db.$executeRaw`UPDATE evaluation_events SET data = '["not", "an", "object"]' WHERE evaluation_id = ${id}::uuid`;
-  const [event] = await db.evaluationEvent.findMany({ where: { evaluationId: id } });
-  const err = await invalidRow(() => store.events(id));
+  await clients.db.$executeRaw`UPDATE evaluation_events SET data = '["not", "an", "object"]' WHERE evaluation_id = ${id}::uuid`;
+  const [event] = await clients.db.evaluationEvent.findMany({ where: { evaluationId: id } });
+  const err = await invalidRow(() => clients.store.events(id));
   expect(err).toMatchObject({ table: 'evaluation_events', rowId: event!.id.toString(), columns: ['data'] });
 });
 
@@ -116,19 +112,19 @@ test('the sandbox gate refuses to hand out a row it cannot parse, and the run ca
   const id = await evaluation();
   const run: RunRef = { workflowId: workflowIdFor(id), runId: randomUUID() };
   const at = new Date();
-  await store.recordTransition({
+  await clients.store.recordTransition({
     evaluationId: id,
     run,
     status: 'running',
     at,
     event: { type: 'SCAN_COMPLETED', dedupeKey: 'scan', at, data: { action: 'allow' } },
   });
-  await db.$executeRaw`UPDATE evaluations SET limits = '{}' WHERE id = ${id}::uuid`;
+  await clients.db.$executeRaw`UPDATE evaluations SET limits = '{}' WHERE id = ${id}::uuid`;
 
-  const err = await invalidRow(() => store.admitExecution(id, run));
+  const err = await invalidRow(() => clients.store.admitExecution(id, run));
   expect(err.columns).toEqual(['limits']);
 
-  const { stored } = await store.recordOutcome({
+  const { stored } = await clients.store.recordOutcome({
     evaluationId: id,
     run,
     status: 'failed',
@@ -137,6 +133,6 @@ test('the sandbox gate refuses to hand out a row it cannot parse, and the run ca
     event: { type: 'EVALUATION_FAILED', dedupeKey: 'failed', at },
   });
   expect(stored).toBe(true);
-  const row = await db.evaluation.findUniqueOrThrow({ where: { id } });
+  const row = await clients.db.evaluation.findUniqueOrThrow({ where: { id } });
   expect(row).toMatchObject({ status: 'failed', error: expect.stringContaining('column "limits"') });
 });

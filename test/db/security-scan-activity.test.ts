@@ -11,33 +11,33 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { makeSecurityScan } from '../../src/activities/security-scan';
-import { createDb, type Db } from '../../src/db/client';
-import { EvaluationStore, type RunRef } from '../../src/db/evaluations';
+import { type RunRef } from '../../src/db/evaluations';
 import { LIMIT_DEFAULTS, workflowIdFor } from '../../src/domain/evaluation';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { DEFAULT_SCAN_POLICY, scanSubmission } from '../../src/scanner';
 import type { ScanInput, ScanOutcome } from '../../src/workflows/activities';
-import { databaseUrl } from '../support/harness';
+import { useEvaluationStore } from '../support/evaluation-store';
 
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-let db: Db;
-let store: EvaluationStore;
-beforeAll(() => {
-  db = createDb(databaseUrl(), { maxConnections: 2 });
-  store = new EvaluationStore(db);
-});
-afterAll(() => db.$disconnect());
+const clients = useEvaluationStore();
 
 /** An evaluation, scanning and owned by a run unless `queued`, and that run's securityScan. */
 async function scanning(code: string, { queued = false } = {}) {
   const id = randomUUID();
-  await store.create({ id, tenant: `scan-${id}`, language: 'python', code: Buffer.from(code), limits: LIMIT_DEFAULTS, metadata: {} });
+  await clients.store.create({
+    id,
+    tenant: `scan-${id}`,
+    language: 'python',
+    code: Buffer.from(code),
+    limits: LIMIT_DEFAULTS,
+    metadata: {},
+  });
   const run = { workflowId: workflowIdFor(id), runId: randomUUID() };
-  if (!queued) await store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date() });
+  if (!queued) await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date() });
   const securityScan = makeSecurityScan({
-    store,
+    store: clients.store,
     policy: DEFAULT_SCAN_POLICY,
     scan: (submission) => scanSubmission(submission),
     log: createLogger('silent'),
@@ -56,14 +56,14 @@ async function scanning(code: string, { queued = false } = {}) {
   };
 }
 
-const eventsOf = async (id: string) => (await store.events(id)).map((e) => ({ type: e.type, data: e.data }));
+const eventsOf = async (id: string) => (await clients.store.events(id)).map((e) => ({ type: e.type, data: e.data }));
 
 test('a clean submission is scanned without writing to its row', async () => {
   const { id, scan } = await scanning('print(sum(range(10)))');
-  const before = await db.evaluation.findUniqueOrThrow({ where: { id } });
+  const before = await clients.db.evaluation.findUniqueOrThrow({ where: { id } });
   const outcome = await scan();
   expect(outcome).toMatchObject({ action: 'allow', findings: [], findingCount: 0, findingsStored: true });
-  const after = await db.evaluation.findUniqueOrThrow({ where: { id } });
+  const after = await clients.db.evaluation.findUniqueOrThrow({ where: { id } });
   expect(after.updatedAt).toEqual(before.updatedAt);
   expect(after.findings).toEqual([]);
 });
@@ -72,7 +72,7 @@ test('a submission with findings has every finding stored in its row', async () 
   const { id, scan } = await scanning('import os\nimport subprocess\nprint(os.getcwd())');
   const outcome = await scan();
   expect(outcome.findingCount).toBeGreaterThan(0);
-  const stored = (await store.get(id))!.findings;
+  const stored = (await clients.store.get(id))!.findings;
   expect(stored).toHaveLength(outcome.findingCount!);
   expect(stored.map((f) => f.ruleId)).toEqual(outcome.findings.map((f) => f.ruleId));
 });
@@ -82,7 +82,7 @@ test('with the transitions, an allowed submission is claimed, scanned and starte
   const scanningAt = '2026-05-06T07:08:09.010Z';
   const outcome = await scan({ transitions: { scanningAt } });
   expect(outcome).toMatchObject({ action: 'allow', startedAt: expect.any(String) });
-  const row = (await store.get(id))!;
+  const row = (await clients.store.get(id))!;
   expect(row).toMatchObject({ status: 'running', runId: run.runId, startedAt: new Date(outcome.startedAt!) });
   expect(await eventsOf(id)).toEqual([
     { type: 'EVALUATION_QUEUED', data: expect.anything() },
@@ -90,7 +90,7 @@ test('with the transitions, an allowed submission is claimed, scanned and starte
     { type: 'EXECUTION_STARTED', data: {} },
   ]);
   // The gate in front of the sandbox lets this run through.
-  expect((await store.admitExecution(id, run)).id).toBe(id);
+  expect((await clients.store.admitExecution(id, run)).id).toBe(id);
 });
 
 test('with the transitions, a held submission stays scanning and nothing says it was scanned yet', async () => {
@@ -98,13 +98,13 @@ test('with the transitions, a held submission stays scanning and nothing says it
   const outcome = await scan({ transitions: { scanningAt: new Date().toISOString() } });
   expect(outcome.action).not.toBe('allow');
   expect(outcome.startedAt).toBeUndefined();
-  expect((await store.get(id))!.status).toBe('scanning');
+  expect((await clients.store.get(id))!.status).toBe('scanning');
   expect((await eventsOf(id)).map((e) => e.type)).toEqual(['EVALUATION_QUEUED']);
 });
 
 test("another run's scan is refused at its first write, as DuplicateRun, and changes nothing", async () => {
   const { id, run, scanAs } = await scanning('print(1)');
   await expect(scanAs({ ...run, runId: randomUUID() })).rejects.toMatchObject({ type: 'DuplicateRun', nonRetryable: true });
-  expect(await store.get(id)).toMatchObject({ status: 'scanning', runId: run.runId });
+  expect(await clients.store.get(id)).toMatchObject({ status: 'scanning', runId: run.runId });
   expect((await eventsOf(id)).map((e) => e.type)).toEqual(['EVALUATION_QUEUED']);
 });
