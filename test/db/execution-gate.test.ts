@@ -5,22 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ExecutionRefusedError, NotOwningRunError, type RunRef } from '../../src/db/evaluations';
-import { LIMIT_DEFAULTS, workflowIdFor } from '../../src/domain/evaluation';
-import { useEvaluationStore } from '../support/evaluation-store';
+import { newPythonEvaluation, useEvaluationStore } from '../support/evaluation-store';
 
 const clients = useEvaluationStore();
 
 async function evaluation(): Promise<{ id: string; run: RunRef }> {
-  const id = randomUUID();
-  await clients.store.create({
-    id,
-    tenant: `gate-${id}`,
-    language: 'python',
-    code: Buffer.from('print(1)'),
-    limits: LIMIT_DEFAULTS,
-    metadata: {},
-  });
-  return { id, run: { workflowId: workflowIdFor(id), runId: randomUUID() } };
+  return newPythonEvaluation(clients.store, 'gate');
 }
 
 const at = new Date();

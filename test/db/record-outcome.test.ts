@@ -7,23 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EvaluationNotFoundError, NotOwningRunError, type Outcome, type RunRef } from '../../src/db/evaluations';
-import { LIMIT_DEFAULTS, workflowIdFor } from '../../src/domain/evaluation';
-import { useEvaluationStore } from '../support/evaluation-store';
+import { workflowIdFor } from '../../src/domain/evaluation';
+import { newPythonEvaluation, useEvaluationStore } from '../support/evaluation-store';
 
 const clients = useEvaluationStore({ maxConnections: 4 });
 
 /** A new evaluation and a run of its workflow: moved to `running` by that run unless `queued`. */
 async function running({ queued = false } = {}): Promise<{ id: string; run: RunRef }> {
-  const id = randomUUID();
-  await clients.store.create({
-    id,
-    tenant: `outcome-${id}`,
-    language: 'python',
-    code: Buffer.from('print(1)'),
-    limits: LIMIT_DEFAULTS,
-    metadata: {},
-  });
-  const run = { workflowId: workflowIdFor(id), runId: randomUUID() };
+  const { id, run } = await newPythonEvaluation(clients.store, 'outcome');
   if (!queued) await clients.store.recordTransition({ evaluationId: id, run, status: 'running', at: new Date() });
   return { id, run };
 }

@@ -6,22 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EvaluationNotFoundError, NotOwningRunError, type RunRef } from '../../src/db/evaluations';
-import { LIMIT_DEFAULTS, workflowIdFor, type Finding } from '../../src/domain/evaluation';
-import { useEvaluationStore } from '../support/evaluation-store';
+import { workflowIdFor, type Finding } from '../../src/domain/evaluation';
+import { newPythonEvaluation, useEvaluationStore } from '../support/evaluation-store';
 
 const clients = useEvaluationStore({ maxConnections: 4 });
 
 async function evaluation(): Promise<{ id: string; run: RunRef }> {
-  const id = randomUUID();
-  await clients.store.create({
-    id,
-    tenant: `transition-${id}`,
-    language: 'python',
-    code: Buffer.from('print(1)'),
-    limits: LIMIT_DEFAULTS,
-    metadata: {},
-  });
-  return { id, run: { workflowId: workflowIdFor(id), runId: randomUUID() } };
+  return newPythonEvaluation(clients.store, 'transition');
 }
 
 const updatedAt = async (id: string) =>

@@ -12,12 +12,11 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { makeSecurityScan } from '../../src/activities/security-scan';
 import { type RunRef } from '../../src/db/evaluations';
-import { LIMIT_DEFAULTS, workflowIdFor } from '../../src/domain/evaluation';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics } from '../../src/metrics/metrics';
 import { DEFAULT_SCAN_POLICY, scanSubmission } from '../../src/scanner';
 import type { ScanInput, ScanOutcome } from '../../src/workflows/activities';
-import { useEvaluationStore } from '../support/evaluation-store';
+import { newPythonEvaluation, useEvaluationStore } from '../support/evaluation-store';
 
 const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -25,16 +24,7 @@ const clients = useEvaluationStore();
 
 /** An evaluation, scanning and owned by a run unless `queued`, and that run's securityScan. */
 async function scanning(code: string, { queued = false } = {}) {
-  const id = randomUUID();
-  await clients.store.create({
-    id,
-    tenant: `scan-${id}`,
-    language: 'python',
-    code: Buffer.from(code),
-    limits: LIMIT_DEFAULTS,
-    metadata: {},
-  });
-  const run = { workflowId: workflowIdFor(id), runId: randomUUID() };
+  const { id, run } = await newPythonEvaluation(clients.store, 'scan', code);
   if (!queued) await clients.store.recordTransition({ evaluationId: id, run, status: 'scanning', at: new Date() });
   const securityScan = makeSecurityScan({
     store: clients.store,
