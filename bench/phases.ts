@@ -12,6 +12,7 @@ import { reproduce, type BenchOptions } from './options';
 import { ms, percentiles, quantile, type Row } from './report';
 import { rssMb, type Service } from './service';
 import type { Integrity, StoreProbe } from './store-probe';
+import { describeSqliteTime, scrapeSqliteTotals, type SqliteTotals } from './temporal-sqlite';
 
 export interface PhaseContext {
   options: BenchOptions;
@@ -56,6 +57,29 @@ class Watcher {
     this.timer = this.waiting.size > 0 ? setTimeout(() => void this.tick(), this.everyMs) : undefined;
   }
 }
+
+/** The embedded Temporal server's SQLite time over a phase; no row when the service is not the suite's own. */
+async function sqliteRow(
+  label: string,
+  service: Service,
+  before: SqliteTotals | undefined,
+  seconds: number,
+  command: string,
+  evaluations?: number,
+): Promise<Row[]> {
+  if (!service.temporalMetricsUrl || !before) return [];
+  const after = await scrapeSqliteTotals(service.temporalMetricsUrl);
+  return [
+    {
+      measure: `${label}: Temporal server's SQLite time (its metrics)`,
+      value: describeSqliteTime(before, after, seconds, evaluations),
+      command,
+    },
+  ];
+}
+
+const sqliteSnapshot = (service: Service) =>
+  service.temporalMetricsUrl ? scrapeSqliteTotals(service.temporalMetricsUrl) : Promise.resolve(undefined);
 
 function integrityRow(label: string, integrity: Integrity, command: string): Row {
   return {
@@ -164,6 +188,7 @@ function closedLoop(api: ApiClient, watcher: Watcher, clients: number, total = I
 export async function throughput({ options, service, api, probe }: PhaseContext): Promise<Row[]> {
   const command = reproduce(options, 'throughput');
   const watcher = new Watcher(probe, 10);
+  const sqliteBefore = await sqliteSnapshot(service);
   const cpuBefore = cpuSnapshot(service.cpuSources);
   const started = performance.now();
   const loop = closedLoop(api, watcher, options.concurrency, options.throughput);
@@ -185,16 +210,18 @@ export async function throughput({ options, service, api, probe }: PhaseContext)
       value: `${cpu.map(([process, cpuMs]) => `${process} ${ms(cpuMs)}`).join(' · ')} (31 /s on ${os.cpus().length} CPUs leaves ${ms((os.cpus().length * 1000) / 31)})`,
       command,
     },
+    ...(await sqliteRow(label, service, sqliteBefore, seconds, command, loop.ids.length)),
     integrityRow(label, await probe.integrity(loop.ids), command),
   ];
 }
 
-export async function postUnderLoad({ options, api, probe }: PhaseContext): Promise<Row[]> {
+export async function postUnderLoad({ options, service, api, probe }: PhaseContext): Promise<Row[]> {
   const command = reproduce(options, 'post');
   const watcher = new Watcher(probe, 10);
   const loop = closedLoop(api, watcher, options.concurrency);
   await new Promise((resolve) => setTimeout(resolve, 1000)); // let the worker fill up first
   const fired: string[] = [];
+  const sqliteBefore = await sqliteSnapshot(service);
   const result = await autocannon({
     url: `${api.url}/v1/evaluations`,
     // Enough connections that the rate holds even when an answer takes a second.
@@ -212,10 +239,12 @@ export async function postUnderLoad({ options, api, probe }: PhaseContext): Prom
       },
     ],
   });
+  const label = `POST under load (${options.rate}/s for ${options.rateSeconds} s, ${options.concurrency} clients saturating)`;
+  // Read as the load stops, so the time is the rate's seconds and the SQLite calls are theirs.
+  const sqliteDuring = await sqliteRow(label, service, sqliteBefore, options.rateSeconds, command);
   loop.stop();
   await loop.done;
   await probe.waitAllFinished(fired, FINISH_TIMEOUT_MS);
-  const label = `POST under load (${options.rate}/s for ${options.rateSeconds} s, ${options.concurrency} clients saturating)`;
   const refused = result.non2xx + result.errors + result.timeouts;
   return [
     {
@@ -224,6 +253,7 @@ export async function postUnderLoad({ options, api, probe }: PhaseContext): Prom
       goal: { text: 'p99 <= 50 ms, none failed', met: result.latency.p99 <= 50 && refused === 0 },
       command,
     },
+    ...sqliteDuring,
     integrityRow(label, await probe.integrity([...loop.ids, ...fired]), command),
   ];
 }

@@ -21,6 +21,8 @@ export interface Service {
   databaseUrl: string;
   /** For the history breakdown; undefined when targeting a service without --temporal-address. */
   temporalAddress?: string;
+  /** The embedded Temporal server's own Prometheus endpoint; only when the suite started the service with it. */
+  temporalMetricsUrl?: string;
   namespace: string;
   /** The processes whose memory the backlog run samples (label -> pid), found when asked: the API may fork its worker late. */
   processes(): Map<string, number>;
@@ -72,7 +74,7 @@ async function startService(options: BenchOptions): Promise<Service> {
   await admin.query(`CREATE DATABASE ${database}`);
   await admin.end();
   const databaseUrl = Object.assign(new URL(options.pgAdminUrl), { pathname: `/${database}` }).toString();
-  const [apiPort, temporalPort, uiPort, pgPort] = await freePorts(4);
+  const [apiPort, temporalPort, uiPort, pgPort, temporalMetricsPort] = await freePorts(5);
   const temporalAddress = options.temporalAddress ?? `127.0.0.1:${temporalPort}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -83,6 +85,7 @@ async function startService(options: BenchOptions): Promise<Service> {
     PORT: String(apiPort),
     TEMPORAL_PORT: String(temporalPort),
     TEMPORAL_UI_PORT: String(uiPort),
+    TEMPORAL_SERVER_METRICS_PORT: String(temporalMetricsPort),
     EMBEDDED_POSTGRES_PORT: String(pgPort),
     // The load must measure the service, not its admission limits.
     RATE_LIMIT_PER_MINUTE: '10000000',
@@ -122,6 +125,7 @@ async function startService(options: BenchOptions): Promise<Service> {
     apiKey: fs.readFileSync(path.join(dataDir, 'api-key'), 'utf8').trim(),
     databaseUrl,
     temporalAddress,
+    ...(options.temporalAddress ? {} : { temporalMetricsUrl: `http://127.0.0.1:${temporalMetricsPort}/metrics` }),
     namespace: 'default',
     processes: () => serviceProcesses(child.pid!),
     cpuSources: { roots: [child.pid!], database },

@@ -72,6 +72,10 @@ export const ConfigEnv = z.object({
   TEMPORAL_API_KEY: z.string().min(1).optional().meta(doc('API key (Temporal Cloud); sent over TLS only')),
   TEMPORAL_PORT: port.default(7233).meta(doc('port of the embedded dev server')),
   TEMPORAL_UI_PORT: port.default(8233).meta(doc('Web UI port of the embedded dev server')),
+  TEMPORAL_SERVER_METRICS_PORT: port
+    .min(1)
+    .optional()
+    .meta(doc("port of the embedded dev server's own Prometheus metrics (persistence time by operation, task queues)", 'none')),
   // src/temporal/cli.ts reads it from the environment it is given, because the test setup looks for
   // the CLI without a Config; it is declared here to be validated and documented with the rest.
   TEMPORAL_CLI_PATH: z.string().min(1).optional().meta(doc('Temporal CLI used for the embedded server', '`temporal` on `PATH`')),
@@ -206,6 +210,7 @@ export const ConfigSchema = ConfigEnv.transform((c) => ({
     taskQueue: c.TEMPORAL_TASK_QUEUE,
     port: c.TEMPORAL_PORT,
     uiPort: c.TEMPORAL_UI_PORT,
+    serverMetricsPort: c.TEMPORAL_SERVER_METRICS_PORT,
     security: {
       tls: c.TEMPORAL_TLS,
       caFile: c.TEMPORAL_TLS_CA,

@@ -27,6 +27,11 @@ export interface EmbeddedTemporalOptions {
   port: number;
   /** Web UI port (TEMPORAL_UI_PORT for the one-command start). */
   uiPort: number;
+  /**
+   * Port for the server's own Prometheus metrics (TEMPORAL_SERVER_METRICS_PORT); none when unset.
+   * They show what no client sees, such as the time each persistence operation spends in SQLite.
+   */
+  metricsPort?: number;
   /** Default "default" (always created; another name is created in addition). */
   namespace?: string;
   /** Registered on the namespace when the database is created. */
@@ -45,6 +50,8 @@ export interface EmbeddedTemporal {
   /** host:port for @temporalio/client and the worker. */
   address: string;
   uiUrl: string;
+  /** The server's Prometheus endpoint, when a metrics port was given. */
+  metricsUrl?: string;
   /** Stops the server and waits until it is gone. */
   stop(): Promise<void>;
 }
@@ -103,6 +110,8 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): P
   const host = ip === '0.0.0.0' ? '127.0.0.1' : ip;
   const address = `${host}:${options.port}`;
   const uiUrl = `http://${host}:${options.uiPort}`;
+  const metricsUrl = options.metricsPort !== undefined ? `http://${host}:${options.metricsPort}/metrics` : undefined;
+  const metricsArgs = options.metricsPort !== undefined ? ['--metrics-port', String(options.metricsPort)] : [];
 
   const lock = acquireDataDirLock(path.join(dataDir, 'embedded-temporal.pid'), `embedded Temporal data folder ${dataDir}`);
   let environment: TestWorkflowEnvironment | undefined;
@@ -111,6 +120,7 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): P
     // (another service, or a dev server left behind) would be taken for ours.
     await assertPortFree(ip, options.port, 'TEMPORAL_PORT');
     await assertPortFree(ip, options.uiPort, 'TEMPORAL_UI_PORT');
+    if (options.metricsPort !== undefined) await assertPortFree(ip, options.metricsPort, 'TEMPORAL_SERVER_METRICS_PORT');
     const cli = await locateTemporalCli(options.env ?? process.env);
     if (!cli) log('no Temporal CLI found (TEMPORAL_CLI_PATH, PATH); letting the Temporal SDK download one');
     const server: Omit<DevServerConfig, 'type'> = {
@@ -125,7 +135,7 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): P
       namespace,
       searchAttributes: options.searchAttributes,
       log: SERVER_LOG,
-      extraArgs: [...TASK_DISPATCH_ARGS, ...SQLITE_WAL_ARGS],
+      extraArgs: [...TASK_DISPATCH_ARGS, ...SQLITE_WAL_ARGS, ...metricsArgs],
     };
     try {
       environment = await TestWorkflowEnvironment.createLocal({ server });
@@ -154,6 +164,7 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): P
   return {
     address,
     uiUrl,
+    ...(metricsUrl !== undefined ? { metricsUrl } : {}),
     stop: () =>
       (stopping ??= (async () => {
         try {

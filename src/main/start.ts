@@ -45,6 +45,7 @@ async function main() {
 
     let temporalAddress = config.temporal.address;
     let uiUrl: string | undefined;
+    let temporalMetricsUrl: string | undefined;
     if (!temporalAddress) {
       // The embedded server runs through the SDK's runtime, which must be ours (no signal handlers
       // of its own) before anything instantiates the default one. It serves no SDK metrics: the
@@ -54,6 +55,7 @@ async function main() {
         dataDir: path.join(config.dataDir, 'temporal'),
         port: config.temporal.port,
         uiPort: config.temporal.uiPort,
+        metricsPort: config.temporal.serverMetricsPort,
         namespace: config.temporal.namespace,
         searchAttributes: SEARCH_ATTRIBUTE_KEYS,
         log: (line) => log.info({ source: 'temporal' }, line),
@@ -61,6 +63,7 @@ async function main() {
       stops.push(() => temporal.stop());
       temporalAddress = temporal.address;
       uiUrl = temporal.uiUrl;
+      temporalMetricsUrl = temporal.metricsUrl;
     }
 
     // A configured cluster may be secured; the embedded dev server is plain loopback.
@@ -81,6 +84,7 @@ async function main() {
       `  Crucible is running.`,
       `  API:          ${api.url}   (OpenAPI: ${api.url}/openapi.json)`,
       uiUrl ? `  Temporal UI:  ${uiUrl}` : `  Temporal:     ${temporalAddress}`,
+      ...(temporalMetricsUrl ? [`  Temporal server metrics: ${temporalMetricsUrl}`] : []),
       `  Data:         ${config.dataDir}`,
       localKey
         ? `  API key:      ${localKey.created ? 'created and ' : ''}stored in ${localKey.file} (tenant "local", all scopes)`

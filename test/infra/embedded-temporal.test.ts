@@ -67,11 +67,12 @@ describe('startEmbeddedTemporal', () => {
   });
 
   it('serves the namespace with the search attributes registered, keeps workflows across a restart, and stops completely', async () => {
-    const [port, uiPort] = await freePorts(2);
-    const options = { dataDir, port, uiPort, namespace: NAMESPACE, searchAttributes: SEARCH_ATTRIBUTE_KEYS };
+    const [port, uiPort, metricsPort] = await freePorts(3);
+    const options = { dataDir, port, uiPort, metricsPort, namespace: NAMESPACE, searchAttributes: SEARCH_ATTRIBUTE_KEYS };
     server = await startEmbeddedTemporal(options);
     expect(server.address).toBe(`127.0.0.1:${port}`);
     expect(server.uiUrl).toBe(`http://127.0.0.1:${uiPort}`);
+    expect(server.metricsUrl).toBe(`http://127.0.0.1:${metricsPort}/metrics`);
     const ui = await fetch(server.uiUrl);
     expect(ui.status).toBe(200);
     await ui.body?.cancel();
@@ -88,6 +89,11 @@ describe('startEmbeddedTemporal', () => {
     } finally {
       await connection.close();
     }
+    // The server's own metrics count that start's write to SQLite, by persistence operation (they
+    // are reported about once a second).
+    const createCounted = /^persistence_requests\{[^}]*operation="CreateWorkflowExecution"[^}]*\} [1-9]/m;
+    const metricsUrl = server.metricsUrl!;
+    await waitUntil(async () => createCounted.test(await (await fetch(metricsUrl)).text()), 10_000, 'the start in the server metrics');
     const serverPids = processesMentioning(path.join(dataDir, 'temporal.db'));
     expect(serverPids.length).toBeGreaterThan(0);
 
