@@ -10,7 +10,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
 import { locateTemporalCli, TemporalCliNotFoundError } from '../../src/temporal/cli';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
+import { EvaluationLanguageKey, EvaluationStatusKey, SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts, isListening } from '../support/free-port';
 
 const projectRoot = path.resolve(__dirname, '../..');
@@ -36,6 +36,13 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** What the server's metrics count of one persistence operation, over every namespace and service. */
+async function persistenceCalls(metricsUrl: string, operation: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const sample = new RegExp(`^persistence_requests\\{[^}]*operation="${operation}"[^}]*\\} (\\S+)$`, 'gm');
+  return [...text.matchAll(sample)].reduce((sum, match) => sum + Number(match[1]), 0);
 }
 
 describe('locateTemporalCli', () => {
@@ -145,6 +152,54 @@ describe('startEmbeddedTemporal', () => {
     }
     const lastHalf = waits.slice(30).sort((a, b) => a - b);
     expect(lastHalf[lastHalf.length >> 1]).toBeLessThan(20);
+  });
+
+  it('checks the search attributes of a start against its cache, not by reading the cluster metadata from SQLite', async () => {
+    const [port, uiPort, metricsPort] = await freePorts(3);
+    server = await startEmbeddedTemporal({
+      dataDir,
+      port,
+      uiPort,
+      metricsPort,
+      namespace: NAMESPACE,
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+    });
+    const metricsUrl = server.metricsUrl!;
+    const connection = await Connection.connect({ address: server.address });
+    const starts = 20;
+    try {
+      await waitUntil(
+        async () => (await persistenceCalls(metricsUrl, 'GetCurrentClusterMetadata')) > 0,
+        10_000,
+        'start-up reads in the metrics',
+      );
+      const readsBefore = await persistenceCalls(metricsUrl, 'GetCurrentClusterMetadata');
+      const createsBefore = await persistenceCalls(metricsUrl, 'CreateWorkflowExecution');
+      const client = new Client({ connection, namespace: NAMESPACE });
+      for (let run = 0; run < starts; run++) {
+        // As the API starts an evaluation: with search attributes, which the server validates.
+        await client.workflow.start('searchAttributeProbe', {
+          taskQueue: 'nobody-polls-this',
+          workflowId: `search-attribute-probe-${run}`,
+          typedSearchAttributes: [
+            { key: EvaluationStatusKey, value: 'queued' },
+            { key: EvaluationLanguageKey, value: 'python' },
+          ],
+        });
+      }
+      // The metrics are reported about once a second; the starts' own writes show they are in.
+      await waitUntil(
+        async () => (await persistenceCalls(metricsUrl, 'CreateWorkflowExecution')) >= createsBefore + starts,
+        10_000,
+        'the starts in the metrics',
+      );
+      // Without the cache the 20 starts read it 60 times; with it, about once (a periodic refresh).
+      expect((await persistenceCalls(metricsUrl, 'GetCurrentClusterMetadata')) - readsBefore).toBeLessThan(starts / 2);
+    } finally {
+      await connection.close();
+      await server.stop();
+      server = undefined;
+    }
   });
 
   it('does not let the dev server outlive a Node process that is killed with SIGKILL', async () => {

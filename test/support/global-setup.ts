@@ -5,7 +5,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client as PgClient } from 'pg';
 import { applyMigrations } from '../../src/db/migrate';
-import { TASK_DISPATCH_ARGS } from '../../src/embedded/temporal';
+import { TASK_DISPATCH_ARGS, SEARCH_ATTRIBUTE_CACHE_ARGS } from '../../src/embedded/temporal';
 import { locateTemporalCli } from '../../src/temporal/cli';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts } from './free-port';
@@ -39,8 +39,9 @@ export default async function globalSetup(): Promise<void> {
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
       ui: true,
       uiPort,
-      // As the embedded server runs: no waits between task queue partitions or for the transfer queue.
-      extraArgs: TASK_DISPATCH_ARGS,
+      // As the embedded server runs: no waits between task queue partitions or for the transfer
+      // queue, and search attributes checked against the server's cache.
+      extraArgs: [...TASK_DISPATCH_ARGS, ...SEARCH_ATTRIBUTE_CACHE_ARGS],
     },
   });
   process.env.TEST_TEMPORAL_ADDRESS = temporal.address;
