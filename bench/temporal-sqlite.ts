@@ -6,16 +6,25 @@
  * divided by the phase's length, is how many calls were in flight on average: near or above 1,
  * calls queue behind each other, and a POST's StartWorkflowExecution queues with them.
  *
+ * The history shard's persistence calls also take the shard's semaphore (one permit: the dev
+ * server has one shard) and hold it for their SQLite call, so the calls of all runs queue there
+ * too; the wait for it is reported beside the SQLite time.
+ *
  * A Prometheus text parser from npm (parse-prometheus-text-format) dropped the labels and the
- * _sum/_count lines of Temporal's histograms, so the two metric families needed are read here.
+ * _sum/_count lines of Temporal's histograms, so the three metric families needed are read here.
  */
 import { ms } from './report';
 
-/** Latency sum (seconds) and call count per `store operation`, e.g. "visibility RecordWorkflowExecutionStarted". */
+/**
+ * Latency sum (seconds) and call count per `store operation`, e.g. "visibility
+ * RecordWorkflowExecutionStarted"; the shard semaphore's waits under SHARD_SEMAPHORE.
+ */
 export type SqliteTotals = Map<string, { seconds: number; calls: number }>;
 
-const FAMILIES = { persistence_latency: 'history', visibility_persistence_latency: 'visibility' } as const;
-const SAMPLE = /^(persistence_latency|visibility_persistence_latency)_(sum|count)\{([^}]*)\} (\S+)$/;
+const FAMILIES = { persistence_latency: 'history', visibility_persistence_latency: 'visibility', semaphore_latency: 'shard' } as const;
+const SAMPLE = /^(persistence_latency|visibility_persistence_latency|semaphore_latency)_(sum|count)\{([^}]*)\} (\S+)$/;
+/** The history shard's semaphore, as the server labels it. */
+const SHARD_SEMAPHORE = 'shard ShardInfo';
 
 export async function scrapeSqliteTotals(metricsUrl: string): Promise<SqliteTotals> {
   const response = await fetch(metricsUrl);
@@ -44,10 +53,12 @@ export function sqliteTotals(prometheusText: string): SqliteTotals {
  * many calls were in flight on average, and the operations that took most of the time.
  */
 export function describeSqliteTime(before: SqliteTotals, after: SqliteTotals, seconds: number, evaluations?: number): string {
-  const spent = [...after].map(([key, total]) => {
+  const all = [...after].map(([key, total]) => {
     const earlier = before.get(key) ?? { seconds: 0, calls: 0 };
     return { key, ms: (total.seconds - earlier.seconds) * 1000, calls: total.calls - earlier.calls };
   });
+  const spent = all.filter((op) => !op.key.startsWith('shard '));
+  const semaphore = all.find((op) => op.key === SHARD_SEMAPHORE);
   const totalMs = spent.reduce((sum, op) => sum + op.ms, 0);
   const calls = spent.reduce((sum, op) => sum + op.calls, 0);
   if (calls === 0) return 'no persistence calls recorded';
@@ -61,5 +72,10 @@ export function describeSqliteTime(before: SqliteTotals, after: SqliteTotals, se
     `${ms(totalMs / calls)} per call`,
     `${(totalMs / 1000 / seconds).toFixed(2)} calls in flight on average on its one connection`,
     `most${evaluations ? ' per evaluation' : ''}: ${largest.join(', ')}`,
+    ...(semaphore && semaphore.calls > 0
+      ? [
+          `history shard's semaphore (held over its persistence calls): ${ms(semaphore.ms / semaphore.calls)} wait per acquisition on average (${semaphore.calls} acquisitions)`,
+        ]
+      : []),
   ].join(' · ');
 }

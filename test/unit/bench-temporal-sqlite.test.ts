@@ -12,6 +12,8 @@ persistence_latency_count{namespace="temporal_system",operation="UpdateWorkflowE
 persistence_requests{namespace="default",operation="UpdateWorkflowExecution",service_name="history"} 999
 visibility_persistence_latency_sum{namespace="default",operation="RecordWorkflowExecutionStarted",visibility_type="standard_visibility"} ${started}
 visibility_persistence_latency_count{namespace="default",operation="RecordWorkflowExecutionStarted",visibility_type="standard_visibility"} ${started * 250}
+semaphore_latency_sum{operation="ShardInfo",priority="0",service_name="history"} ${update * 2}
+semaphore_latency_count{operation="ShardInfo",priority="0",service_name="history"} ${update * 100}
 `;
 
 test('sums the latency and calls of each persistence operation across namespaces and services', () => {
@@ -19,6 +21,7 @@ test('sums the latency and calls of each persistence operation across namespaces
     new Map([
       ['history UpdateWorkflowExecution', { seconds: 3, calls: 2001 }],
       ['visibility RecordWorkflowExecutionStarted', { seconds: 4, calls: 1000 }],
+      ['shard ShardInfo', { seconds: 4, calls: 200 }],
     ]),
   );
 });
