@@ -75,7 +75,12 @@ export const ConfigEnv = z.object({
   TEMPORAL_SERVER_METRICS_PORT: port
     .min(1)
     .optional()
-    .meta(doc("port of the embedded dev server's own Prometheus metrics (persistence time by operation, task queues)", 'none')),
+    .meta(
+      doc(
+        "port of the embedded dev server's own Prometheus metrics (persistence time by operation, task queues)",
+        'a free port the server picks and prints at start',
+      ),
+    ),
   // src/temporal/cli.ts reads it from the environment it is given, because the test setup looks for
   // the CLI without a Config; it is declared here to be validated and documented with the rest.
   TEMPORAL_CLI_PATH: z.string().min(1).optional().meta(doc('Temporal CLI used for the embedded server', '`temporal` on `PATH`')),

@@ -28,8 +28,9 @@ export interface EmbeddedTemporalOptions {
   /** Web UI port (TEMPORAL_UI_PORT for the one-command start). */
   uiPort: number;
   /**
-   * Port for the server's own Prometheus metrics (TEMPORAL_SERVER_METRICS_PORT); none when unset.
-   * They show what no client sees, such as the time each persistence operation spends in SQLite.
+   * Port for the server's own Prometheus metrics (TEMPORAL_SERVER_METRICS_PORT); unset, the CLI
+   * picks a free one and prints it. They show what no client sees, such as the time each
+   * persistence operation spends in SQLite.
    */
   metricsPort?: number;
   /** Default "default" (always created; another name is created in addition). */
