@@ -6,7 +6,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
@@ -14,6 +13,8 @@ import type { CpuSources } from './cpu';
 import type { BenchOptions } from './options';
 import { descendantsOf } from '../src/sandbox/host/processes';
 import { WORKER_MALLOC_ARENA_MAX } from '../src/main/worker-process';
+// The tests' helper: ports outside the ephemeral range, which nothing else takes before the service binds them.
+import { freePorts } from '../test/support/free-port';
 
 export interface Service {
   url: string;
@@ -194,23 +195,6 @@ function serviceProcesses(pid: number): Map<string, number> {
     else if (PROCESS_COMMANDS.temporalServer.test(line) && !found.has('temporal server')) found.set('temporal server', p);
   }
   return found;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const server = net.createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 /** Resident memory of a process in MB, or undefined once it is gone. */
