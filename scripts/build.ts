@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   }
   // Loaded only to build: `npm start` runs the check above before every start.
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const { TRACING_WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_FILE } = await import('../src/main/workflow-bundle.js');
+  const { QUIET_BUNDLER_LOGGER, TRACING_WORKFLOW_BUNDLE_FILE, WORKFLOW_BUNDLE_FILE } = await import('../src/main/workflow-bundle.js');
   const { prebuildInit } = await import('../src/sandbox/run/compiled-init.js');
   const { workflowInterceptorModules } = await import('../src/tracing/workflow-modules.js');
   fs.rmSync(dist, { recursive: true, force: true });
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       // From source: the same code tsc compiled, and resolvable wherever dist/ is written.
       workflowsPath: path.join(src, 'workflows'),
       workflowInterceptorModules: workflowInterceptorModules({ tracing }),
-      logger: quietLogger,
+      logger: QUIET_BUNDLER_LOGGER,
     });
     fs.writeFileSync(path.join(dist, file), bundle.code);
     bundles.push(`${file} (${Math.round(bundle.code.length / 1024)} KiB)`);
@@ -117,8 +117,6 @@ function readBuiltHash(): string | null {
     throw err;
   }
 }
-
-const quietLogger = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never;
 
 main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { workflowInterceptorModules } from '../tracing/workflow-modules';
-
-const quietLogger = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never;
+import { QUIET_BUNDLER_LOGGER } from './workflow-bundle';
 
 async function main(): Promise<void> {
   const [outFile, mode] = process.argv.slice(2);
@@ -15,7 +14,7 @@ async function main(): Promise<void> {
   const bundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     workflowInterceptorModules: workflowInterceptorModules({ tracing: mode === 'tracing' }),
-    logger: quietLogger,
+    logger: QUIET_BUNDLER_LOGGER,
   });
   fs.writeFileSync(outFile, bundle.code);
 }

@@ -18,6 +18,16 @@ export const WORKFLOW_BUNDLE_FILE = 'workflow-bundle.js';
 /** The bundle with the OpenTelemetry workflow interceptors, for a worker with tracing on. */
 export const TRACING_WORKFLOW_BUNDLE_FILE = 'workflow-bundle-tracing.js';
 
+/** For bundleWorkflowCode: webpack's warnings and errors, without its progress lines on every bundle. */
+export const QUIET_BUNDLER_LOGGER = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn: console.warn,
+  error: console.error,
+  log() {},
+} as never;
+
 /** The bundle's place in a build whose compiled src/main is `mainDir` (default: this module's folder). */
 export function workflowBundlePath(mainDir: string = __dirname, { tracing }: { tracing: boolean } = { tracing: false }): string {
   return path.join(mainDir, '..', tracing ? TRACING_WORKFLOW_BUNDLE_FILE : WORKFLOW_BUNDLE_FILE);
