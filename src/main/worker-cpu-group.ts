@@ -19,7 +19,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseCgroupV1Mounts, parseOwnGroups } from '../sandbox/host/cgroup-v1';
+import { ownGroupDirectory, parseCgroupV1Mounts, parseOwnGroups, UNUSABLE_HIERARCHY_ERRORS } from '../sandbox/host/cgroup-v1';
 import { isErrno } from '../sandbox/host/fs';
 
 /** The child CPU group the workers of this machine share, below the group they start in. */
@@ -31,12 +31,8 @@ export type CpuGroupPlacement = { placed: true; group: string } | { placed: fals
 
 /** The worker group's directory for a process with this mountinfo and /proc/self/cgroup, or why there is none. */
 export function workerCpuGroupDirectory(mountinfo: string, procSelfCgroup: string): string | { reason: string } {
-  const hierarchy = parseCgroupV1Mounts(mountinfo).find((mount) => mount.controllers.includes('cpu'));
-  const ownGroup = parseOwnGroups(procSelfCgroup).get('cpu');
-  if (!hierarchy || ownGroup === undefined) return { reason: 'no cgroup v1 cpu hierarchy is mounted' };
-  const relative = path.posix.relative(hierarchy.root, ownGroup);
-  if (relative.startsWith('..')) return { reason: `this process's cpu group ${ownGroup} is outside the mounted hierarchy` };
-  const own = path.posix.join(hierarchy.mountPoint, relative);
+  const own = ownGroupDirectory(parseCgroupV1Mounts(mountinfo), parseOwnGroups(procSelfCgroup), 'cpu');
+  if (typeof own !== 'string') return own;
   // Started from inside a worker group (a service started by a worker's tree): stay, not nest.
   return path.posix.basename(own) === WORKER_CPU_GROUP ? own : path.posix.join(own, WORKER_CPU_GROUP);
 }
@@ -52,7 +48,7 @@ export function placeInWorkerCpuGroup(): CpuGroupPlacement {
     // In cgroup v1, writing a pid to cgroup.procs moves every thread of that process.
     fs.writeFileSync(path.posix.join(directory, 'cgroup.procs'), String(process.pid));
   } catch (error) {
-    if (['EACCES', 'EPERM', 'EROFS', 'ENOENT'].some((code) => isErrno(error, code))) {
+    if (isErrno(error, ...UNUSABLE_HIERARCHY_ERRORS)) {
       return { placed: false, reason: `the cpu hierarchy is not writable here (${(error as Error).message})` };
     }
     throw error;

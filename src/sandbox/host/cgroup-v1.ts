@@ -67,6 +67,23 @@ export function parseOwnGroups(procSelfCgroup: string): Map<string, string> {
   return groups;
 }
 
+/** Errors that say a hierarchy cannot be used here (no privilege, read-only mount, no delegation, gone): not a fault. */
+export const UNUSABLE_HIERARCHY_ERRORS = ['EACCES', 'EPERM', 'EROFS', 'ENOENT'];
+
+/** The directory of this process's own group in the hierarchy that has `controller`, or why there is none. */
+export function ownGroupDirectory(
+  mounts: readonly MountedHierarchy[],
+  ownGroups: ReadonlyMap<string, string>,
+  controller: string,
+): string | { reason: string } {
+  const mount = mounts.find((m) => m.controllers.includes(controller));
+  const groupPath = ownGroups.get(controller);
+  if (!mount || groupPath === undefined) return { reason: `no cgroup v1 ${controller} hierarchy is mounted` };
+  const relative = path.posix.relative(mount.root, groupPath);
+  if (relative.startsWith('..')) return { reason: `this process's ${controller} group ${groupPath} is outside the mounted hierarchy` };
+  return path.posix.join(mount.mountPoint, relative);
+}
+
 /**
  * Finds, for each controller, the directory of this process's own group, and checks that a child
  * group can be created there (writes are refused without privilege or delegation).
@@ -80,13 +97,8 @@ export async function discoverCgroupV1Layout(): Promise<CgroupV1Layout> {
   const mounts = parseCgroupV1Mounts(mountinfo);
   const groups = parseOwnGroups(ownCgroups);
   const locate = async (controller: CgroupController): Promise<string | null> => {
-    const mount = mounts.find((m) => m.controllers.includes(controller));
-    const groupPath = groups.get(controller);
-    if (!mount || groupPath === undefined) return null;
-    const relative = path.posix.relative(mount.root, groupPath);
-    if (relative.startsWith('..')) return null; // our group is outside what is mounted here
-    const directory = path.posix.join(mount.mountPoint, relative);
-    if (!(await canCreateChildGroup(directory))) return null;
+    const directory = ownGroupDirectory(mounts, groups, controller);
+    if (typeof directory !== 'string' || !(await canCreateChildGroup(directory))) return null;
     await removeStaleRunGroups(directory);
     return directory;
   };
@@ -102,7 +114,7 @@ async function canCreateChildGroup(directory: string): Promise<boolean> {
   } catch (error) {
     // Not permitted (no privilege, read-only mount, no delegation) or not there: this controller
     // is unusable, which is a supported configuration (rlimits take over), not an error.
-    if (['EACCES', 'EPERM', 'EROFS', 'ENOENT'].some((code) => isErrno(error, code))) return false;
+    if (isErrno(error, ...UNUSABLE_HIERARCHY_ERRORS)) return false;
     throw error;
   }
   await fs.rmdir(probe);
