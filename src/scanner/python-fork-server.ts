@@ -20,6 +20,8 @@ import { ScanError } from './types';
 
 export const MAX_SERVERS = 4;
 const MAX_SERVER_STDERR_BYTES = 16 * 1024;
+/** How long a server that exited has for the rest of its stderr to arrive before its scan fails without it. */
+const STDERR_DRAIN_MS = 200;
 /** After the deadline's kill, how long the server has to report the child's end before it is killed too. */
 const KILL_GRACE_MS = 1000;
 
@@ -41,6 +43,8 @@ class ForkServer {
   private stderr = '';
   private current: { pending: Pending; pid?: number; timedOut: boolean; timer: NodeJS.Timeout } | undefined;
   exited = false;
+  /** die() has answered the scan in flight (it runs once, however the end is reported). */
+  private settled = false;
 
   constructor(
     command: string,
@@ -54,9 +58,18 @@ class ForkServer {
     // EPIPE after the server died is reported by the exit handler, with its stderr.
     this.child.stdin.on('error', () => undefined);
     this.child.on('error', (error) => this.die(error, this.child.pid === undefined ? 'scanner_unavailable' : 'scanner_failed'));
-    this.child.on('exit', (code, signal) =>
-      this.die(new Error(`exited with ${signal ? `signal ${signal}` : `status ${code}`}`), 'scanner_failed'),
-    );
+    this.child.on('exit', (code, signal) => {
+      this.exited = true; // no new scan for it meanwhile
+      const died = () => this.die(new Error(`exited with ${signal ? `signal ${signal}` : `status ${code}`}`), 'scanner_failed');
+      // 'exit' can come before the last of the server's stderr has been read, and that is what says
+      // why it died: wait for the pipe to end, but not for long (a scan child may still hold it).
+      if (this.child.stderr.readableEnded) return died();
+      const timer = setTimeout(died, STDERR_DRAIN_MS);
+      this.child.stderr.once('end', () => {
+        clearTimeout(timer);
+        died();
+      });
+    });
     this.setReferenced(false);
   }
 
@@ -134,7 +147,8 @@ class ForkServer {
   }
 
   private die(error: Error, code: 'scanner_unavailable' | 'scanner_failed'): void {
-    if (this.exited) return;
+    if (this.settled) return;
+    this.settled = true;
     this.exited = true;
     this.child.kill('SIGKILL');
     const current = this.current;

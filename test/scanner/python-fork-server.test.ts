@@ -95,7 +95,12 @@ describe('a fork server that misbehaves', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'fake-scan-server-'));
-    const fakes = { mute: 'exec sleep 30', dying: 'head -c 1 >/dev/null; echo "boom" >&2; exit 3' };
+    const fakes = {
+      mute: 'exec sleep 30',
+      dying: 'head -c 1 >/dev/null; echo "boom" >&2; exit 3',
+      // Its last words reach stderr after it has exited (a child of its still holds the pipe).
+      dyingLate: 'head -c 1 >/dev/null; (sleep 0.05; echo "late boom" >&2) & exit 3',
+    };
     for (const [name, body] of Object.entries(fakes)) {
       writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
       chmodSync(path.join(dir, name), 0o755);
@@ -116,6 +121,12 @@ describe('a fork server that misbehaves', () => {
     const error = await scanError(scanWith('dying'));
     expect({ code: error.code, retryable: error.retryable }).toEqual({ code: 'scanner_failed', retryable: true });
     expect(error.message).toMatch(/status 3.*boom/s);
+  });
+
+  test('what it writes to stderr as it dies is in the error, even when it arrives after the exit', async () => {
+    const error = await scanError(scanWith('dyingLate'));
+    expect({ code: error.code, retryable: error.retryable }).toEqual({ code: 'scanner_failed', retryable: true });
+    expect(error.message).toMatch(/status 3.*late boom/s);
   });
 
   test('a missing interpreter is scanner_unavailable', async () => {
