@@ -4,8 +4,8 @@
  * interface files appear on mkdir, moving a pid through cgroup.procs, the no-internal-processes
  * rule, EBUSY on rmdir of a populated group). Production uses the real files.
  */
-import { promises as fs } from 'node:fs';
-import { isErrno, pathExists } from './fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { isErrno, pathExistsSync } from './fs';
 
 export interface CgroupFiles {
   read(file: string): Promise<string>;
@@ -17,15 +17,21 @@ export interface CgroupFiles {
   subdirectories(directory: string): Promise<string[]>;
 }
 
+/**
+ * Synchronous underneath, as in the v1 backend (cgroup-v1.ts says why): cgroupfs answers in
+ * microseconds, and a round trip through libuv's thread pool costs more than the call itself.
+ */
 export const hostCgroupFiles: CgroupFiles = {
-  read: (file) => fs.readFile(file, 'utf8'),
+  read: async (file) => readFileSync(file, 'utf8'),
   // One write(2) per call: cgroupfs acts on each write, so content must not be split.
-  write: (file, content) => fs.writeFile(file, content),
-  exists: pathExists,
-  mkdir: (directory) => fs.mkdir(directory),
-  rmdir: (directory) => fs.rmdir(directory),
+  write: async (file, content) => writeFileSync(file, content),
+  exists: async (file) => pathExistsSync(file),
+  mkdir: async (directory) => mkdirSync(directory),
+  rmdir: async (directory) => rmdirSync(directory),
   subdirectories: async (directory) =>
-    (await fs.readdir(directory, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name),
+    readdirSync(directory, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name),
 };
 
 export { isErrno };

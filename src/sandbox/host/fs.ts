@@ -1,5 +1,5 @@
 /** Small file-system helpers shared by the host modules and the engines. */
-import { promises as fs } from 'node:fs';
+import { lstatSync, promises as fs } from 'node:fs';
 
 /** Whether `error` is a system error with one of these codes (ENOENT, ESRCH, ...). */
 export function isErrno(error: unknown, ...codes: string[]): boolean {
@@ -10,6 +10,17 @@ export function isErrno(error: unknown, ...codes: string[]): boolean {
 export async function pathExists(hostPath: string): Promise<boolean> {
   try {
     await fs.lstat(hostPath);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false;
+    throw error;
+  }
+}
+
+/** pathExists without the thread pool, for the small kernel files of cgroupfs. */
+export function pathExistsSync(hostPath: string): boolean {
+  try {
+    lstatSync(hostPath);
     return true;
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return false;
