@@ -146,8 +146,9 @@ let runCounter = 0;
  * Its files are read and written synchronously. cgroupfs lives in the kernel's memory, and each
  * call takes microseconds, while an asynchronous one is a round trip through libuv's thread pool
  * (a `readFile` alone is open, fstat, read and close): about 2 ms of the sandbox host's CPU per
- * run for the twenty-odd operations of a run's create, usage read and removal. The host process
- * serves only sandboxes, so the few microseconds its event loop waits do not hold anyone up.
+ * run for the twenty-odd operations of a run's create, usage read and removal. The engine runs in
+ * the sandbox host, which serves only sandboxes, and (for /readyz's check) in the API: in neither
+ * do the few microseconds its event loop waits hold anyone up.
  */
 class V1RunCgroup implements RunCgroup {
   private constructor(private readonly directories: Partial<Record<CgroupController, string>>) {}
