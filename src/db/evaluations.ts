@@ -347,8 +347,9 @@ export class EvaluationStore {
    */
   async admitExecution(evaluationId: string, run: RunRef): Promise<EvaluationRow> {
     // One read: the row with the events that decide (a bundle adds one event per case, which must
-    // not slow each case's gate); Prisma sends it as two SELECTs, the row's and its events'. A run that may run code has claimed the row already (it moved
-    // it to `running`), so this gate writes nothing and needs no transaction of its own.
+    // not slow each case's gate); Prisma sends it as two SELECTs, the row's and its events'. A run
+    // that may run code has claimed the row already (it moved it to `running`), so this gate
+    // writes nothing and needs no transaction of its own.
     const found = await this.db.evaluation.findUnique({
       where: { id: evaluationId },
       include: { events: { where: { type: { in: [...DECIDING_EVENTS] } }, select: { id: true, type: true, data: true } } },

@@ -16,6 +16,7 @@ import { failSetup } from './cgroup-setup';
 import { errorMessage as describe, SandboxInfrastructureError } from '../engine';
 import type { CgroupBackend, RunCgroup, RunCgroupLimits, RunCgroupUsage } from './cgroup-backend';
 import { isErrno, pathExistsSync } from './fs';
+import { parsePids } from './cgroup-v2-files';
 import { isAlive, killIfAlive } from './processes';
 
 const CONTROLLERS = ['memory', 'pids', 'cpuacct'] as const;
@@ -204,7 +205,8 @@ class V1RunCgroup implements RunCgroup {
       directory === undefined ? null : readFileSync(path.posix.join(directory, file), 'utf8');
     const peak = read(memory, 'memory.max_usage_in_bytes');
     const oomControl = read(memory, 'memory.oom_control');
-    const events = pidsEvents(pids);
+    // Older kernels have no pids.events: no limit hits are known there.
+    const events = pids === undefined ? null : (readIfPresent(path.posix.join(pids, 'pids.events')) ?? '');
     const cpuTimeMs = await this.cpuTimeMs();
     return {
       cpuTimeMs,
@@ -264,26 +266,15 @@ class V1RunCgroup implements RunCgroup {
 }
 
 function readPids(procsFile: string): number[] {
-  let text: string;
-  try {
-    text = readFileSync(procsFile, 'utf8');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return [];
-    throw error;
-  }
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map(Number);
+  return parsePids(readIfPresent(procsFile) ?? '');
 }
 
-/** Older kernels have no pids.events: no limit hits are known there. */
-function pidsEvents(directory: string | undefined): string | null {
-  if (directory === undefined) return null;
+/** A cgroup file's text, or null when it is not there (a group already removed, a file this kernel lacks). */
+function readIfPresent(file: string): string | null {
   try {
-    return readFileSync(path.posix.join(directory, 'pids.events'), 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return '';
+    if (isErrno(error, 'ENOENT')) return null;
     throw error;
   }
 }
