@@ -17,6 +17,7 @@ import { requestLimits } from './ratelimit';
 import { createApp, type ShutdownState } from './app';
 import type { ReadinessCheck } from './routes/health';
 import { Submissions } from './submissions';
+import { WorkflowStarter } from './workflow-starter';
 import { defaultLanguageCatalog, type LanguageCatalog } from '../sandbox';
 
 export interface ApiAssembly {
@@ -54,6 +55,7 @@ export function assembleApi(a: ApiAssembly) {
   const keys = new ApiKeyStore(a.db);
   const reconciler = new Reconciler({ store, temporal, log: a.log, reviewTimeout: a.reviewTimeout, publicUrl: a.publicUrl });
   const languages = a.languages ?? defaultLanguageCatalog();
+  const starter = new WorkflowStarter({ log: a.log });
   const app = createApp({
     languages,
     store,
@@ -64,6 +66,7 @@ export function assembleApi(a: ApiAssembly) {
     submissions: new Submissions({
       store,
       temporal,
+      starter,
       reviewTimeout: a.reviewTimeout,
       publicUrl: a.publicUrl,
       webhooks: a.webhooks,
@@ -90,5 +93,5 @@ export function assembleApi(a: ApiAssembly) {
       ...(a.extraReadiness ?? []),
     ],
   });
-  return { app, store, temporal, keys };
+  return { app, store, temporal, keys, starter };
 }

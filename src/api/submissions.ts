@@ -1,7 +1,9 @@
 /**
  * Accepting an evaluation: the row is written first (so GET never answers 404 after a 202), in
- * one statement with the in-flight caps' check (src/db/admission.ts); then the workflow
- * is started; if Temporal refuses, the row is removed again and the caller gets 503.
+ * one statement with the in-flight caps' check (src/db/admission.ts); then the workflow is
+ * started (./workflow-starter.ts: a start slower than a few tens of milliseconds carries on after
+ * the 202); if Temporal refuses while the POST waits, the row is removed again and the caller
+ * gets 503.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
@@ -21,10 +23,12 @@ import { checkCapacity } from './ratelimit';
 import { AdmissionRefusedError } from '../db/admission';
 import { DEFAULT_CASE_PARALLELISM, type CreateEvaluationRequest } from '../contract/schemas';
 import { toNewTestCases } from '../contract/test-sets';
+import type { WorkflowStarter } from './workflow-starter';
 
 export interface SubmissionDeps {
   store: EvaluationStore;
   temporal: TemporalGateway;
+  starter: WorkflowStarter;
   reviewTimeout: string;
   publicUrl?: string;
   webhooks: { enabled: boolean; allowPrivate: boolean };
@@ -100,7 +104,7 @@ export class Submissions {
     }
 
     try {
-      await this.deps.temporal.startEvaluation(workflowInputFor(row, this.deps.reviewTimeout), describeRun(row, this.deps.publicUrl));
+      await this.deps.starter.begin(row.id, () => this.ensureStarted(row));
     } catch (err) {
       await withDatabase(() => this.deps.store.remove(id));
       if (err instanceof TemporalUnavailableError) {
@@ -109,6 +113,15 @@ export class Submissions {
       throw err;
     }
     return row;
+  }
+
+  /**
+   * Starts the evaluation's workflow unless it exists already: a start of a started (or ended)
+   * workflow id is refused by Temporal and ignored here, so this is safe to repeat. A cancel calls
+   * it for a `queued` row, whose workflow may still be starting in the background.
+   */
+  async ensureStarted(row: EvaluationRow): Promise<void> {
+    await this.deps.temporal.startEvaluation(workflowInputFor(row, this.deps.reviewTimeout), describeRun(row, this.deps.publicUrl));
   }
 
   /** A custom checker's language must work here too, or no case could be judged. */

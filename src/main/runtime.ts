@@ -136,6 +136,9 @@ export async function startWorker(
   };
 }
 
+/** How long a stopping API waits for the workflow starts still carrying on after their 202. */
+const STARTS_DRAIN_MS = 10_000;
+
 export async function startApi(
   { config, policy }: Settings,
   endpoints: Endpoints,
@@ -161,7 +164,7 @@ export async function startApi(
     backlog: backlogSource(client, config.temporal.namespace, config.temporal.taskQueue),
   });
   const shutdown = { draining: false };
-  const { app } = assembleApi({
+  const { app, starter } = assembleApi({
     shutdown,
     db,
     client,
@@ -201,6 +204,8 @@ export async function startApi(
     const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
     await closed;
+    // Starts that carry on after their POST's 202 finish first; any left are the reconciler's.
+    await starter.drain(STARTS_DRAIN_MS);
     await client.connection.close();
     await rateLimitPool.end();
     await db.$disconnect();

@@ -11,6 +11,8 @@ import { idempotencyId, IDEMPOTENCY_NAMESPACE, Submissions } from '../../src/api
 import { createDb, type Db } from '../../src/db/client';
 import { EvaluationStore } from '../../src/db/evaluations';
 import { TemporalGateway } from '../../src/temporal/gateway';
+import { WorkflowStarter } from '../../src/api/workflow-starter';
+import { createLogger } from '../../src/logging/logger';
 import type { EvaluationWorkflowInput } from '../../src/workflows/definitions';
 import { databaseUrl } from '../support/harness';
 
@@ -38,6 +40,7 @@ beforeAll(() => {
   submissions = new Submissions({
     store,
     temporal,
+    starter: new WorkflowStarter({ log: createLogger('silent') }),
     reviewTimeout: '1h',
     webhooks: { enabled: false, allowPrivate: false },
     maxInFlight: { perTenant: 1_000_000, total: 1_000_000 },

@@ -135,6 +135,8 @@ export interface TestApiOptions {
    */
   rateLimitKeyPrefix?: string;
   maxInFlight?: { perTenant: number; total: number };
+  /** Another address for the API's Temporal client than the shared server's (a proxy, say). */
+  temporalAddress?: string;
 }
 
 export async function startTestApi(taskQueue: string, options: TestApiOptions = {}): Promise<TestApi & { keys: ApiKeyStore }> {
@@ -143,7 +145,7 @@ export async function startTestApi(taskQueue: string, options: TestApiOptions = 
   const rateLimitPool = createPool(options.databaseUrl ?? databaseUrl(), {
     onIdleError: (err) => log.warn({ err }, 'an idle connection of the rate limiter failed'),
   });
-  const connection = await Connection.connect({ address: temporalAddress() });
+  const connection = await Connection.connect({ address: options.temporalAddress ?? temporalAddress() });
   const client = new Client({ connection, namespace: 'default' });
   const { app, store, keys } = assembleApi({
     db,

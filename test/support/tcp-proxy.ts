@@ -1,9 +1,15 @@
-/** A TCP proxy a test can cut and restore, to make PostgreSQL unreachable for one client only. */
+/**
+ * A TCP proxy a test can cut and restore, to make a server unreachable for one client only, or
+ * hold and release, to make it stop answering while its connections stay open.
+ */
 import net from 'node:net';
 
 export class TcpProxy {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** Each client's connection and its upstream, for hold and release. */
+  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  private held = false;
   port = 0;
 
   constructor(
@@ -19,8 +25,14 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => s.destroy());
       }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      upstream.pipe(client);
+      if (!this.held) client.pipe(upstream);
+      client.on('close', () => {
+        this.pairs.delete(pair);
+        upstream.destroy();
+      });
       upstream.on('close', () => client.destroy());
     });
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
@@ -33,6 +45,24 @@ export class TcpProxy {
     this.server = undefined;
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Stops passing the client's bytes on (connections stay open, so requests hang unanswered, as
+   * with a server that has stopped), until release().
+   */
+  hold(): void {
+    this.held = true;
+    for (const { client, upstream } of this.pairs) {
+      client.unpipe(upstream);
+      client.pause();
+    }
+  }
+
+  /** Passes on what was held back, and everything after it. */
+  release(): void {
+    this.held = false;
+    for (const { client, upstream } of this.pairs) client.pipe(upstream);
   }
 
   /** Listens again on the same port. */

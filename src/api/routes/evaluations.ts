@@ -260,6 +260,9 @@ export function evaluationRoutes(deps: EvaluationRoutesDeps) {
   app.openapi(cancelRoute, async (c) => {
     const row = await load(c.req.valid('param').id, c.get('principal').tenant);
     if (isTerminal(row.status)) throw alreadyFinished(row.id, row.status);
+    // A queued row's workflow may still be starting after its POST's 202 (src/api/workflow-starter.ts),
+    // or not at all if that API process died: start it, so that there is a run to cancel.
+    if (row.status === 'queued' && !row.runId) await toWorkflow(() => deps.submissions.ensureStarted(row));
     try {
       await toWorkflow(() => temporal.cancel(row.id, row.runId ?? undefined));
     } catch (err) {
