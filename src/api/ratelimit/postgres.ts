@@ -9,6 +9,7 @@
  */
 import type { Pool, QueryConfig, QueryResult } from 'pg';
 import { RateLimiterPostgres } from 'rate-limiter-flexible';
+import { CoalescingLimiter } from './coalescing';
 import type { RequestLimiter } from './middleware';
 
 /** Created by a migration, so the API needs no DDL rights and the schema describes every table. */
@@ -29,12 +30,16 @@ export interface PostgresLimiterOptions {
   keyPrefix: string;
 }
 
-export function postgresLimiter(options: PostgresLimiterOptions): RateLimiterPostgres {
+/**
+ * A budget in PostgreSQL, its concurrent requests in this process counted by one write (see
+ * ./coalescing): every request of a caller updates the same row.
+ */
+export function postgresLimiter(options: PostgresLimiterOptions): RequestLimiter {
   assertPositiveInteger('limit', options.limit);
   assertPositiveInteger('windowSeconds', options.windowSeconds);
   // The library stores keys without a prefix when it is empty; two such budgets would mix.
   if (options.keyPrefix === '') throw new RangeError('keyPrefix must not be empty');
-  return new RateLimiterPostgres({
+  const store = new RateLimiterPostgres({
     storeClient: unnamedStatements(options.pool),
     storeType: 'pool',
     tableName: TABLE,
@@ -43,6 +48,7 @@ export function postgresLimiter(options: PostgresLimiterOptions): RateLimiterPos
     duration: options.windowSeconds,
     keyPrefix: options.keyPrefix,
   });
+  return new CoalescingLimiter(store);
 }
 
 export interface RequestLimits {
