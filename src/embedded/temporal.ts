@@ -63,6 +63,8 @@ export class EmbeddedTemporalStartError extends Error {
 
 const DEFAULT_START_TIMEOUT_MS = 60_000;
 const UI_POLL_INTERVAL_MS = 200;
+/** The embedded server's niceness (see wrappedCli): below the API (0), above the worker (10). */
+export const SERVER_NICENESS = 5;
 /** Below "warn" the dev server prints routine notices (e.g. about its cluster id) on every fresh start. */
 const SERVER_LOG = { format: 'pretty', level: 'error' };
 
@@ -139,7 +141,7 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions): P
     if (!cli) log('no Temporal CLI found (TEMPORAL_CLI_PATH, PATH); letting the Temporal SDK download one');
     const server: Omit<DevServerConfig, 'type'> = {
       executable: cli
-        ? { type: 'existing-path', path: withParentDeathSignal(cli, dataDir) }
+        ? { type: 'existing-path', path: wrappedCli(cli, dataDir) }
         : { type: 'cached-download', downloadDir: path.join(dataDir, 'temporal-cli') },
       dbFilename: path.join(dataDir, 'temporal.db'),
       ip,
@@ -249,15 +251,20 @@ async function checkReady(
  * the CLI so the SDK's pid stays the server's). The SDK takes only an executable path, so the
  * wrapper is a small script in the data folder. The signal follows the thread that started the
  * server, one of the SDK runtime's worker threads, which live as long as the process.
+ *
+ * The same wrapper starts the server at niceness SERVER_NICENESS, below the API in this process:
+ * on a saturated machine a POST's admission (the API and PostgreSQL) goes first, and the
+ * server's work (workflow starts, which carry on after the 202, and the running evaluations)
+ * takes what is left, still ahead of the worker (niceness 10, in a CPU group of its own).
  * Elsewhere (macOS, no setpriv) the CLI runs unwrapped.
  */
-function withParentDeathSignal(cli: string, dataDir: string): string {
+function wrappedCli(cli: string, dataDir: string): string {
   if (process.platform !== 'linux') return cli;
   const help = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
   if (help.error || !help.stdout.includes('--pdeathsig')) return cli;
   const wrapper = path.join(dataDir, 'temporal-cli-with-pdeathsig');
   const quoted = `'${cli.replace(/'/g, `'\\''`)}'`;
-  writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --pdeathsig TERM -- ${quoted} "$@"\n`);
+  writeFileSync(wrapper, `#!/bin/sh\nexec nice -n ${SERVER_NICENESS} setpriv --pdeathsig TERM -- ${quoted} "$@"\n`);
   chmodSync(wrapper, 0o755);
   return wrapper;
 }

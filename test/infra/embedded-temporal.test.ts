@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
+import { SERVER_NICENESS, startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded/temporal';
 import { locateTemporalCli, TemporalCliNotFoundError } from '../../src/temporal/cli';
 import { EvaluationLanguageKey, EvaluationStatusKey, SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/search-attributes';
 import { freePorts, isListening } from '../support/free-port';
@@ -28,6 +28,12 @@ function processesMentioning(text: string): number[] {
       }
     })
     .map(Number);
+}
+
+/** A task's niceness: the 19th field of its stat line (the command name, field 2, may hold spaces). */
+function niceness(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
 async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -106,6 +112,11 @@ describe('startEmbeddedTemporal', () => {
     );
     const serverPids = processesMentioning(path.join(dataDir, 'temporal.db'));
     expect(serverPids.length).toBeGreaterThan(0);
+    // Below the API, so that on a saturated machine a POST's admission goes first; every thread of
+    // the server, since the niceness was set before the CLI started any.
+    for (const pid of serverPids) {
+      for (const thread of readdirSync(`/proc/${pid}/task`)) expect(niceness(`/proc/${pid}/task/${thread}/stat`)).toBe(SERVER_NICENESS);
+    }
 
     await server.stop();
     server = undefined;
