@@ -33,11 +33,12 @@ export interface WorkflowStarterOptions {
 
 export const DEFAULT_ANSWER_WITHIN_MS = 25;
 /**
- * Room for the bench's 50 POSTs a second on a saturated machine, whose starts take a few hundred
- * ms each. A backlog submitted at once fills it, and beyond it POSTs wait as before: with 256 the
- * API's peak RSS under a backlog of 3,000 rose from 196 MB to 303 MB; with 96 it stayed at 194 MB.
+ * A backlog submitted at once fills this bound, and beyond it POSTs wait for their starts as they
+ * did before. The bound is the API's memory under a backlog of 10,000 (the bench's backlog phase,
+ * peak RSS): 198 MB before starts could carry on, 318 MB with 96 of them, 201 MB with 32. The
+ * price is POST latency under load: p99 237 ms with 96, 410 ms with 32 (647 ms before).
  */
-export const DEFAULT_MAX_IN_BACKGROUND = 96;
+export const DEFAULT_MAX_IN_BACKGROUND = 32;
 const defaultRetryDelayMs = (retry: number) => Math.min(30_000, 500 * 2 ** (retry - 1));
 
 export class WorkflowStarter {
