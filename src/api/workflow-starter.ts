@@ -50,7 +50,8 @@ export class WorkflowStarter {
   private inBackground = 0;
   private stopped = false;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
-  private readonly idle = new Set<() => void>();
+  /** Set while drain waits for the background to empty. */
+  private onIdle?: () => void;
 
   constructor(private readonly options: WorkflowStarterOptions) {
     this.answerWithinMs = options.answerWithinMs ?? DEFAULT_ANSWER_WITHIN_MS;
@@ -83,6 +84,7 @@ export class WorkflowStarter {
     } finally {
       clearTimeout(timer);
     }
+    this.inBackground++;
     this.carryOn(evaluationId, start, attempt);
     return 'continuing';
   }
@@ -99,13 +101,11 @@ export class WorkflowStarter {
       this.finishBackground();
     }
     if (this.inBackground > 0) {
-      let done: () => void = () => {};
-      const idle = new Promise<void>((resolve) => (done = resolve));
-      this.idle.add(done);
       let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
       await Promise.race([idle, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
-      this.idle.delete(done);
+      this.onIdle = undefined;
     }
     if (this.inBackground > 0) {
       this.options.log.warn(
@@ -127,8 +127,11 @@ export class WorkflowStarter {
     }
   }
 
+  /**
+   * Sees a start in the background (already counted in inBackground) through to its end,
+   * retrying it while Temporal is unreachable.
+   */
   private carryOn(evaluationId: string, start: () => Promise<void>, attempt: Promise<void>, retry = 0): void {
-    if (retry === 0) this.inBackground++;
     attempt.then(
       () => this.finishBackground(),
       (err: unknown) => {
@@ -154,6 +157,6 @@ export class WorkflowStarter {
 
   private finishBackground(): void {
     this.inBackground--;
-    if (this.inBackground === 0) for (const done of this.idle) done();
+    if (this.inBackground === 0) this.onIdle?.();
   }
 }

@@ -7,8 +7,9 @@
  * own. Here they wait in this process instead, and one upsert counts them all. Each request is
  * then judged as if it had been counted on its own, in arrival order: of n points counted
  * together, a request whose own points end at k of them has brought the window's count to
- * (total - n + k), and is allowed when that is within the budget. The row holds the same count as with one write per request, so the budget is exact
- * across processes as before (refused requests are counted too, as the store always did).
+ * (total - n + k), and is allowed when that is within the budget. The row holds the same count
+ * as with one write per request, so the budget is exact across processes as before (refused
+ * requests are counted too, as the store always did).
  */
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { RequestLimiter } from './middleware';
